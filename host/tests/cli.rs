@@ -1,0 +1,157 @@
+//! The `wxcoupon` binary: JSON out, clear errors, exit codes, no secrets.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+
+fn wxcoupon(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxcoupon"))
+        .args(args)
+        .env_clear()
+        .env("WXPAY_API_KEY", KEY)
+        .env("WXPAY_APPID", "wx5edab3bdfba3dc1c")
+        .env("WXPAY_MCH_ID", "10000098")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wxcoupon");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+#[test]
+fn sign_from_arguments_and_from_stdin() {
+    let args = [
+        "sign",
+        "appid=wxd930ea5d5a258f4f",
+        "mch_id=10000100",
+        "device_info=1000",
+        "body=test",
+        "nonce_str=ibuaiVcKdpRxkhJA",
+    ];
+    let out = wxcoupon(&args, "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["sign"], "9A0A8659F005D6984697E2CA0A9CF3B7");
+
+    let stdin = r#"{"appid":"wxd930ea5d5a258f4f","mch_id":"10000100","device_info":"1000","body":"test","nonce_str":"ibuaiVcKdpRxkhJA"}"#;
+    let out = wxcoupon(&["sign", "--sign-type", "hmac-sha256"], stdin);
+    assert_eq!(
+        json(&out)["sign"],
+        "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6"
+    );
+}
+
+#[test]
+fn build_from_flags_and_from_json() {
+    let out = wxcoupon(
+        &[
+            "build",
+            "stock",
+            "--stock-id",
+            "1757",
+            "--nonce",
+            "1417575000",
+        ],
+        "",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(
+        v["url"],
+        "https://api.mch.weixin.qq.com/mmpaymkttransfers/query_coupon_stock"
+    );
+    assert!(v["body"]
+        .as_str()
+        .unwrap()
+        .contains("87069FE951263C9A577A756711070C75"));
+    assert_eq!(v["needs_client_certificate"], false);
+
+    let request = r#"{"api":"querycouponsinfo","coupon_id":"1565","openid":"onqOjjrXT-776SpHnfexGm1_P7iE","stock_id":"58818","version":"1.0","message_type":"XML"}"#;
+    let out = wxcoupon(&["build", "--json", "--nonce", "1417575784"], request);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(json(&out)["body"]
+        .as_str()
+        .unwrap()
+        .contains("E99B9B61190008DB8D31F9F84F4B1857"));
+}
+
+#[test]
+fn bad_input_exits_2_naming_field_and_rule_without_the_key() {
+    let out = wxcoupon(
+        &["build", "send", "--stock-id", "1757", "--openid", "o"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("partner_trade_no: required"), "{stderr}");
+    assert_eq!(json(&out)["error"]["kind"], "invalid-input");
+    assert_eq!(json(&out)["error"]["field"], "partner_trade_no");
+    assert!(!stderr.contains(KEY) && !String::from_utf8_lossy(&out.stdout).contains(KEY));
+
+    let out = wxcoupon(
+        &["build", "--json"],
+        "{\"api\":\"send_coupon\",\"bogus\":1}",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stdin: must be a request object"));
+}
+
+#[test]
+fn parse_reports_business_errors_with_exit_1() {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/responses/send_coupon_fail_user_al_get_coupon.xml"
+    );
+    let out = wxcoupon(&["parse", "send", fixture], "");
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "business");
+    assert_eq!(v["error"]["err_code"], "USER_AL_GET_COUPON");
+    assert_eq!(v["error"]["retryable"], false);
+
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/responses/query_coupon_stock_real_unsigned.xml"
+    );
+    let out = wxcoupon(&["parse", "stock", fixture], "");
+    assert!(out.status.success());
+    let v = json(&out);
+    assert_eq!(v["coupon_minimum"], 2000);
+    assert_eq!(v["status"], "active");
+}
+
+#[test]
+fn help_hides_the_key_from_the_environment() {
+    let out = wxcoupon(&["build", "--help"], "");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("WXPAY_API_KEY"));
+    assert!(!help.contains(KEY));
+}

@@ -1,0 +1,1 @@
+//! The WeChat Pay v2 coupon simulator (being built).
