@@ -1,0 +1,374 @@
+//! Settings: the merchant the simulator plays WeChat Pay for, its keys, the stocks it starts with,
+//! where it listens, and the faults armed at start. Everything here is plain data that reads from
+//! TOML; [`SimulatorConfig::validate`] checks it before anything is bound.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use wxcoupon_core::xml::check_field_value;
+
+use crate::faults::Faults;
+
+/// The appid of WeChat's own documentation samples.
+pub const DEFAULT_APPID: &str = "wx5edab3bdfba3dc1c";
+/// The mch_id of WeChat's own documentation samples.
+pub const DEFAULT_MCH_ID: &str = "10000098";
+/// The APIv2 key of WeChat's signature samples (the spec's test vectors use it).
+pub const DEFAULT_API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+/// The key `getsignkey` hands out by default; sandbox requests must be signed with it.
+pub const DEFAULT_SANDBOX_KEY: &str = "5f0c3b6a8d1e4f2a9b7c6d5e4f3a2b1c";
+
+/// 2024-01-01 00:00:00 Beijing time, in Unix seconds: the default start of every stock.
+pub const DEFAULT_BEGIN_TIME: i64 = 1_704_038_400;
+/// 2099-12-31 23:59:59 Beijing time, in Unix seconds: the default end of every stock.
+pub const DEFAULT_END_TIME: i64 = 4_102_415_999;
+/// 2023-12-20 10:30:00 Beijing time, in Unix seconds: the default creation time of every stock.
+pub const DEFAULT_CREATE_TIME: i64 = 1_703_039_400;
+
+/// `coupon_stock_status` of a stock that can issue coupons (已激活).
+pub const STATUS_ACTIVE: u32 = 4;
+/// Every `coupon_stock_status` WeChat documents: 1 inactive, 2 under review, 4 active, 8 voided,
+/// 16 sending stopped.
+pub const KNOWN_STATUSES: [u32; 5] = [1, 2, 4, 8, 16];
+
+/// Everything the simulator needs to start. `Default` gives a ready-to-use merchant (the ids and
+/// key of WeChat's documentation samples) with four stocks; every field can be set from TOML
+/// (missing fields keep their defaults, unknown fields are refused).
+///
+/// Its `Debug` output redacts both keys.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulatorConfig {
+    /// The Official Account appid requests must carry.
+    pub appid: String,
+    /// The merchant id requests must carry; also the CN of the generated client certificate.
+    pub mch_id: String,
+    /// The production APIv2 key: production paths and `getsignkey` are verified with it.
+    pub api_key: String,
+    /// The key `getsignkey` returns; `/sandboxnew/...` coupon requests are verified with it.
+    pub sandbox_key: String,
+    /// Sign successful responses (`sign` over every field). Real coupon responses carry no
+    /// `sign`, hence `false` by default.
+    pub sign_responses: bool,
+    /// The stocks the simulator starts with (the sandbox starts with its own copy of them).
+    pub stocks: Vec<StockSeed>,
+    /// Where to write the generated PEM files (`ca.pem`, `server.pem`, `server-key.pem`,
+    /// `client.pem`, `client-key.pem`); nothing is written when `None`.
+    pub cert_dir: Option<PathBuf>,
+    /// The HTTPS listening address; `None` means `127.0.0.1:0` (a port chosen by the OS).
+    pub listen: Option<SocketAddr>,
+    /// Also open a plain-HTTP listener (no TLS, so no client certificate: `send_coupon` answers
+    /// `CA_ERROR` there).
+    pub plain_http: bool,
+    /// The plain-HTTP listening address when `plain_http` is set; `None` means the HTTPS
+    /// listener's IP with a port chosen by the OS.
+    pub plain_listen: Option<SocketAddr>,
+    /// Faults armed from the start (see [`Faults`]); they can be changed at run time.
+    pub faults: Faults,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            appid: DEFAULT_APPID.into(),
+            mch_id: DEFAULT_MCH_ID.into(),
+            api_key: DEFAULT_API_KEY.into(),
+            sandbox_key: DEFAULT_SANDBOX_KEY.into(),
+            sign_responses: false,
+            stocks: StockSeed::defaults(),
+            cert_dir: None,
+            listen: None,
+            plain_http: false,
+            plain_listen: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl fmt::Debug for SimulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimulatorConfig")
+            .field("appid", &self.appid)
+            .field("mch_id", &self.mch_id)
+            .field("api_key", &"<redacted>")
+            .field("sandbox_key", &"<redacted>")
+            .field("sign_responses", &self.sign_responses)
+            .field("stocks", &self.stocks)
+            .field("cert_dir", &self.cert_dir)
+            .field("listen", &self.listen)
+            .field("plain_http", &self.plain_http)
+            .field("plain_listen", &self.plain_listen)
+            .field("faults", &self.faults)
+            .finish()
+    }
+}
+
+impl SimulatorConfig {
+    /// Reads a configuration from TOML text; absent fields keep their defaults.
+    pub fn from_toml_str(text: &str) -> anyhow::Result<SimulatorConfig> {
+        let config: SimulatorConfig = toml::from_str(text).context("invalid simulator config")?;
+        Ok(config)
+    }
+
+    /// Reads a configuration from a TOML file.
+    pub fn load(path: &Path) -> anyhow::Result<SimulatorConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        SimulatorConfig::from_toml_str(&text)
+            .with_context(|| format!("in config file {}", path.display()))
+    }
+
+    /// Checks every rule the simulator relies on: ids and keys in WeChat's forms, the two keys
+    /// different, stock ids unique, statuses documented, names writable as XML, faults sound.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        check_id("appid", &self.appid)?;
+        check_id("mch_id", &self.mch_id)?;
+        check_key("api_key", &self.api_key)?;
+        check_key("sandbox_key", &self.sandbox_key)?;
+        if self.api_key == self.sandbox_key {
+            bail!("sandbox_key must differ from api_key (WeChat's sandbox key is a different one)");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for stock in &self.stocks {
+            stock.validate()?;
+            if !seen.insert(stock.coupon_stock_id.as_str()) {
+                bail!("stock {:?} is listed twice", stock.coupon_stock_id);
+            }
+        }
+        self.faults.validate()?;
+        Ok(())
+    }
+}
+
+fn check_id(field: &str, value: &str) -> anyhow::Result<()> {
+    let len = value.chars().count();
+    if len == 0 || len > 32 {
+        bail!("{field} must be 1 to 32 characters (got {len})");
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        bail!("{field} must be ASCII letters, digits, '_' or '-'");
+    }
+    Ok(())
+}
+
+fn check_key(field: &str, value: &str) -> anyhow::Result<()> {
+    // Never echo the key itself in the error.
+    if value.len() != 32 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("{field} must be 32 printable ASCII characters, the APIv2 key's form");
+    }
+    Ok(())
+}
+
+/// One stock (批次) the simulator starts with. Amounts are in fen (分); times in Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StockSeed {
+    /// The stock id (digits in real traffic, e.g. `1757`).
+    pub coupon_stock_id: String,
+    /// Its name.
+    pub coupon_name: String,
+    /// Face value of each coupon.
+    pub coupon_value: u64,
+    /// Minimum spend to use a coupon (reported as `coupon_mininumn` / `coupon_minimum`).
+    pub coupon_minimum: u64,
+    /// How many coupons the stock holds.
+    pub coupon_total: u64,
+    /// Most coupons one openid may receive; 0 means no limit.
+    pub max_quota: u64,
+    /// `coupon_stock_status`: 1 inactive, 2 under review, 4 active, 8 voided, 16 sending stopped.
+    /// Only 4 issues coupons.
+    pub status: u32,
+    /// Validity start; sending before it answers `STOCK_IS_NOT_VALID`.
+    pub begin_time: i64,
+    /// Validity end; sending after it answers `AL_STOCK_OVER` (the campaign has ended).
+    pub end_time: i64,
+    /// Creation time.
+    pub create_time: i64,
+}
+
+impl Default for StockSeed {
+    fn default() -> Self {
+        StockSeed {
+            coupon_stock_id: String::new(),
+            coupon_name: String::new(),
+            coupon_value: 100,
+            coupon_minimum: 0,
+            coupon_total: 100,
+            max_quota: 1,
+            status: STATUS_ACTIVE,
+            begin_time: DEFAULT_BEGIN_TIME,
+            end_time: DEFAULT_END_TIME,
+            create_time: DEFAULT_CREATE_TIME,
+        }
+    }
+}
+
+impl StockSeed {
+    /// The default stocks:
+    ///
+    /// | id | what | value / minimum | total | max_quota | status |
+    /// |---|---|---|---|---|---|
+    /// | 1757 | the documentation's stock | 500 / 1000 | 100 | 1 | 4 active |
+    /// | 1758 | no per-user limit | 100 / 0 | 1000 | 0 (unlimited) | 4 active |
+    /// | 1759 | not activated | 300 / 0 | 100 | 1 | 1 inactive |
+    /// | 1760 | nearly exhausted | 200 / 500 | 1 | 1 | 4 active |
+    pub fn defaults() -> Vec<StockSeed> {
+        vec![
+            StockSeed {
+                coupon_stock_id: "1757".into(),
+                coupon_name: "测试代金券5元".into(),
+                coupon_value: 500,
+                coupon_minimum: 1000,
+                coupon_total: 100,
+                max_quota: 1,
+                ..StockSeed::default()
+            },
+            StockSeed {
+                coupon_stock_id: "1758".into(),
+                coupon_name: "无门槛代金券1元".into(),
+                coupon_value: 100,
+                coupon_minimum: 0,
+                coupon_total: 1000,
+                max_quota: 0,
+                ..StockSeed::default()
+            },
+            StockSeed {
+                coupon_stock_id: "1759".into(),
+                coupon_name: "未激活代金券3元".into(),
+                coupon_value: 300,
+                coupon_minimum: 0,
+                coupon_total: 100,
+                max_quota: 1,
+                status: 1,
+                ..StockSeed::default()
+            },
+            StockSeed {
+                coupon_stock_id: "1760".into(),
+                coupon_name: "限量代金券2元".into(),
+                coupon_value: 200,
+                coupon_minimum: 500,
+                coupon_total: 1,
+                max_quota: 1,
+                ..StockSeed::default()
+            },
+        ]
+    }
+
+    /// Checks the seed: a short id, a documented status, text XML can carry, sane times.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let id = &self.coupon_stock_id;
+        let len = id.chars().count();
+        if len == 0 || len > 32 || id.trim() != id {
+            bail!("coupon_stock_id must be 1 to 32 characters without surrounding spaces");
+        }
+        check_field_value("coupon_stock_id", id).map_err(|e| anyhow::anyhow!("{e}"))?;
+        check_field_value("coupon_name", &self.coupon_name)
+            .map_err(|e| anyhow::anyhow!("stock {id}: {e}"))?;
+        if self.coupon_name.chars().count() > 128 {
+            bail!("stock {id}: coupon_name is longer than 128 characters");
+        }
+        if !KNOWN_STATUSES.contains(&self.status) {
+            bail!(
+                "stock {id}: status {} is not one of 1, 2, 4, 8, 16",
+                self.status
+            );
+        }
+        if self.begin_time < 0 || self.end_time < 0 || self.create_time < 0 {
+            bail!("stock {id}: times must be Unix seconds (not negative)");
+        }
+        if self.end_time < self.begin_time {
+            bail!("stock {id}: end_time is before begin_time");
+        }
+        if self.coupon_value.checked_mul(self.coupon_total).is_none() {
+            bail!("stock {id}: coupon_value × coupon_total overflows");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::Endpoint;
+    use wxcoupon_core::time::{format_beijing, parse_beijing};
+
+    #[test]
+    fn default_times_are_the_documented_instants() {
+        assert_eq!(parse_beijing("20240101000000"), Some(DEFAULT_BEGIN_TIME));
+        assert_eq!(parse_beijing("20991231235959"), Some(DEFAULT_END_TIME));
+        assert_eq!(format_beijing(DEFAULT_CREATE_TIME), "20231220103000");
+    }
+
+    #[test]
+    fn defaults_validate_and_debug_hides_keys() {
+        let config = SimulatorConfig::default();
+        config.validate().unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(DEFAULT_API_KEY));
+        assert!(!shown.contains(DEFAULT_SANDBOX_KEY));
+    }
+
+    #[test]
+    fn toml_overrides_and_keeps_defaults() {
+        let config = SimulatorConfig::from_toml_str(
+            r#"
+            mch_id = "1900000109"
+            sign_responses = true
+
+            [[stocks]]
+            coupon_stock_id = "42"
+            coupon_value = 1000
+            coupon_total = 3
+
+            [faults]
+            err_code = "SYSTEMERROR"
+            only = "send_coupon"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.mch_id, "1900000109");
+        assert_eq!(config.appid, DEFAULT_APPID);
+        assert!(config.sign_responses);
+        assert_eq!(config.stocks.len(), 1);
+        assert_eq!(config.stocks[0].max_quota, 1);
+        assert_eq!(config.stocks[0].status, STATUS_ACTIVE);
+        assert_eq!(config.faults.err_code.as_deref(), Some("SYSTEMERROR"));
+        config.validate().unwrap();
+        assert!(SimulatorConfig::from_toml_str("nope = 1").is_err());
+        for (name, endpoint) in [
+            ("send_coupon", Endpoint::SendCoupon),
+            ("query_coupon_stock", Endpoint::QueryCouponStock),
+            ("querycouponsinfo", Endpoint::QueryCouponsInfo),
+            ("getsignkey", Endpoint::Getsignkey),
+        ] {
+            let config =
+                SimulatorConfig::from_toml_str(&format!("[faults]\nonly = \"{name}\"\n")).unwrap();
+            assert_eq!(config.faults.only, Some(endpoint));
+            assert_eq!(endpoint.name(), name);
+        }
+    }
+
+    #[test]
+    fn validation_catches_bad_settings() {
+        let mut config = SimulatorConfig {
+            sandbox_key: DEFAULT_API_KEY.into(),
+            ..SimulatorConfig::default()
+        };
+        assert!(config.validate().is_err());
+        config.sandbox_key = "short".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(!err.contains("short"));
+        config.sandbox_key = DEFAULT_SANDBOX_KEY.into();
+        config.stocks.push(config.stocks[0].clone());
+        assert!(config.validate().is_err());
+        config.stocks.pop();
+        config.stocks[0].status = 3;
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,748 @@
+//! The wire: listeners (HTTPS, optionally plain HTTP), TLS handshakes with optional client
+//! certificates, HTTP/1.1 with keep-alive (hyper), routing, fault injection at the connection and
+//! HTTP level, counters, and graceful shutdown. [`RunningSimulator`] is the handle to all of it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+use wxcoupon_core::{ApiHost, ApiKey, Merchant};
+
+use crate::certs::{
+    CertBundle, CA_FILE, CLIENT_CERT_FILE, CLIENT_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE,
+};
+use crate::config::SimulatorConfig;
+use crate::faults::{FaultSwitch, Faults};
+use crate::handlers::{self, Context as HandlerContext, Incoming as HandlerIncoming, Keys};
+use crate::routes::{route, Environment};
+use crate::state::{IssuedCoupon, State, StockSnapshot};
+
+/// Largest request body read; anything longer is answered as unreadable XML.
+pub const MAX_REQUEST_BODY: usize = 64 * 1024;
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send the request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `shutdown` lets in-flight requests finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a truncated answer stays open after its first half, before the close.
+const TRUNCATE_LINGER: Duration = Duration::from_millis(100);
+/// The `Content-Type` of XML answers. WeChat's exact header is not documented; clients must not
+/// depend on it.
+const XML_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+
+/// Everything the connections share.
+struct Shared {
+    config: SimulatorConfig,
+    keys: Keys,
+    state: Mutex<State>,
+    faults: FaultSwitch,
+    handshakes: AtomicU64,
+    connections: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// Starts simulators.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Simulator;
+
+impl Simulator {
+    /// Validates `config`, makes fresh certificates (written to `config.cert_dir` if set), binds
+    /// the listeners and starts serving on the current Tokio runtime. The returned handle stops
+    /// the simulator when dropped; [`RunningSimulator::shutdown`] stops it gracefully.
+    pub async fn start(config: SimulatorConfig) -> anyhow::Result<RunningSimulator> {
+        config.validate()?;
+        let keys = Keys {
+            production: ApiKey::new(config.api_key.clone())
+                .map_err(|e| anyhow::anyhow!("api_key: {e}"))?,
+            sandbox: ApiKey::new(config.sandbox_key.clone())
+                .map_err(|e| anyhow::anyhow!("sandbox_key: {e}"))?,
+        };
+        let certs = CertBundle::generate(&config.mch_id)?;
+        if let Some(dir) = &config.cert_dir {
+            certs.write_to(dir)?;
+        }
+        let acceptor = TlsAcceptor::from(certs.server_config()?);
+
+        let listen = config
+            .listen
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0));
+        let https = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the HTTPS listener on {listen}"))?;
+        let https_addr = https.local_addr()?;
+        let plain = if config.plain_http || config.plain_listen.is_some() {
+            let addr = config
+                .plain_listen
+                .unwrap_or(SocketAddr::new(https_addr.ip(), 0));
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the plain-HTTP listener on {addr}"))?;
+            Some(listener)
+        } else {
+            None
+        };
+        let http_addr = match &plain {
+            Some(listener) => Some(listener.local_addr()?),
+            None => None,
+        };
+
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(&config.stocks)),
+            faults: FaultSwitch::new(config.faults.clone()),
+            keys,
+            config,
+            handshakes: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = vec![tokio::spawn(accept_loop(
+            https,
+            Some(acceptor),
+            shared.clone(),
+            shutdown_rx.clone(),
+        ))];
+        if let Some(listener) = plain {
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                None,
+                shared.clone(),
+                shutdown_rx,
+            )));
+        }
+        info!(
+            https = %https_addr,
+            http = ?http_addr,
+            appid = %shared.config.appid,
+            mch_id = %shared.config.mch_id,
+            stocks = shared.config.stocks.len(),
+            sign_responses = shared.config.sign_responses,
+            "wxcoupon simulator listening"
+        );
+        Ok(RunningSimulator {
+            cert_dir: shared.config.cert_dir.clone(),
+            shared,
+            https_addr,
+            http_addr,
+            certs,
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops every listener and connection at once;
+/// [`RunningSimulator::shutdown`] lets in-flight requests finish first.
+pub struct RunningSimulator {
+    shared: Arc<Shared>,
+    https_addr: SocketAddr,
+    http_addr: Option<SocketAddr>,
+    certs: CertBundle,
+    cert_dir: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningSimulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSimulator")
+            .field("https_addr", &self.https_addr)
+            .field("http_addr", &self.http_addr)
+            .field("cert_dir", &self.cert_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The address clients should use: loopback in place of an unspecified address.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+impl RunningSimulator {
+    /// The HTTPS listener's address.
+    pub fn https_addr(&self) -> SocketAddr {
+        reachable(self.https_addr)
+    }
+
+    /// The plain-HTTP listener's address, when one was opened.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr.map(reachable)
+    }
+
+    /// `https://127.0.0.1:PORT` (no trailing slash): the base URL to put in front of the API
+    /// paths (and the `/sandboxnew` prefix).
+    pub fn https_base_url(&self) -> String {
+        format!("https://{}", self.https_addr())
+    }
+
+    /// `http://127.0.0.1:PORT` when a plain-HTTP listener was opened.
+    pub fn http_base_url(&self) -> Option<String> {
+        self.http_addr().map(|a| format!("http://{a}"))
+    }
+
+    /// The CA certificate (PEM) that signed the server and client certificates: trust it.
+    pub fn ca_pem(&self) -> &str {
+        &self.certs.ca_pem
+    }
+
+    /// The merchant's client certificate (PEM, CN = mch_id), needed by `send_coupon`.
+    pub fn client_cert_pem(&self) -> &str {
+        &self.certs.client_pem
+    }
+
+    /// The client certificate's private key (PKCS#8 PEM).
+    pub fn client_key_pem(&self) -> &str {
+        &self.certs.client_key_pem
+    }
+
+    /// The directory the PEM files were written to, when `cert_dir` was configured.
+    pub fn cert_dir(&self) -> Option<&Path> {
+        self.cert_dir.as_deref()
+    }
+
+    /// The path of one written PEM file (`ca.pem`, `server.pem`, `server-key.pem`, `client.pem`,
+    /// `client-key.pem`), when `cert_dir` was configured.
+    pub fn cert_path(&self, file: CertFile) -> Option<PathBuf> {
+        self.cert_dir.as_ref().map(|d| d.join(file.file_name()))
+    }
+
+    /// The configuration it runs with (its `Debug` output redacts the keys).
+    pub fn config(&self) -> &SimulatorConfig {
+        &self.shared.config
+    }
+
+    /// A [`Merchant`] for this simulator: its appid and mch_id, the production key (or for the
+    /// sandbox, the sandbox key with `sandbox` set), and the HTTPS base URL as host.
+    pub fn merchant(&self, environment: Environment) -> Merchant {
+        let config = &self.shared.config;
+        let (key, sandbox) = match environment {
+            Environment::Production => (&self.shared.keys.production, false),
+            Environment::Sandbox => (&self.shared.keys.sandbox, true),
+        };
+        let mut merchant = Merchant::new(config.appid.clone(), config.mch_id.clone(), key.clone());
+        merchant.host = ApiHost::Custom(self.https_base_url());
+        merchant.sandbox = sandbox;
+        merchant
+    }
+
+    /// Completed TLS handshakes so far (a client reusing connections keeps this low).
+    pub fn handshakes(&self) -> u64 {
+        self.shared.handshakes.load(Ordering::Relaxed)
+    }
+
+    /// Accepted TCP connections so far, on both listeners.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests received so far, whatever their path or outcome.
+    pub fn requests_seen(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Arms `faults` for the following requests, replacing whatever was armed.
+    pub fn set_faults(&self, faults: Faults) -> anyhow::Result<()> {
+        faults.validate()?;
+        self.shared.faults.set(faults);
+        Ok(())
+    }
+
+    /// Disarms every fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.set(Faults::default());
+    }
+
+    /// The armed faults (with `times` counted down so far).
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.get()
+    }
+
+    /// A production stock as it stands now.
+    pub fn stock(&self, coupon_stock_id: &str) -> Option<StockSnapshot> {
+        self.stock_in(Environment::Production, coupon_stock_id)
+    }
+
+    /// A stock of either system as it stands now.
+    pub fn stock_in(
+        &self,
+        environment: Environment,
+        coupon_stock_id: &str,
+    ) -> Option<StockSnapshot> {
+        self.lock_state().stock(environment, coupon_stock_id)
+    }
+
+    /// The coupons issued in production, in issue order.
+    pub fn coupons(&self) -> Vec<IssuedCoupon> {
+        self.coupons_in(Environment::Production)
+    }
+
+    /// The coupons issued by either system, in issue order.
+    pub fn coupons_in(&self, environment: Environment) -> Vec<IssuedCoupon> {
+        self.lock_state().coupons(environment)
+    }
+
+    fn lock_state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 5 seconds), closes idle
+    /// keep-alive connections, and returns when everything has stopped.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+        info!("wxcoupon simulator stopped");
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The PEM files written to the certificate directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CertFile {
+    /// `ca.pem`.
+    Ca,
+    /// `server.pem`.
+    ServerCert,
+    /// `server-key.pem`.
+    ServerKey,
+    /// `client.pem`.
+    ClientCert,
+    /// `client-key.pem`.
+    ClientKey,
+}
+
+impl CertFile {
+    /// The file's name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            CertFile::Ca => CA_FILE,
+            CertFile::ServerCert => SERVER_CERT_FILE,
+            CertFile::ServerKey => SERVER_KEY_FILE,
+            CertFile::ClientCert => CLIENT_CERT_FILE,
+            CertFile::ClientKey => CLIENT_KEY_FILE,
+        }
+    }
+}
+
+/// Resolves once shutdown is requested (or the handle is gone).
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown_requested(&mut shutdown) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    connections.spawn(connection(
+                        tcp,
+                        peer,
+                        tls.clone(),
+                        shared.clone(),
+                        shutdown.clone(),
+                    ));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+}
+
+/// How the request handler reaches its connection: to close it without an answer.
+#[derive(Default)]
+struct ConnControl {
+    close: Notify,
+    reset: AtomicBool,
+}
+
+impl ConnControl {
+    /// Closes the connection: abortively (RST) when `reset`, else a plain close.
+    fn close(&self, reset: bool) {
+        if reset {
+            self.reset.store(true, Ordering::SeqCst);
+        }
+        self.close.notify_one();
+    }
+}
+
+/// What the handler knows about the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+struct ConnInfo {
+    peer: SocketAddr,
+    tls: bool,
+    client_cert: bool,
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) {
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let _ = tcp.set_nodelay(true);
+    // A second handle on the socket, used only to make a `reset_connection` close abortive.
+    let std_tcp = match tcp.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            debug!(%peer, error = %e, "cannot take the socket over");
+            return;
+        }
+    };
+    let raw = std_tcp.try_clone().ok();
+    let tcp = match TcpStream::from_std(std_tcp) {
+        Ok(t) => t,
+        Err(e) => {
+            debug!(%peer, error = %e, "cannot register the socket");
+            return;
+        }
+    };
+    let control = Arc::new(ConnControl::default());
+    match tls {
+        None => {
+            let info = ConnInfo {
+                peer,
+                tls: false,
+                client_cert: false,
+            };
+            serve(tcp, info, shared, control, raw, shutdown).await;
+        }
+        Some(acceptor) => {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            shared.handshakes.fetch_add(1, Ordering::Relaxed);
+            let client_cert = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|certs| !certs.is_empty());
+            debug!(%peer, client_cert, "TLS handshake completed");
+            let info = ConnInfo {
+                peer,
+                tls: true,
+                client_cert,
+            };
+            serve(stream, info, shared, control, raw, shutdown).await;
+        }
+    }
+}
+
+async fn serve<I>(
+    io: I,
+    info: ConnInfo,
+    shared: Arc<Shared>,
+    control: Arc<ConnControl>,
+    raw: Option<std::net::TcpStream>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = {
+        let control = control.clone();
+        service_fn(move |req: Request<Incoming>| {
+            let shared = shared.clone();
+            let control = control.clone();
+            async move { Ok::<_, Infallible>(respond(req, shared, info, control).await) }
+        })
+    };
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    debug!(peer = %info.peer, error = %e, "connection ended with an error");
+                }
+                break;
+            }
+            _ = control.close.notified() => {
+                if control.reset.load(Ordering::SeqCst) {
+                    if let Some(raw) = raw {
+                        if let Ok(socket) = TcpStream::from_std(raw) {
+                            let _ = socket.set_zero_linger();
+                        }
+                    }
+                }
+                debug!(peer = %info.peer, "connection closed by a fault");
+                break;
+            }
+            _ = shutdown_requested(&mut shutdown), if !draining => {
+                conn.as_mut().graceful_shutdown();
+                draining = true;
+            }
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn simple(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<SimBody> {
+    let mut response = Response::new(SimBody::full(body.into()));
+    *response.status_mut() = status;
+    if let Ok(value) = header::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+async fn respond(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    info: ConnInfo,
+    control: Arc<ConnControl>,
+) -> Response<SimBody> {
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    let Some(route) = route(req.uri().path()) else {
+        info!(peer = %info.peer, %method, path = %req.uri().path(), "404 unknown path");
+        return simple(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=UTF-8",
+            "Not Found",
+        );
+    };
+    let endpoint = route.endpoint.name();
+    if method != Method::POST {
+        info!(peer = %info.peer, %method, endpoint, "405 method not allowed");
+        let mut response = simple(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=UTF-8",
+            "Method Not Allowed",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let fault = shared.faults.take(route.endpoint);
+    let body = match Limited::new(req.into_body(), MAX_REQUEST_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        // Too long: answered as unreadable XML (the empty body is not an <xml> document).
+        Err(e) if e.is::<LengthLimitError>() => Bytes::new(),
+        Err(e) => {
+            debug!(peer = %info.peer, error = %e, "reading the request body failed");
+            return simple(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=UTF-8",
+                "Bad Request",
+            );
+        }
+    };
+
+    if let Some(f) = &fault {
+        if f.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+        }
+        if f.reset_connection {
+            info!(peer = %info.peer, endpoint, "fault: connection reset");
+            control.close(true);
+            return std::future::pending().await;
+        }
+        if let Some(code) = f.status {
+            info!(peer = %info.peer, endpoint, status = code, "fault: HTTP status");
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let reason = status.canonical_reason().unwrap_or("Error");
+            let html = format!(
+                "<html><head><title>{code} {reason}</title></head><body><h1>{code} {reason}</h1></body></html>"
+            );
+            return simple(status, "text/html; charset=UTF-8", html);
+        }
+    }
+
+    let ctx = HandlerContext {
+        config: &shared.config,
+        keys: &shared.keys,
+        state: &shared.state,
+    };
+    let answer = handlers::handle(
+        &ctx,
+        &HandlerIncoming {
+            route,
+            body: &body,
+            client_cert: info.client_cert,
+            now: unix_now(),
+            nonce: handlers::random_nonce(),
+        },
+        fault.as_ref(),
+    );
+    info!(
+        peer = %info.peer,
+        tls = info.tls,
+        client_cert = info.client_cert,
+        endpoint,
+        environment = ?route.environment,
+        outcome = %answer.outcome,
+        replayed = answer.replayed,
+        faulted = fault.is_some(),
+        "request"
+    );
+
+    let xml = Bytes::from(answer.xml);
+    if fault.as_ref().is_some_and(|f| f.truncated_body) && xml.len() >= 2 {
+        let full_len = xml.len();
+        let half = xml.slice(..full_len / 2);
+        let mut response = Response::new(SimBody::truncated(half, control));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(XML_CONTENT_TYPE),
+        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, header::HeaderValue::from(full_len));
+        return response;
+    }
+    simple(StatusCode::OK, XML_CONTENT_TYPE, xml)
+}
+
+/// Response bodies: whole, or (the `truncated_body` fault) a first part under a longer
+/// `Content-Length`, after which the connection is closed.
+struct SimBody {
+    data: Option<Bytes>,
+    truncate: Option<Truncate>,
+}
+
+struct Truncate {
+    control: Arc<ConnControl>,
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl SimBody {
+    fn full(data: Bytes) -> SimBody {
+        SimBody {
+            data: Some(data),
+            truncate: None,
+        }
+    }
+
+    fn truncated(part: Bytes, control: Arc<ConnControl>) -> SimBody {
+        SimBody {
+            data: Some(part),
+            truncate: Some(Truncate {
+                control,
+                linger: None,
+            }),
+        }
+    }
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        let Some(truncate) = self.truncate.as_mut() else {
+            return Poll::Ready(None);
+        };
+        // The first part is written and flushed while this waits; then the connection closes
+        // and the rest never comes.
+        let linger = truncate
+            .linger
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(TRUNCATE_LINGER)));
+        if linger.as_mut().poll(cx).is_ready() {
+            truncate.control.close(false);
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && self.truncate.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (&self.data, &self.truncate) {
+            // Unknown for a truncated body, so the announced Content-Length stands.
+            (_, Some(_)) => SizeHint::default(),
+            (Some(data), None) => SizeHint::with_exact(data.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
+        }
+    }
+}

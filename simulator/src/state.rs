@@ -1,0 +1,411 @@
+//! The simulated merchant's books: stocks with their counters, the coupons issued, and the outcome
+//! remembered for every `partner_trade_no`. Production and the sandbox keep separate books.
+//!
+//! The business rules of `send_coupon` live here, in this order: known stock
+//! (`COUPON_STOCK_ID_NOT_VALID`), active and started (`STOCK_IS_NOT_VALID`), not ended and not
+//! exhausted (`AL_STOCK_OVER`), per-openid quota (`USER_AL_GET_COUPON`).
+//!
+//! Replay policy (WeChat does not document v2 replay): the first request with a
+//! `partner_trade_no` fixes its outcome, an issued coupon or a business refusal. A later request
+//! with the same `partner_trade_no`, the same stock and the same openid gets that outcome again
+//! (same `coupon_id`, or the same `err_code`) and nothing is issued. The same `partner_trade_no`
+//! with another stock or openid is refused with `PARAM_ERROR` and changes nothing. Requests refused
+//! before the business rules (signature, parameters, certificate) and faulted requests are not
+//! remembered.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::config::{StockSeed, STATUS_ACTIVE};
+use crate::routes::Environment;
+
+/// A stock as it stands now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockSnapshot {
+    /// The seed it started from (id, name, amounts, limits, status, times).
+    pub seed: StockSeed,
+    /// Coupons issued so far (`is_send_num`).
+    pub is_send_num: u64,
+}
+
+impl StockSnapshot {
+    /// The stock id.
+    pub fn coupon_stock_id(&self) -> &str {
+        &self.seed.coupon_stock_id
+    }
+
+    /// `coupon_budget`: face value × total, in fen.
+    pub fn coupon_budget(&self) -> u64 {
+        self.seed
+            .coupon_value
+            .saturating_mul(self.seed.coupon_total)
+    }
+
+    /// The description WeChat shows, such as `满10元减5元` or `无门槛减1元`.
+    pub fn description(&self) -> String {
+        let value = yuan(self.seed.coupon_value);
+        if self.seed.coupon_minimum == 0 {
+            format!("无门槛减{value}元")
+        } else {
+            format!("满{}元减{value}元", yuan(self.seed.coupon_minimum))
+        }
+    }
+}
+
+fn yuan(fen: u64) -> String {
+    if fen.is_multiple_of(100) {
+        (fen / 100).to_string()
+    } else {
+        format!("{}.{:02}", fen / 100, fen % 100)
+    }
+}
+
+/// A coupon the simulator issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedCoupon {
+    /// Its id: a numeric string, increasing with every coupon issued.
+    pub coupon_id: String,
+    /// The stock it came from.
+    pub coupon_stock_id: String,
+    /// Its owner.
+    pub openid: String,
+    /// The merchant number of the request that issued it.
+    pub partner_trade_no: String,
+    /// When it was issued, Unix seconds.
+    pub send_time: i64,
+    /// Production or sandbox.
+    pub environment: Environment,
+}
+
+/// A business refusal: `result_code` FAIL with this code and text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub err_code: &'static str,
+    pub err_code_des: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(err_code: &'static str, err_code_des: impl Into<String>) -> Refusal {
+        Refusal {
+            err_code,
+            err_code_des: err_code_des.into(),
+        }
+    }
+}
+
+/// What a `send_coupon` request came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SendOutcome {
+    /// The coupon, or why not.
+    pub result: Result<IssuedCoupon, Refusal>,
+    /// Whether this repeats the outcome of an earlier request with the same `partner_trade_no`.
+    pub replayed: bool,
+}
+
+#[derive(Clone, Debug)]
+struct TradeRecord {
+    coupon_stock_id: String,
+    openid: String,
+    result: Result<String, Refusal>,
+}
+
+/// One system's books.
+#[derive(Clone, Debug, Default)]
+struct Ledger {
+    stocks: BTreeMap<String, StockSnapshot>,
+    /// Coupons in issue order.
+    coupons: Vec<IssuedCoupon>,
+    /// coupon_id → index into `coupons`.
+    by_id: HashMap<String, usize>,
+    trades: HashMap<String, TradeRecord>,
+}
+
+impl Ledger {
+    fn seeded(stocks: &[StockSeed]) -> Ledger {
+        Ledger {
+            stocks: stocks
+                .iter()
+                .map(|seed| {
+                    (
+                        seed.coupon_stock_id.clone(),
+                        StockSnapshot {
+                            seed: seed.clone(),
+                            is_send_num: 0,
+                        },
+                    )
+                })
+                .collect(),
+            ..Ledger::default()
+        }
+    }
+}
+
+/// Both systems' books and the coupon id counter.
+#[derive(Clone, Debug)]
+pub(crate) struct State {
+    production: Ledger,
+    sandbox: Ledger,
+    next_coupon_id: u64,
+}
+
+/// The first coupon id handed out.
+pub const FIRST_COUPON_ID: u64 = 1_000_000_001;
+
+/// A `send_coupon` request that passed the protocol checks.
+pub(crate) struct SendRequest<'a> {
+    pub coupon_stock_id: &'a str,
+    pub openid: &'a str,
+    pub partner_trade_no: &'a str,
+}
+
+impl State {
+    pub(crate) fn new(stocks: &[StockSeed]) -> State {
+        State {
+            production: Ledger::seeded(stocks),
+            sandbox: Ledger::seeded(stocks),
+            next_coupon_id: FIRST_COUPON_ID,
+        }
+    }
+
+    fn ledger(&self, env: Environment) -> &Ledger {
+        match env {
+            Environment::Production => &self.production,
+            Environment::Sandbox => &self.sandbox,
+        }
+    }
+
+    pub(crate) fn stock(&self, env: Environment, id: &str) -> Option<StockSnapshot> {
+        self.ledger(env).stocks.get(id).cloned()
+    }
+
+    pub(crate) fn coupons(&self, env: Environment) -> Vec<IssuedCoupon> {
+        self.ledger(env).coupons.clone()
+    }
+
+    /// The coupon `coupon_id` if it belongs to `openid` and `stock_id`.
+    pub(crate) fn coupon(
+        &self,
+        env: Environment,
+        coupon_id: &str,
+        openid: &str,
+        stock_id: &str,
+    ) -> Option<(IssuedCoupon, StockSnapshot)> {
+        let ledger = self.ledger(env);
+        let coupon = ledger.coupons.get(*ledger.by_id.get(coupon_id)?)?;
+        if coupon.openid != openid || coupon.coupon_stock_id != stock_id {
+            return None;
+        }
+        let stock = ledger.stocks.get(stock_id)?;
+        Some((coupon.clone(), stock.clone()))
+    }
+
+    /// Applies `send_coupon`'s business rules and the replay policy.
+    pub(crate) fn send(
+        &mut self,
+        env: Environment,
+        req: &SendRequest<'_>,
+        now: i64,
+    ) -> SendOutcome {
+        let next_id = self.next_coupon_id;
+        let ledger = match env {
+            Environment::Production => &mut self.production,
+            Environment::Sandbox => &mut self.sandbox,
+        };
+
+        if let Some(trade) = ledger.trades.get(req.partner_trade_no) {
+            if trade.coupon_stock_id != req.coupon_stock_id || trade.openid != req.openid {
+                return SendOutcome {
+                    result: Err(Refusal::new(
+                        "PARAM_ERROR",
+                        "partner_trade_no已被使用(批次或openid不同)",
+                    )),
+                    replayed: false,
+                };
+            }
+            let result = match &trade.result {
+                Ok(coupon_id) => ledger
+                    .by_id
+                    .get(coupon_id)
+                    .and_then(|i| ledger.coupons.get(*i))
+                    .cloned()
+                    .ok_or_else(|| Refusal::new("SYSTEMERROR", "系统错误")),
+                Err(refusal) => Err(refusal.clone()),
+            };
+            return SendOutcome {
+                result,
+                replayed: true,
+            };
+        }
+
+        let result = match check_send(ledger, req, now) {
+            Err(refusal) => Err(refusal),
+            Ok(()) => {
+                let coupon = IssuedCoupon {
+                    coupon_id: next_id.to_string(),
+                    coupon_stock_id: req.coupon_stock_id.to_string(),
+                    openid: req.openid.to_string(),
+                    partner_trade_no: req.partner_trade_no.to_string(),
+                    send_time: now,
+                    environment: env,
+                };
+                if let Some(stock) = ledger.stocks.get_mut(req.coupon_stock_id) {
+                    stock.is_send_num += 1;
+                }
+                ledger
+                    .by_id
+                    .insert(coupon.coupon_id.clone(), ledger.coupons.len());
+                ledger.coupons.push(coupon.clone());
+                self.next_coupon_id += 1;
+                Ok(coupon)
+            }
+        };
+        ledger.trades.insert(
+            req.partner_trade_no.to_string(),
+            TradeRecord {
+                coupon_stock_id: req.coupon_stock_id.to_string(),
+                openid: req.openid.to_string(),
+                result: result
+                    .as_ref()
+                    .map(|c| c.coupon_id.clone())
+                    .map_err(Clone::clone),
+            },
+        );
+        SendOutcome {
+            result,
+            replayed: false,
+        }
+    }
+}
+
+fn check_send(ledger: &Ledger, req: &SendRequest<'_>, now: i64) -> Result<(), Refusal> {
+    let Some(stock) = ledger.stocks.get(req.coupon_stock_id) else {
+        return Err(Refusal::new(
+            "COUPON_STOCK_ID_NOT_VALID",
+            "批次ID信息不正确",
+        ));
+    };
+    let seed = &stock.seed;
+    if seed.status != STATUS_ACTIVE {
+        let des = match seed.status {
+            1 => "代金券批次未激活",
+            2 => "代金券批次审批中",
+            8 => "代金券批次已作废",
+            16 => "代金券批次已中止发放",
+            _ => "代金券批次状态无效",
+        };
+        return Err(Refusal::new("STOCK_IS_NOT_VALID", des));
+    }
+    if now < seed.begin_time {
+        return Err(Refusal::new("STOCK_IS_NOT_VALID", "活动未开始"));
+    }
+    if now > seed.end_time {
+        return Err(Refusal::new("AL_STOCK_OVER", "活动已结束"));
+    }
+    if stock.is_send_num >= seed.coupon_total {
+        return Err(Refusal::new("AL_STOCK_OVER", "代金券已发放完毕"));
+    }
+    if seed.max_quota > 0 {
+        let held = ledger
+            .coupons
+            .iter()
+            .filter(|c| c.coupon_stock_id == req.coupon_stock_id && c.openid == req.openid)
+            .count() as u64;
+        if held >= seed.max_quota {
+            return Err(Refusal::new("USER_AL_GET_COUPON", "你已领取过该代金券"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn req<'a>(stock: &'a str, openid: &'a str, trade: &'a str) -> SendRequest<'a> {
+        SendRequest {
+            coupon_stock_id: stock,
+            openid,
+            partner_trade_no: trade,
+        }
+    }
+
+    #[test]
+    fn rules_and_replay() {
+        let mut state = State::new(&StockSeed::defaults());
+        let env = Environment::Production;
+        let first = state.send(env, &req("1757", "u1", "t1"), NOW);
+        let coupon = first.result.clone().unwrap();
+        assert_eq!(coupon.coupon_id, FIRST_COUPON_ID.to_string());
+        let again = state.send(env, &req("1757", "u1", "t1"), NOW);
+        assert!(again.replayed);
+        assert_eq!(again.result.unwrap().coupon_id, coupon.coupon_id);
+        assert_eq!(state.stock(env, "1757").unwrap().is_send_num, 1);
+
+        let quota = state.send(env, &req("1757", "u1", "t2"), NOW).result;
+        assert_eq!(quota.unwrap_err().err_code, "USER_AL_GET_COUPON");
+        let replay = state.send(env, &req("1757", "u1", "t2"), NOW);
+        assert!(replay.replayed);
+        assert_eq!(replay.result.unwrap_err().err_code, "USER_AL_GET_COUPON");
+
+        let other = state.send(env, &req("1758", "u1", "t1"), NOW).result;
+        assert_eq!(other.unwrap_err().err_code, "PARAM_ERROR");
+
+        assert_eq!(
+            state
+                .send(env, &req("9", "u", "t3"), NOW)
+                .result
+                .unwrap_err()
+                .err_code,
+            "COUPON_STOCK_ID_NOT_VALID"
+        );
+        assert_eq!(
+            state
+                .send(env, &req("1759", "u", "t4"), NOW)
+                .result
+                .unwrap_err()
+                .err_code,
+            "STOCK_IS_NOT_VALID"
+        );
+        assert!(state.send(env, &req("1760", "a", "t5"), NOW).result.is_ok());
+        assert_eq!(
+            state
+                .send(env, &req("1760", "b", "t6"), NOW)
+                .result
+                .unwrap_err()
+                .err_code,
+            "AL_STOCK_OVER"
+        );
+        assert_eq!(
+            state
+                .send(env, &req("1757", "x", "t7"), 4_200_000_000)
+                .result
+                .unwrap_err()
+                .err_code,
+            "AL_STOCK_OVER"
+        );
+        // The sandbox has its own books.
+        assert_eq!(
+            state
+                .stock(Environment::Sandbox, "1757")
+                .unwrap()
+                .is_send_num,
+            0
+        );
+        assert!(state.coupons(Environment::Sandbox).is_empty());
+        assert!(state.coupon(env, &coupon.coupon_id, "u1", "1757").is_some());
+        assert!(state.coupon(env, &coupon.coupon_id, "u2", "1757").is_none());
+        assert!(state.coupon(env, &coupon.coupon_id, "u1", "1758").is_none());
+    }
+
+    #[test]
+    fn descriptions() {
+        let stocks = State::new(&StockSeed::defaults());
+        let s = stocks.stock(Environment::Production, "1757").unwrap();
+        assert_eq!(s.description(), "满10元减5元");
+        assert_eq!(s.coupon_budget(), 50_000);
+        let s = stocks.stock(Environment::Production, "1758").unwrap();
+        assert_eq!(s.description(), "无门槛减1元");
+        assert_eq!(yuan(250), "2.50");
+    }
+}
