@@ -1,8 +1,9 @@
 //! Builds the wxcoupon component (the `guest` crate, for wasm32-wasip2) so the host embeds the
 //! exact component of this source tree.
 //!
-//! It runs a nested `cargo build` with its own target directory (`<target>/guest`): the outer
-//! build holds the lock on the main one. Set `WXCOUPON_COMPONENT=/path/x.wasm` to embed a
+//! It runs a nested `cargo build` with its own target directory (`<target>/guest/<checkout>`):
+//! the outer build holds the lock on the main one, and two checkouts sharing one target directory
+//! must not overwrite each other's component. Set `WXCOUPON_COMPONENT=/path/x.wasm` to embed a
 //! component built elsewhere instead.
 
 use std::env;
@@ -38,7 +39,8 @@ fn main() {
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
-        .join("guest");
+        .join("guest")
+        .join(checkout_id(&root));
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -81,4 +83,12 @@ fn main() {
         wasm.display()
     );
     println!("cargo:rustc-env=WXCOUPON_COMPONENT_PATH={}", wasm.display());
+}
+
+/// A short, stable name for this checkout (a hash of its path).
+fn checkout_id(root: &std::path::Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    root.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }

@@ -3,14 +3,16 @@
 //! This crate is glue only: it turns WIT values into core values and back (`convert`), and draws
 //! nonces from `wasi:random`. Every protocol rule lives in the core.
 
+mod client;
 mod convert;
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "codec",
+    world: "coupons",
     generate_all,
 });
 
+use exports::wxpay::coupon::client::{CallOptions, Guest as Client};
 use exports::wxpay::coupon::protocol::Guest as Protocol;
 use exports::wxpay::coupon::types as wit;
 
@@ -68,6 +70,76 @@ impl Protocol for Component {
             .map(convert::response_out)
             .map_err(convert::error_out)
     }
+}
+
+impl Client for Component {
+    fn send_coupon(
+        merchant: wit::Merchant,
+        request: wit::SendCouponRequest,
+        options: CallOptions,
+    ) -> Result<wit::SentCoupon, wit::CouponError> {
+        match call(merchant, wit::CouponRequest::SendCoupon(request), options)? {
+            wit::CouponResponse::SendCoupon(sent) => Ok(sent),
+            _ => unreachable!("the core answers send_coupon with SendCoupon"),
+        }
+    }
+
+    fn query_coupon_stock(
+        merchant: wit::Merchant,
+        request: wit::QueryCouponStockRequest,
+        options: CallOptions,
+    ) -> Result<wit::CouponStock, wit::CouponError> {
+        match call(
+            merchant,
+            wit::CouponRequest::QueryCouponStock(request),
+            options,
+        )? {
+            wit::CouponResponse::QueryCouponStock(stock) => Ok(stock),
+            _ => unreachable!("the core answers query_coupon_stock with QueryCouponStock"),
+        }
+    }
+
+    fn query_coupons_info(
+        merchant: wit::Merchant,
+        request: wit::QueryCouponsInfoRequest,
+        options: CallOptions,
+    ) -> Result<wit::CouponInfo, wit::CouponError> {
+        match call(
+            merchant,
+            wit::CouponRequest::QueryCouponsInfo(request),
+            options,
+        )? {
+            wit::CouponResponse::QueryCouponsInfo(info) => Ok(info),
+            _ => unreachable!("the core answers querycouponsinfo with QueryCouponsInfo"),
+        }
+    }
+}
+
+fn call(
+    merchant: wit::Merchant,
+    request: wit::CouponRequest,
+    options: CallOptions,
+) -> Result<wit::CouponResponse, wit::CouponError> {
+    let merchant = convert::merchant_in(merchant)?;
+    let request = convert::request_in(request);
+    let options = client::CallOptions {
+        connect_timeout_ms: options
+            .connect_timeout_ms
+            .unwrap_or(client::DEFAULT_CONNECT_TIMEOUT_MS),
+        first_byte_timeout_ms: options
+            .first_byte_timeout_ms
+            .unwrap_or(client::DEFAULT_FIRST_BYTE_TIMEOUT_MS),
+        between_bytes_timeout_ms: options
+            .between_bytes_timeout_ms
+            .unwrap_or(client::DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
+        max_response_bytes: options
+            .max_response_bytes
+            .unwrap_or(client::DEFAULT_MAX_RESPONSE_BYTES),
+        nonce: options.nonce,
+    };
+    client::call(&merchant, &request, &options)
+        .map(convert::response_out)
+        .map_err(convert::error_out)
 }
 
 /// 32 characters of `[0-9A-Za-z]` from the host's secure random source.

@@ -52,30 +52,43 @@ fn options_out(o: &core::CommonOptions) -> wit::CommonOptions {
     }
 }
 
+/// Core → WIT `send_coupon` request.
+pub fn send_coupon_out(r: &core::SendCouponRequest) -> wit::SendCouponRequest {
+    wit::SendCouponRequest {
+        coupon_stock_id: r.coupon_stock_id.clone(),
+        openid: r.openid.clone(),
+        partner_trade_no: r.partner_trade_no.clone(),
+        options: options_out(&r.options),
+    }
+}
+
+/// Core → WIT `query_coupon_stock` request.
+pub fn query_coupon_stock_out(r: &core::QueryCouponStockRequest) -> wit::QueryCouponStockRequest {
+    wit::QueryCouponStockRequest {
+        coupon_stock_id: r.coupon_stock_id.clone(),
+        options: options_out(&r.options),
+    }
+}
+
+/// Core → WIT `querycouponsinfo` request.
+pub fn query_coupons_info_out(r: &core::QueryCouponsInfoRequest) -> wit::QueryCouponsInfoRequest {
+    wit::QueryCouponsInfoRequest {
+        coupon_id: r.coupon_id.clone(),
+        openid: r.openid.clone(),
+        stock_id: r.stock_id.clone(),
+        options: options_out(&r.options),
+    }
+}
+
 /// Core → WIT request.
 pub fn request_out(r: &core::CouponRequest) -> wit::CouponRequest {
     match r {
-        core::CouponRequest::SendCoupon(r) => {
-            wit::CouponRequest::SendCoupon(wit::SendCouponRequest {
-                coupon_stock_id: r.coupon_stock_id.clone(),
-                openid: r.openid.clone(),
-                partner_trade_no: r.partner_trade_no.clone(),
-                options: options_out(&r.options),
-            })
-        }
+        core::CouponRequest::SendCoupon(r) => wit::CouponRequest::SendCoupon(send_coupon_out(r)),
         core::CouponRequest::QueryCouponStock(r) => {
-            wit::CouponRequest::QueryCouponStock(wit::QueryCouponStockRequest {
-                coupon_stock_id: r.coupon_stock_id.clone(),
-                options: options_out(&r.options),
-            })
+            wit::CouponRequest::QueryCouponStock(query_coupon_stock_out(r))
         }
         core::CouponRequest::QueryCouponsInfo(r) => {
-            wit::CouponRequest::QueryCouponsInfo(wit::QueryCouponsInfoRequest {
-                coupon_id: r.coupon_id.clone(),
-                openid: r.openid.clone(),
-                stock_id: r.stock_id.clone(),
-                options: options_out(&r.options),
-            })
+            wit::CouponRequest::QueryCouponsInfo(query_coupons_info_out(r))
         }
     }
 }
@@ -111,73 +124,88 @@ fn time_in(t: Option<wit::WechatTime>) -> Option<core::WechatTime> {
     })
 }
 
+/// WIT → core issued coupon.
+pub fn sent_coupon_in(s: wit::SentCoupon) -> core::SentCoupon {
+    core::SentCoupon {
+        coupon_id: s.coupon_id,
+        coupon_stock_id: s.coupon_stock_id,
+        openid: s.openid,
+        resp_count: s.resp_count,
+        success_count: s.success_count,
+        failed_count: s.failed_count,
+        signature: signature_in(s.signature),
+        fields: fields_in(s.fields),
+    }
+}
+
+/// WIT → core stock.
+pub fn coupon_stock_in(s: wit::CouponStock) -> core::CouponStock {
+    core::CouponStock {
+        coupon_stock_id: s.coupon_stock_id,
+        coupon_name: s.coupon_name,
+        coupon_value: s.coupon_value,
+        coupon_minimum: s.coupon_minimum,
+        coupon_type: s.coupon_type,
+        status: match s.status {
+            wit::StockStatus::Inactive => core::StockStatus::Inactive,
+            wit::StockStatus::UnderReview => core::StockStatus::UnderReview,
+            wit::StockStatus::Active => core::StockStatus::Active,
+            wit::StockStatus::Voided => core::StockStatus::Voided,
+            wit::StockStatus::SendingStopped => core::StockStatus::SendingStopped,
+            wit::StockStatus::Unknown(n) => core::StockStatus::Unknown(n),
+        },
+        coupon_total: s.coupon_total,
+        max_quota: s.max_quota,
+        is_send_num: s.is_send_num,
+        locked_num: s.locked_num,
+        used_num: s.used_num,
+        coupon_budget: s.coupon_budget,
+        begin_time: time_in(s.begin_time),
+        end_time: time_in(s.end_time),
+        create_time: time_in(s.create_time),
+        signature: signature_in(s.signature),
+        fields: fields_in(s.fields),
+    }
+}
+
+/// WIT → core coupon.
+pub fn coupon_info_in(c: wit::CouponInfo) -> core::CouponInfo {
+    core::CouponInfo {
+        coupon_id: c.coupon_id,
+        coupon_stock_id: c.coupon_stock_id,
+        coupon_value: c.coupon_value,
+        coupon_minimum: c.coupon_minimum,
+        coupon_name: c.coupon_name,
+        coupon_desc: c.coupon_desc,
+        state: match c.state {
+            wit::CouponState::Usable => core::CouponState::Usable,
+            wit::CouponState::Used => core::CouponState::Used,
+            wit::CouponState::Expired => core::CouponState::Expired,
+            wit::CouponState::Locked => core::CouponState::Locked,
+            wit::CouponState::Unknown(s) => core::CouponState::Unknown(s),
+        },
+        coupon_use_value: c.coupon_use_value,
+        coupon_remain_value: c.coupon_remain_value,
+        begin_time: time_in(c.begin_time),
+        end_time: time_in(c.end_time),
+        send_time: time_in(c.send_time),
+        send_source: c.send_source,
+        is_partial_use: c.is_partial_use,
+        consumer_mch_id: c.consumer_mch_id,
+        signature: signature_in(c.signature),
+        fields: fields_in(c.fields),
+    }
+}
+
 /// WIT → core response.
 pub fn response_in(r: wit::CouponResponse) -> core::CouponResponse {
     match r {
-        wit::CouponResponse::SendCoupon(s) => core::CouponResponse::SendCoupon(core::SentCoupon {
-            coupon_id: s.coupon_id,
-            coupon_stock_id: s.coupon_stock_id,
-            openid: s.openid,
-            resp_count: s.resp_count,
-            success_count: s.success_count,
-            failed_count: s.failed_count,
-            signature: signature_in(s.signature),
-            fields: fields_in(s.fields),
-        }),
+        wit::CouponResponse::SendCoupon(s) => core::CouponResponse::SendCoupon(sent_coupon_in(s)),
         wit::CouponResponse::QueryCouponStock(s) => {
-            core::CouponResponse::QueryCouponStock(core::CouponStock {
-                coupon_stock_id: s.coupon_stock_id,
-                coupon_name: s.coupon_name,
-                coupon_value: s.coupon_value,
-                coupon_minimum: s.coupon_minimum,
-                coupon_type: s.coupon_type,
-                status: match s.status {
-                    wit::StockStatus::Inactive => core::StockStatus::Inactive,
-                    wit::StockStatus::UnderReview => core::StockStatus::UnderReview,
-                    wit::StockStatus::Active => core::StockStatus::Active,
-                    wit::StockStatus::Voided => core::StockStatus::Voided,
-                    wit::StockStatus::SendingStopped => core::StockStatus::SendingStopped,
-                    wit::StockStatus::Unknown(n) => core::StockStatus::Unknown(n),
-                },
-                coupon_total: s.coupon_total,
-                max_quota: s.max_quota,
-                is_send_num: s.is_send_num,
-                locked_num: s.locked_num,
-                used_num: s.used_num,
-                coupon_budget: s.coupon_budget,
-                begin_time: time_in(s.begin_time),
-                end_time: time_in(s.end_time),
-                create_time: time_in(s.create_time),
-                signature: signature_in(s.signature),
-                fields: fields_in(s.fields),
-            })
+            core::CouponResponse::QueryCouponStock(coupon_stock_in(s))
         }
         wit::CouponResponse::QueryCouponsInfo(c) => {
-            core::CouponResponse::QueryCouponsInfo(core::CouponInfo {
-                coupon_id: c.coupon_id,
-                coupon_stock_id: c.coupon_stock_id,
-                coupon_value: c.coupon_value,
-                coupon_minimum: c.coupon_minimum,
-                coupon_name: c.coupon_name,
-                coupon_desc: c.coupon_desc,
-                state: match c.state {
-                    wit::CouponState::Usable => core::CouponState::Usable,
-                    wit::CouponState::Used => core::CouponState::Used,
-                    wit::CouponState::Expired => core::CouponState::Expired,
-                    wit::CouponState::Locked => core::CouponState::Locked,
-                    wit::CouponState::Unknown(s) => core::CouponState::Unknown(s),
-                },
-                coupon_use_value: c.coupon_use_value,
-                coupon_remain_value: c.coupon_remain_value,
-                begin_time: time_in(c.begin_time),
-                end_time: time_in(c.end_time),
-                send_time: time_in(c.send_time),
-                send_source: c.send_source,
-                is_partial_use: c.is_partial_use,
-                consumer_mch_id: c.consumer_mch_id,
-                signature: signature_in(c.signature),
-                fields: fields_in(c.fields),
-            })
+            core::CouponResponse::QueryCouponsInfo(coupon_info_in(c))
         }
     }
 }

@@ -1,38 +1,126 @@
 //! Running the component: one [`Engine`] and one pre-instantiated component per [`Runtime`]
 //! (compiling is the expensive step, done once), a fresh store and instance per [`Session`]
 //! (tens of microseconds), so callers never share guest state.
+//!
+//! Outbound HTTP from the component goes through the [`WasiHttpHooks`] the runtime's
+//! [`HooksFactory`] makes for each store: the mutual-TLS client of [`crate::outbound`], or, by
+//! default, hooks that deny every request (a runtime for sans-IO use reaches no network).
+
+use std::sync::Arc;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 use wxcoupon_core as core;
 
 use crate::convert;
 
-/// Bindings generated from `wit/` for the `codec` world.
+/// Bindings generated from `wit/` for the `coupons` world.
 #[allow(missing_docs)]
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "codec",
+        world: "coupons",
         exports: { default: async },
-        with: { "wasi:random/random": wasmtime_wasi::p2::bindings::random::random },
+        with: {
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        },
     });
 }
 
+pub use bindings::exports::wxpay::coupon::client::CallOptions as WitCallOptions;
 pub use bindings::exports::wxpay::coupon::types as wit;
 
-/// Per-instance host state: WASI (randomness for nonces) and its resource table.
+/// Makes the outbound-HTTP hooks of each new store.
+pub type HooksFactory = Arc<dyn Fn() -> Box<dyn WasiHttpHooks> + Send + Sync>;
+
+/// Per-instance host state: WASI (randomness for nonces), wasi:http with the runtime's hooks,
+/// and their resource table.
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: Box<dyn WasiHttpHooks>,
     table: ResourceTable,
 }
 
 impl HostState {
-    fn new() -> Self {
+    fn new(hooks: Box<dyn WasiHttpHooks>) -> Self {
         HostState {
             wasi: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            hooks,
             table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: self.hooks.as_mut(),
+        }
+    }
+}
+
+/// Hooks that refuse every outbound request: the default for a runtime built without an
+/// outbound client.
+pub struct DenyAllHooks;
+
+impl WasiHttpHooks for DenyAllHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        tracing::warn!(host = ?request.uri().host(), "outbound request denied: no outbound client configured");
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// Per-call settings of the component's client; `None` takes the component's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallOptions {
+    /// Connecting (default 5000 ms).
+    pub connect_timeout_ms: Option<u32>,
+    /// Waiting for the first byte (default 10000 ms).
+    pub first_byte_timeout_ms: Option<u32>,
+    /// Waiting between bytes (default 10000 ms).
+    pub between_bytes_timeout_ms: Option<u32>,
+    /// Largest answer (default 65536 bytes).
+    pub max_response_bytes: Option<u32>,
+    /// The nonce_str; default random.
+    pub nonce: Option<String>,
+}
+
+impl CallOptions {
+    fn to_wit(&self) -> WitCallOptions {
+        WitCallOptions {
+            connect_timeout_ms: self.connect_timeout_ms,
+            first_byte_timeout_ms: self.first_byte_timeout_ms,
+            between_bytes_timeout_ms: self.between_bytes_timeout_ms,
+            max_response_bytes: self.max_response_bytes,
+            nonce: self.nonce.clone(),
         }
     }
 }
@@ -51,13 +139,20 @@ impl WasiView for HostState {
 pub struct Runtime {
     engine: Engine,
     component: Component,
-    pre: bindings::CodecPre<HostState>,
+    pre: bindings::CouponsPre<HostState>,
+    hooks: HooksFactory,
 }
 
 impl Runtime {
-    /// Compiles the embedded component ([`crate::COMPONENT_BYTES`]).
+    /// Compiles the embedded component ([`crate::COMPONENT_BYTES`]); outbound HTTP denied.
     pub fn new() -> anyhow::Result<Runtime> {
         Runtime::from_bytes(crate::COMPONENT_BYTES)
+    }
+
+    /// The same runtime with outbound HTTP through the hooks `factory` makes (one per store).
+    pub fn with_hooks(mut self, factory: HooksFactory) -> Runtime {
+        self.hooks = factory;
+        self
     }
 
     /// Compiles a component from its bytes (a `.wasm` file built elsewhere).
@@ -69,21 +164,23 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("compile the wxcoupon component: {e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        let pre = bindings::CodecPre::new(linker.instantiate_pre(&component)?).map_err(|e| {
-            anyhow::anyhow!("the component does not export the wxpay:coupon codec world: {e}")
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let pre = bindings::CouponsPre::new(linker.instantiate_pre(&component)?).map_err(|e| {
+            anyhow::anyhow!("the component does not export the wxpay:coupon coupons world: {e}")
         })?;
         Ok(Runtime {
             engine,
             component,
             pre,
+            hooks: Arc::new(|| Box::new(DenyAllHooks)),
         })
     }
 
     /// A fresh instance of the component.
     pub async fn session(&self) -> anyhow::Result<Session> {
-        let mut store = Store::new(&self.engine, HostState::new());
-        let codec = self.pre.instantiate_async(&mut store).await?;
-        Ok(Session { store, codec })
+        let mut store = Store::new(&self.engine, HostState::new((self.hooks)()));
+        let coupons = self.pre.instantiate_async(&mut store).await?;
+        Ok(Session { store, coupons })
     }
 
     /// The names of what the component imports and exports, from its own type information.
@@ -115,7 +212,7 @@ pub struct ComponentDescription {
 /// the inner one is the component's answer.
 pub struct Session {
     store: Store<HostState>,
-    codec: bindings::Codec,
+    coupons: bindings::Coupons,
 }
 
 impl Session {
@@ -127,7 +224,7 @@ impl Session {
         sign_type: core::SignType,
     ) -> anyhow::Result<Result<String, core::Error>> {
         let r = self
-            .codec
+            .coupons
             .wxpay_coupon_protocol()
             .call_sign(
                 &mut self.store,
@@ -146,7 +243,7 @@ impl Session {
         key: &str,
     ) -> anyhow::Result<Result<core::SignatureCheck, core::Error>> {
         let r = self
-            .codec
+            .coupons
             .wxpay_coupon_protocol()
             .call_verify(&mut self.store, fields, key)
             .await?;
@@ -163,7 +260,7 @@ impl Session {
         let merchant = convert::merchant_out(merchant);
         let request = convert::request_out(request);
         let r = self
-            .codec
+            .coupons
             .wxpay_coupon_protocol()
             .call_build_request(&mut self.store, &merchant, &request, nonce)
             .await?;
@@ -180,7 +277,7 @@ impl Session {
     ) -> anyhow::Result<Result<core::CouponResponse, core::Error>> {
         let merchant = convert::merchant_out(merchant);
         let r = self
-            .codec
+            .coupons
             .wxpay_coupon_protocol()
             .call_parse_response(
                 &mut self.store,
@@ -191,5 +288,68 @@ impl Session {
             )
             .await?;
         Ok(r.map(convert::response_in).map_err(convert::error_in))
+    }
+
+    /// `client.send-coupon`: build, send through the host's outbound client, parse.
+    pub async fn send_coupon(
+        &mut self,
+        merchant: &core::Merchant,
+        request: &core::SendCouponRequest,
+        options: &CallOptions,
+    ) -> anyhow::Result<Result<core::SentCoupon, core::Error>> {
+        let request = convert::send_coupon_out(request);
+        let r = self
+            .coupons
+            .wxpay_coupon_client()
+            .call_send_coupon(
+                &mut self.store,
+                &convert::merchant_out(merchant),
+                &request,
+                &options.to_wit(),
+            )
+            .await?;
+        Ok(r.map(convert::sent_coupon_in).map_err(convert::error_in))
+    }
+
+    /// `client.query-coupon-stock`.
+    pub async fn query_coupon_stock(
+        &mut self,
+        merchant: &core::Merchant,
+        request: &core::QueryCouponStockRequest,
+        options: &CallOptions,
+    ) -> anyhow::Result<Result<core::CouponStock, core::Error>> {
+        let request = convert::query_coupon_stock_out(request);
+        let r = self
+            .coupons
+            .wxpay_coupon_client()
+            .call_query_coupon_stock(
+                &mut self.store,
+                &convert::merchant_out(merchant),
+                &request,
+                &options.to_wit(),
+            )
+            .await?;
+        Ok(r.map(convert::coupon_stock_in).map_err(convert::error_in))
+    }
+
+    /// `client.query-coupons-info`.
+    pub async fn query_coupons_info(
+        &mut self,
+        merchant: &core::Merchant,
+        request: &core::QueryCouponsInfoRequest,
+        options: &CallOptions,
+    ) -> anyhow::Result<Result<core::CouponInfo, core::Error>> {
+        let request = convert::query_coupons_info_out(request);
+        let r = self
+            .coupons
+            .wxpay_coupon_client()
+            .call_query_coupons_info(
+                &mut self.store,
+                &convert::merchant_out(merchant),
+                &request,
+                &options.to_wit(),
+            )
+            .await?;
+        Ok(r.map(convert::coupon_info_in).map_err(convert::error_in))
     }
 }

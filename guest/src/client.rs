@@ -1,0 +1,241 @@
+//! The `client` exports: build with the core, send through `wasi:http/outgoing-handler`, read
+//! the answer (capped), parse with the core.
+
+use crate::wasi::http::outgoing_handler;
+use crate::wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+};
+use crate::wasi::io::streams::StreamError;
+use wxcoupon_core as core;
+
+/// Defaults for `call-options` fields left `none`.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 5_000;
+/// See [`DEFAULT_CONNECT_TIMEOUT_MS`].
+pub const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u32 = 10_000;
+/// See [`DEFAULT_CONNECT_TIMEOUT_MS`].
+pub const DEFAULT_BETWEEN_BYTES_TIMEOUT_MS: u32 = 10_000;
+/// See [`DEFAULT_CONNECT_TIMEOUT_MS`].
+pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 64 * 1024;
+
+/// `call-options`, defaults applied.
+pub struct CallOptions {
+    pub connect_timeout_ms: u32,
+    pub first_byte_timeout_ms: u32,
+    pub between_bytes_timeout_ms: u32,
+    pub max_response_bytes: u32,
+    pub nonce: Option<String>,
+}
+
+/// Builds, sends and parses one call.
+pub fn call(
+    merchant: &core::Merchant,
+    request: &core::CouponRequest,
+    options: &CallOptions,
+) -> Result<core::CouponResponse, core::Error> {
+    let nonce = options.nonce.clone().unwrap_or_else(crate::random_nonce);
+    let http = core::build_request(merchant, request, &nonce)?;
+    let (status, body) = send(&http, options)?;
+    let limits = core::XmlLimits {
+        max_body_bytes: options.max_response_bytes as usize,
+        ..Default::default()
+    };
+    core::parse_response_with_limits(merchant, request.api(), status, &body, &limits)
+}
+
+/// Sends `http` and returns the status and the whole body.
+fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>), core::Error> {
+    let target = Target::parse(&http.url)?;
+    let headers = Fields::new();
+    for (name, value) in &http.headers {
+        headers.append(name, value.as_bytes()).map_err(|e| {
+            core::Error::invalid(
+                format!("header {name}"),
+                format!("refused by wasi:http: {e:?}"),
+            )
+        })?;
+    }
+    let request = OutgoingRequest::new(headers);
+    let refused = |what: &str| core::Error::Transport {
+        message: format!("wasi:http refused the request's {what}"),
+        may_have_reached_wechat: false,
+    };
+    request
+        .set_method(&Method::Post)
+        .map_err(|()| refused("method"))?;
+    request
+        .set_scheme(Some(&target.scheme))
+        .map_err(|()| refused("scheme"))?;
+    request
+        .set_authority(Some(&target.authority))
+        .map_err(|()| refused("authority"))?;
+    request
+        .set_path_with_query(Some(&target.path))
+        .map_err(|()| refused("path"))?;
+    let body = request.body().map_err(|()| refused("body"))?;
+
+    let request_options = RequestOptions::new();
+    // A host may not support every timeout; it then applies its own, which is fine.
+    let _ = request_options.set_connect_timeout(Some(ms_to_ns(options.connect_timeout_ms)));
+    let _ = request_options.set_first_byte_timeout(Some(ms_to_ns(options.first_byte_timeout_ms)));
+    let _ =
+        request_options.set_between_bytes_timeout(Some(ms_to_ns(options.between_bytes_timeout_ms)));
+
+    let pending = outgoing_handler::handle(request, Some(request_options))
+        .map_err(|code| transport(&code, &target.authority, false))?;
+
+    {
+        let stream = body.write().map_err(|()| refused("body stream"))?;
+        for chunk in http.body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| core::Error::Transport {
+                    message: format!("sending the request body failed: {}", stream_error(&e)),
+                    may_have_reached_wechat: false,
+                })?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(|code| transport(&code, &target.authority, false))?;
+
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return Err(transport(&code, &target.authority, true)),
+        Some(Err(())) | None => {
+            return Err(core::Error::Transport {
+                message: "the host lost the response".into(),
+                may_have_reached_wechat: true,
+            })
+        }
+    };
+    let status = response.status();
+    let incoming = response.consume().map_err(|()| core::Error::Transport {
+        message: "the response body could not be opened".into(),
+        may_have_reached_wechat: true,
+    })?;
+    let body = read_body(
+        &incoming,
+        options.max_response_bytes as usize,
+        &target.authority,
+    )?;
+    let _ = IncomingBody::finish(incoming);
+    Ok((status, body))
+}
+
+fn read_body(incoming: &IncomingBody, max: usize, authority: &str) -> Result<Vec<u8>, core::Error> {
+    let stream = incoming.stream().map_err(|()| core::Error::Transport {
+        message: "the response body stream could not be opened".into(),
+        may_have_reached_wechat: true,
+    })?;
+    let mut body = Vec::new();
+    loop {
+        match stream.blocking_read(16 * 1024) {
+            Ok(chunk) => {
+                body.extend_from_slice(&chunk);
+                if body.len() > max {
+                    return Err(core::MalformedResponse::document(format!(
+                        "body is over the limit of {max} bytes"
+                    ))
+                    .into());
+                }
+            }
+            Err(StreamError::Closed) => return Ok(body),
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(match crate::wasi::http::types::http_error_code(&e) {
+                    Some(code) => transport(&code, authority, true),
+                    None => core::Error::Transport {
+                        message: format!("reading the response failed: {}", e.to_debug_string()),
+                        may_have_reached_wechat: true,
+                    },
+                })
+            }
+        }
+    }
+}
+
+fn stream_error(e: &StreamError) -> String {
+    match e {
+        StreamError::Closed => "stream closed".into(),
+        StreamError::LastOperationFailed(e) => e.to_debug_string(),
+    }
+}
+
+fn ms_to_ns(ms: u32) -> u64 {
+    u64::from(ms) * 1_000_000
+}
+
+/// Maps a wasi:http error code. `sent` says whether the request had been handed over; failures
+/// while connecting mean it cannot have reached WeChat.
+fn transport(code: &ErrorCode, authority: &str, sent: bool) -> core::Error {
+    use ErrorCode as E;
+    let (reached, what) = match code {
+        E::HttpRequestDenied => {
+            return core::Error::Denied {
+                message: format!("the host does not allow requests to {authority}"),
+            }
+        }
+        E::DnsTimeout => (false, "DNS lookup timed out".to_string()),
+        E::DnsError(_) => (false, "DNS lookup failed".to_string()),
+        E::DestinationNotFound => (false, "destination not found".to_string()),
+        E::DestinationUnavailable => (false, "destination unavailable".to_string()),
+        E::DestinationIpProhibited | E::DestinationIpUnroutable => {
+            (false, "destination address not reachable".to_string())
+        }
+        E::ConnectionRefused => (false, "connection refused".to_string()),
+        E::ConnectionTimeout => (false, "connecting timed out".to_string()),
+        E::TlsProtocolError => (false, "TLS handshake failed".to_string()),
+        E::TlsCertificateError => (
+            false,
+            "TLS certificate rejected (the server's, or the client certificate the server requires)"
+                .to_string(),
+        ),
+        E::TlsAlertReceived(alert) => (
+            false,
+            format!(
+                "the server sent TLS alert {} ({}): is the merchant's client certificate configured and accepted?",
+                alert.alert_id.map_or("?".to_string(), |id| id.to_string()),
+                alert.alert_message.clone().unwrap_or_default()
+            ),
+        ),
+        E::HttpResponseTimeout => (true, "timed out waiting for the response".to_string()),
+        E::ConnectionReadTimeout => (true, "timed out between response bytes".to_string()),
+        E::ConnectionTerminated => (true, "connection closed before the response ended".to_string()),
+        E::HttpResponseIncomplete => (true, "response incomplete".to_string()),
+        E::HttpResponseBodySize(_) => (true, "response body over the host's limit".to_string()),
+        other => (sent, format!("{other:?}")),
+    };
+    core::Error::Transport {
+        message: format!("{what} ({authority})"),
+        may_have_reached_wechat: reached && sent,
+    }
+}
+
+/// The parts of a URL wasi:http wants separately.
+struct Target {
+    scheme: Scheme,
+    authority: String,
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, core::Error> {
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (Scheme::Https, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else {
+            return Err(core::Error::invalid(
+                "merchant.base_url",
+                "must start with http:// or https://",
+            ));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        Ok(Target {
+            scheme,
+            authority: authority.to_string(),
+            path: path.to_string(),
+        })
+    }
+}
