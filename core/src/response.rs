@@ -1,7 +1,8 @@
 //! Typed responses and the classification of an answer into success or a precise error.
 //!
 //! An answer is read in three levels, as WeChat layers it:
-//! 1. `return_code` — did the call get through (`FAIL`: [`Error::Protocol`] with `return_msg`)?
+//! 1. `return_code` — did the call get through (`FAIL`: [`Error::Protocol`] with `return_msg`,
+//!    or [`Error::Business`] when an `err_code` such as `CA_ERROR` comes with it)?
 //! 2. `result_code`/`err_code` — did the business operation succeed ([`Error::Business`])?
 //! 3. for `send_coupon`, `ret_code` + `coupon_id` — was the coupon issued to this openid?
 //!
@@ -309,9 +310,14 @@ fn classify(merchant: &Merchant, api: Api, fields: &Fields) -> Result<SignatureC
     let r = Reader(fields);
     match r.required("return_code")?.as_str() {
         "SUCCESS" => {}
+        // With an err_code beside it (CA_ERROR, SIGN_ERROR…), the code says more than the
+        // message: report it as a business error so its meaning and advice come along.
         "FAIL" => {
-            return Err(Error::Protocol {
-                return_msg: r.text("return_msg").unwrap_or_default(),
+            return Err(match r.text("err_code") {
+                Some(code) => business(&r, Some(code)),
+                None => Error::Protocol {
+                    return_msg: r.text("return_msg").unwrap_or_default(),
+                },
             })
         }
         _ => return Err(MalformedResponse::field("return_code", "must be SUCCESS or FAIL").into()),
@@ -379,7 +385,7 @@ fn business(r: &Reader<'_>, err_code: Option<String>) -> Error {
     let advice = info.map_or(RetryAdvice::DoNotRetry, |i| i.advice);
     Error::Business(BusinessError {
         err_code,
-        err_code_des: r.text("err_code_des"),
+        err_code_des: r.text("err_code_des").or_else(|| r.text("return_msg")),
         ret_msg: r.text("ret_msg"),
         meaning: info.map(|i| i.meaning.to_string()),
         advice,

@@ -258,3 +258,21 @@ fn answer_level_errors_are_precise() {
         Error::MalformedResponse(MalformedResponse { field: Some(f), .. }) if f == "coupon_id"
     ));
 }
+
+#[test]
+fn return_code_fail_with_err_code_keeps_the_code() {
+    let body = "<xml><return_code>FAIL</return_code><return_msg><![CDATA[证书错误]]></return_msg>\
+                <result_code>FAIL</result_code><err_code>CA_ERROR</err_code></xml>";
+    match parse_response(&merchant(), Api::SendCoupon, 200, body.as_bytes()).unwrap_err() {
+        Error::Business(b) => {
+            assert_eq!(b.err_code.as_deref(), Some("CA_ERROR"));
+            assert_eq!(
+                b.err_code_des.as_deref(),
+                Some("证书错误"),
+                "return_msg when no err_code_des"
+            );
+            assert!(b.meaning.unwrap().contains("client certificate"));
+        }
+        other => panic!("expected a business error, got {other:?}"),
+    }
+}

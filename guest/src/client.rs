@@ -83,18 +83,30 @@ fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>
     let pending = outgoing_handler::handle(request, Some(request_options))
         .map_err(|code| transport(&code, &target.authority, false))?;
 
+    // A host may refuse the request only on the response future (wasmtime with custom hooks
+    // does, allow-list denials included); the body stream then closes under us. When writing
+    // fails, the future's error code is the real reason.
+    let refusal = |fallback: core::Error| -> core::Error {
+        pending.subscribe().block();
+        match pending.get() {
+            Some(Ok(Err(code))) => transport(&code, &target.authority, false),
+            _ => fallback,
+        }
+    };
     {
         let stream = body.write().map_err(|()| refused("body stream"))?;
         for chunk in http.body.chunks(4096) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| core::Error::Transport {
+            if let Err(e) = stream.blocking_write_and_flush(chunk) {
+                return Err(refusal(core::Error::Transport {
                     message: format!("sending the request body failed: {}", stream_error(&e)),
                     may_have_reached_wechat: false,
-                })?;
+                }));
+            }
         }
     }
-    OutgoingBody::finish(body, None).map_err(|code| transport(&code, &target.authority, false))?;
+    if let Err(code) = OutgoingBody::finish(body, None) {
+        return Err(refusal(transport(&code, &target.authority, false)));
+    }
 
     pending.subscribe().block();
     let response = match pending.get() {

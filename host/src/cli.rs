@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
+use wxcoupon::config::{wxpay_env_vars, ConfigErrors, ConfigOverrides, HostConfig};
+use wxcoupon::outbound::OutboundClient;
 use wxcoupon::Runtime;
 use wxcoupon_core as core;
 
@@ -23,11 +25,15 @@ pub const EXIT_HOST: u8 = 3;
 
 /// Issue WeChat Pay merchant coupons (代金券) through the wxcoupon WebAssembly component.
 ///
-/// Every subcommand runs the component on wasmtime: `sign`, `build` and `parse` are its sans-IO
-/// functions (you do the HTTP); `info` describes the component.
+/// Every subcommand runs the component on wasmtime. `send`, `stock` and `coupon` call WeChat Pay
+/// (or any compatible endpoint, such as the simulator) through the component's client; the host
+/// presents the merchant's client certificate toward the configured WeChat host only and refuses
+/// every other host. `sign`, `build` and `parse` are the sans-IO functions (you do the HTTP).
+/// `demo` runs everything against an in-process simulator.
 ///
-/// Merchant settings come from flags or WXPAY_* environment variables (prefer the environment for
-/// the API key: flags are visible in the process list).
+/// Settings come from a --config TOML file, WXPAY_* environment variables and flags (each
+/// overriding the one before); every missing or invalid item is reported before anything is sent.
+/// Prefer the environment or the file for the API key: flags are visible in the process list.
 ///
 /// Exit codes: 0 success · 1 WeChat Pay or its answer refused the operation · 2 bad input ·
 /// 3 host failure.
@@ -61,7 +67,7 @@ enum Command {
     /// {"api":"send_coupon","coupon_stock_id":"1757","openid":"o…","partner_trade_no":"…"}.
     Build {
         #[command(flatten)]
-        merchant: MerchantArgs,
+        config: ConfigArgs,
         /// Which API (ignored with --json, where the object's "api" says it).
         #[arg(value_enum, required_unless_present = "json")]
         api: Option<ApiArg>,
@@ -77,7 +83,7 @@ enum Command {
     /// Parse WeChat Pay's answer to an API call (XML from FILE or stdin) and print it as JSON.
     Parse {
         #[command(flatten)]
-        merchant: MerchantArgs,
+        config: ConfigArgs,
         /// Which API the answer belongs to.
         #[arg(value_enum)]
         api: ApiArg,
@@ -87,9 +93,55 @@ enum Command {
         /// The file holding the body; stdin when absent.
         file: Option<PathBuf>,
     },
+    /// Issue one coupon (send_coupon, with the client certificate) through the component.
+    Send {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The stock (批次) to issue from.
+        #[arg(long)]
+        stock_id: String,
+        /// The user's openid.
+        #[arg(long)]
+        openid: String,
+        /// Your unique number for this issuance (store it first; reuse it to retry safely).
+        #[arg(long)]
+        partner_trade_no: String,
+        /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a stock's state (query_coupon_stock) through the component.
+    Stock {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The stock id.
+        #[arg(long)]
+        stock_id: String,
+        /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look a coupon up (querycouponsinfo) through the component.
+    Coupon {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The coupon id.
+        #[arg(long)]
+        coupon_id: String,
+        /// Its owner's openid.
+        #[arg(long)]
+        openid: String,
+        /// Its stock id.
+        #[arg(long)]
+        stock_id: String,
+        /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Describe the component: where it is, its size, what it imports and exports.
     Info,
-    /// Walk through the component's contract with the test merchant (offline).
+    /// The main job: start the WeChat Pay simulator in-process and, through the component, issue
+    /// coupons, query the stock and a coupon, and show a summary.
     Demo,
 }
 
@@ -133,56 +185,94 @@ impl From<ApiArg> for core::Api {
     }
 }
 
-/// Merchant settings shared by `build` and `parse`.
-#[derive(Args, Debug)]
-struct MerchantArgs {
-    /// Official Account appid.
-    #[arg(long, env = "WXPAY_APPID")]
-    appid: String,
-    /// Merchant id (商户号).
-    #[arg(long, env = "WXPAY_MCH_ID")]
-    mch_id: String,
-    /// The 32-character APIv2 key.
-    #[arg(long, env = "WXPAY_API_KEY", hide_env_values = true)]
-    api_key: String,
-    /// Request signature digest.
-    #[arg(long, value_enum, default_value = "md5", env = "WXPAY_SIGN_TYPE")]
-    sign_type: SignTypeArg,
-    /// A base URL instead of WeChat Pay's production host (a simulator, an egress proxy).
-    #[arg(long, env = "WXPAY_BASE_URL", conflicts_with = "backup_host")]
+/// Merchant settings and connection options: flags override `WXPAY_*` variables, which override
+/// the `--config` file.
+#[derive(Args, Debug, Default)]
+struct ConfigArgs {
+    /// TOML configuration file (keys as in the README); WXPAY_* variables and flags override it.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Official Account appid [WXPAY_APPID].
+    #[arg(long)]
+    appid: Option<String>,
+    /// Merchant id (商户号) [WXPAY_MCH_ID].
+    #[arg(long)]
+    mch_id: Option<String>,
+    /// The 32-character APIv2 key [WXPAY_API_KEY] (prefer the variable: flags show in `ps`).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Request signature digest [WXPAY_SIGN_TYPE].
+    #[arg(long, value_enum)]
+    sign_type: Option<SignTypeArg>,
+    /// A base URL instead of WeChat Pay's host: a simulator, an egress proxy [WXPAY_BASE_URL].
+    #[arg(long)]
     base_url: Option<String>,
     /// Use WeChat Pay's backup host (api2.mch.weixin.qq.com).
     #[arg(long)]
     backup_host: bool,
-    /// Use the /sandboxnew simulation system (MD5 only; the key is the sandbox key).
+    /// Use the /sandboxnew simulation system (MD5 only) [WXPAY_SANDBOX].
     #[arg(long)]
     sandbox: bool,
-    /// Refuse unsigned responses (real coupon responses are unsigned: off by default).
+    /// Refuse unsigned answers (real coupon answers are unsigned: off by default).
     #[arg(long)]
     require_signed_responses: bool,
+    /// Client certificate, PEM [WXPAY_CERT_FILE] (with --key-file).
+    #[arg(long, value_name = "FILE")]
+    cert_file: Option<PathBuf>,
+    /// Client private key, PEM [WXPAY_KEY_FILE].
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Client certificate as apiclient_cert.p12 [WXPAY_P12_FILE].
+    #[arg(long, value_name = "FILE")]
+    p12_file: Option<PathBuf>,
+    /// The .p12 password; default: the mch_id [WXPAY_P12_PASSWORD].
+    #[arg(long)]
+    p12_password: Option<String>,
+    /// Extra CA certificates (PEM) to trust besides the system roots [WXPAY_CA_FILE].
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Connect timeout [WXPAY_CONNECT_TIMEOUT_MS].
+    #[arg(long, value_name = "MS")]
+    connect_timeout_ms: Option<u64>,
+    /// First-byte timeout [WXPAY_FIRST_BYTE_TIMEOUT_MS].
+    #[arg(long, value_name = "MS")]
+    first_byte_timeout_ms: Option<u64>,
+    /// Between-bytes timeout [WXPAY_BETWEEN_BYTES_TIMEOUT_MS].
+    #[arg(long, value_name = "MS")]
+    between_bytes_timeout_ms: Option<u64>,
+    /// Largest answer accepted [WXPAY_MAX_RESPONSE_BYTES].
+    #[arg(long, value_name = "BYTES")]
+    max_response_bytes: Option<u64>,
+    /// Another host requests may reach (without the client certificate); repeatable.
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    allowed_hosts: Vec<String>,
 }
 
-impl MerchantArgs {
-    fn merchant(&self) -> Result<core::Merchant, core::Error> {
-        let api_key = core::ApiKey::new(self.api_key.clone())
-            .map_err(|_| core::Error::invalid("merchant.api_key", "required"))?;
-        Ok(core::Merchant {
+impl ConfigArgs {
+    /// Reads the file, the environment and the flags; every problem is reported at once.
+    fn load(&self) -> Result<HostConfig, Failure> {
+        let overrides = ConfigOverrides {
             appid: self.appid.clone(),
             mch_id: self.mch_id.clone(),
-            api_key,
-            sign_type: self.sign_type.into(),
-            host: match (&self.base_url, self.backup_host) {
-                (Some(url), _) => core::ApiHost::Custom(url.clone()),
-                (None, true) => core::ApiHost::Backup,
-                (None, false) => core::ApiHost::Production,
-            },
-            sandbox: self.sandbox,
-            signature_policy: if self.require_signed_responses {
-                core::SignaturePolicy::Require
-            } else {
-                core::SignaturePolicy::VerifyIfPresent
-            },
-        })
+            api_key: self.api_key.clone(),
+            sign_type: self.sign_type.map(Into::into),
+            base_url: self.base_url.clone(),
+            backup_host: self.backup_host.then_some(true),
+            sandbox: self.sandbox.then_some(true),
+            require_signed_responses: self.require_signed_responses.then_some(true),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+            p12_file: self.p12_file.clone(),
+            p12_password: self.p12_password.clone(),
+            ca_file: self.ca_file.clone(),
+            connect_timeout_ms: self.connect_timeout_ms,
+            first_byte_timeout_ms: self.first_byte_timeout_ms,
+            between_bytes_timeout_ms: self.between_bytes_timeout_ms,
+            max_response_bytes: self.max_response_bytes,
+            allowed_hosts: self.allowed_hosts.clone(),
+        };
+        HostConfig::load(self.config.as_deref(), wxpay_env_vars(), &overrides)
+            .map_err(Failure::Config)
     }
 }
 
@@ -254,6 +344,8 @@ impl RequestArgs {
 enum Failure {
     /// The component (or WeChat's answer) reported an error.
     Component(core::Error),
+    /// The configuration is incomplete or invalid (every problem listed).
+    Config(ConfigErrors),
     /// The host could not do its part.
     Host(anyhow::Error),
 }
@@ -287,6 +379,18 @@ pub async fn run(cli: Cli) -> ExitCode {
                 _ => EXIT_REFUSED,
             })
         }
+        Err(Failure::Config(e)) => {
+            eprintln!("error: the configuration is incomplete or invalid:\n{e}");
+            let problems: Vec<_> =
+                e.0.iter()
+                    .map(|f| serde_json::json!({"field": f.field, "rule": f.rule}))
+                    .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "error": { "kind": "invalid-config", "problems": problems } })
+            );
+            ExitCode::from(EXIT_INPUT)
+        }
         Err(Failure::Host(e)) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_HOST)
@@ -316,13 +420,13 @@ async fn execute(command: Command) -> Result<String, Failure> {
             to_json(&serde_json::json!({ "sign": sign }))
         }
         Command::Build {
-            merchant,
+            config,
             api,
             request,
             nonce,
             json,
         } => {
-            let merchant = merchant.merchant()?;
+            let merchant = config.load()?.merchant();
             let request = if json {
                 serde_json::from_slice::<core::CouponRequest>(&read_stdin()?).map_err(|e| {
                     core::Error::invalid("stdin", format!("must be a request object: {e}"))
@@ -337,12 +441,12 @@ async fn execute(command: Command) -> Result<String, Failure> {
             to_json(&HttpRequestView::from(http))
         }
         Command::Parse {
-            merchant,
+            config,
             api,
             status,
             file,
         } => {
-            let merchant = merchant.merchant()?;
+            let merchant = config.load()?.merchant();
             let body = match file {
                 Some(path) => std::fs::read(&path)
                     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
@@ -354,6 +458,74 @@ async fn execute(command: Command) -> Result<String, Failure> {
             to_json(&response)
         }
         Command::Demo => unreachable!("handled above"),
+        Command::Send {
+            config,
+            stock_id,
+            openid,
+            partner_trade_no,
+            json,
+        } => {
+            let (config, mut session) = client_session(&runtime, &config).await?;
+            let request = core::SendCouponRequest {
+                coupon_stock_id: stock_id,
+                openid,
+                partner_trade_no,
+                options: Default::default(),
+            };
+            let sent = session
+                .send_coupon(&config.merchant(), &request, &call_options(&config))
+                .await??;
+            if json {
+                to_json(&sent)
+            } else {
+                format!(
+                    "issued coupon {} of stock {} to {} (partner_trade_no {})",
+                    sent.coupon_id, sent.coupon_stock_id, sent.openid, request.partner_trade_no
+                )
+            }
+        }
+        Command::Stock {
+            config,
+            stock_id,
+            json,
+        } => {
+            let (config, mut session) = client_session(&runtime, &config).await?;
+            let request = core::QueryCouponStockRequest {
+                coupon_stock_id: stock_id,
+                options: Default::default(),
+            };
+            let stock = session
+                .query_coupon_stock(&config.merchant(), &request, &call_options(&config))
+                .await??;
+            if json {
+                to_json(&stock)
+            } else {
+                crate::demo::describe_stock(&stock)
+            }
+        }
+        Command::Coupon {
+            config,
+            coupon_id,
+            openid,
+            stock_id,
+            json,
+        } => {
+            let (config, mut session) = client_session(&runtime, &config).await?;
+            let request = core::QueryCouponsInfoRequest {
+                coupon_id,
+                openid,
+                stock_id,
+                options: Default::default(),
+            };
+            let coupon = session
+                .query_coupons_info(&config.merchant(), &request, &call_options(&config))
+                .await??;
+            if json {
+                to_json(&coupon)
+            } else {
+                crate::demo::describe_coupon(&coupon)
+            }
+        }
         Command::Info => {
             let description = runtime.describe();
             to_json(&serde_json::json!({
@@ -365,6 +537,34 @@ async fn execute(command: Command) -> Result<String, Failure> {
         }
     };
     Ok(json)
+}
+
+/// Loads the configuration and opens a session whose outbound requests go through the
+/// mutual-TLS client (certificate toward the configured WeChat host only).
+async fn client_session(
+    runtime: &Runtime,
+    args: &ConfigArgs,
+) -> Result<(HostConfig, wxcoupon::Session), Failure> {
+    let config = args.load()?;
+    let outbound = OutboundClient::new(config.outbound())
+        .map_err(|e| anyhow::anyhow!("cannot set up the HTTPS client: {e}"))?;
+    let runtime = runtime
+        .clone()
+        .with_hooks(std::sync::Arc::new(move || Box::new(outbound.hooks())));
+    let session = runtime.session().await?;
+    Ok((config, session))
+}
+
+/// The configured timeouts and size cap, for the component's client.
+fn call_options(config: &HostConfig) -> wxcoupon::CallOptions {
+    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).ok();
+    wxcoupon::CallOptions {
+        connect_timeout_ms: ms(config.timeouts.connect),
+        first_byte_timeout_ms: ms(config.timeouts.first_byte),
+        between_bytes_timeout_ms: ms(config.timeouts.between_bytes),
+        max_response_bytes: u32::try_from(config.max_response_bytes).ok(),
+        nonce: None,
+    }
 }
 
 /// An HTTP request as JSON, with the XML body as text.

@@ -1,98 +1,172 @@
-//! `wxcoupon demo`: a walk through the component's contract with the test merchant, offline.
-//!
-//! It signs the official vector, builds a `send_coupon` request, and parses answers that show the
-//! quirks real traffic has. Everything goes through the component.
+//! `wxcoupon demo`: the main job. Starts the WeChat Pay simulator in-process (HTTPS with its own
+//! CA and a merchant client certificate) and, through the component and the mutual-TLS client,
+//! issues coupons, shows a refused one and a replayed one, queries the stock and a coupon, and
+//! prints a summary. Also the human-readable output of `stock` and `coupon`.
 
-use wxcoupon::Runtime;
+use std::sync::Arc;
+
+use wxcoupon::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig};
+use wxcoupon::{CallOptions, Runtime};
 use wxcoupon_core as core;
+use wxcoupon_simulator::{Simulator, SimulatorConfig};
 
-const FIXTURES: [(&str, core::Api, &[u8]); 3] = [
-    (
-        "query_coupon_stock (real traffic: unsigned, coupon_mininumn, Unix times)",
-        core::Api::QueryCouponStock,
-        include_bytes!("../../tests/fixtures/responses/query_coupon_stock_real_unsigned.xml"),
-    ),
-    (
-        "send_coupon (user already received: ret_code FAIL)",
-        core::Api::SendCoupon,
-        include_bytes!("../../tests/fixtures/responses/send_coupon_fail_user_al_get_coupon.xml"),
-    ),
-    (
-        "querycouponsinfo (coupon_minimum spelling)",
-        core::Api::QueryCouponsInfo,
-        include_bytes!("../../tests/fixtures/responses/querycouponsinfo_coupon_minimum.xml"),
-    ),
-];
+/// One line about a stock.
+pub fn describe_stock(s: &core::CouponStock) -> String {
+    format!(
+        "stock {} ({}): {:?}, {} fen off{}, issued {}/{}{}",
+        s.coupon_stock_id,
+        s.coupon_name.as_deref().unwrap_or("unnamed"),
+        s.status,
+        s.coupon_value,
+        s.coupon_minimum
+            .map_or(String::new(), |m| format!(" orders from {m} fen")),
+        s.is_send_num.map_or("?".into(), |n| n.to_string()),
+        s.coupon_total,
+        s.max_quota
+            .map_or(String::new(), |q| format!(", at most {q} per user")),
+    )
+}
 
-/// Runs the walk-through and prints what happens.
+/// One line about a coupon.
+pub fn describe_coupon(c: &core::CouponInfo) -> String {
+    format!(
+        "coupon {} of stock {}: {:?}, {} fen off{}{}",
+        c.coupon_id,
+        c.coupon_stock_id,
+        c.state,
+        c.coupon_value,
+        c.coupon_minimum
+            .map_or(String::new(), |m| format!(" orders from {m} fen")),
+        c.send_time
+            .as_ref()
+            .and_then(|t| t.unix_seconds)
+            .map_or(String::new(), |t| format!(
+                ", issued {} (Beijing time)",
+                core::time::format_beijing(t)
+            )),
+    )
+}
+
+/// Runs the demo and prints what happens.
 pub async fn run(runtime: &Runtime) -> anyhow::Result<()> {
-    let merchant = core::Merchant::new(
-        "wx5edab3bdfba3dc1c",
-        "10000098",
-        core::ApiKey::new("192006250b4c09247ec02edce69f6a2d")?,
-    );
-    let mut session = runtime.session().await?;
-    let info = runtime.describe();
+    let sim = Simulator::start(SimulatorConfig::default()).await?;
     println!(
-        "wxcoupon component: {} bytes",
-        wxcoupon::COMPONENT_BYTES.len()
+        "WeChat Pay simulator on {} (mutual TLS, its own CA)",
+        sim.https_base_url()
     );
-    println!("  exports: {}", info.exports.join(", "));
-    println!("  imports: {}", info.imports.join(", "));
 
-    let official: Vec<(String, String)> = [
-        ("appid", "wxd930ea5d5a258f4f"),
-        ("mch_id", "10000100"),
-        ("device_info", "1000"),
-        ("body", "test"),
-        ("nonce_str", "ibuaiVcKdpRxkhJA"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let md5 = session
-        .sign(&official, merchant.api_key.expose(), core::SignType::Md5)
-        .await??;
-    println!("\n1. sign (official vector, MD5): {md5}");
-
-    let request = core::CouponRequest::SendCoupon(core::SendCouponRequest {
-        coupon_stock_id: "1757".into(),
-        openid: "onqOjjrXT-776SpHnfexGm1_P7iE".into(),
-        partner_trade_no: "1000009820141203515766".into(),
+    let outbound = OutboundClient::new(OutboundConfig {
+        identity: Some(ClientIdentity::from_pem(
+            sim.client_cert_pem().as_bytes(),
+            sim.client_key_pem().as_bytes(),
+        )?),
+        allow: AllowList::default().with_base_url(&sim.https_base_url())?,
+        extra_ca_pem: Some(sim.ca_pem().as_bytes().to_vec()),
+        use_system_roots: false,
         ..Default::default()
-    });
-    let http = session.build_request(&merchant, &request, None).await??;
+    })?;
+    let hooks = outbound.clone();
+    let runtime = runtime
+        .clone()
+        .with_hooks(Arc::new(move || Box::new(hooks.hooks())));
+    let mut merchant = sim.merchant(wxcoupon_simulator::Environment::Production);
+    merchant.host = core::ApiHost::Custom(sim.https_base_url());
+    let options = CallOptions::default();
     println!(
-        "\n2. build-request send_coupon: {} {} (client certificate: {})",
-        http.method,
-        http.url,
-        if http.needs_client_certificate {
-            "required"
-        } else {
-            "no"
-        }
+        "component {} bytes; merchant appid {} mch_id {}\n",
+        wxcoupon::COMPONENT_BYTES.len(),
+        merchant.appid,
+        merchant.mch_id
     );
-    println!("   {}", String::from_utf8_lossy(&http.body));
 
-    println!("\n3. parse-response");
-    for (label, api, body) in FIXTURES {
-        let outcome = session.parse_response(&merchant, api, 200, body).await?;
-        println!("   {label}");
-        match outcome {
-            Ok(core::CouponResponse::QueryCouponStock(s)) => println!(
-                "     -> stock {} {:?}: value {} fen, minimum {:?} fen, issued {:?}/{}, signature {:?}",
-                s.coupon_stock_id, s.status, s.coupon_value, s.coupon_minimum, s.is_send_num,
-                s.coupon_total, s.signature
-            ),
-            Ok(core::CouponResponse::QueryCouponsInfo(c)) => println!(
-                "     -> coupon {} of stock {}: {:?}, value {} fen, minimum {:?} fen",
-                c.coupon_id, c.coupon_stock_id, c.state, c.coupon_value, c.coupon_minimum
-            ),
-            Ok(core::CouponResponse::SendCoupon(s)) => {
-                println!("     -> issued coupon {}", s.coupon_id)
+    let stock_request = core::QueryCouponStockRequest {
+        coupon_stock_id: "1757".into(),
+        options: Default::default(),
+    };
+    let mut session = runtime.session().await?;
+    let stock = session
+        .query_coupon_stock(&merchant, &stock_request, &options)
+        .await??;
+    println!("1. query_coupon_stock   {}", describe_stock(&stock));
+
+    let users = ["oUser-Alice-0001", "oUser-Bob-00002", "oUser-Carol-003"];
+    let mut issued = Vec::new();
+    println!("2. send_coupon (each call a fresh component instance)");
+    for (i, openid) in users.iter().enumerate() {
+        let request = core::SendCouponRequest {
+            coupon_stock_id: "1757".into(),
+            openid: (*openid).into(),
+            partner_trade_no: format!("{}20261128{:010}", merchant.mch_id, i + 1),
+            options: Default::default(),
+        };
+        let mut session = runtime.session().await?;
+        match session.send_coupon(&merchant, &request, &options).await? {
+            Ok(sent) => {
+                println!(
+                    "   {openid}: coupon {} (partner_trade_no {})",
+                    sent.coupon_id, request.partner_trade_no
+                );
+                issued.push((request, sent));
             }
-            Err(e) => println!("     -> {e}"),
+            Err(e) => println!("   {openid}: {e}"),
         }
     }
+
+    let (first_request, first) = issued
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the simulator issued no coupon"))?;
+    let mut session = runtime.session().await?;
+    let replay = session
+        .send_coupon(&merchant, first_request, &options)
+        .await??;
+    println!(
+        "3. replay of partner_trade_no {}: coupon {} again ({})",
+        first_request.partner_trade_no,
+        replay.coupon_id,
+        if replay.coupon_id == first.coupon_id {
+            "nothing new issued"
+        } else {
+            "UNEXPECTED: a new coupon"
+        }
+    );
+    let again = core::SendCouponRequest {
+        partner_trade_no: format!("{}20261128{:010}", merchant.mch_id, 99),
+        ..first_request.clone()
+    };
+    match session.send_coupon(&merchant, &again, &options).await? {
+        Err(core::Error::Business(b)) => println!(
+            "4. a second coupon for {}: refused, {} ({}), retryable: {}",
+            again.openid,
+            b.err_code.unwrap_or_default(),
+            b.meaning.unwrap_or_default(),
+            b.retryable
+        ),
+        other => println!("4. a second coupon for {}: {other:?}", again.openid),
+    }
+
+    let stock = session
+        .query_coupon_stock(&merchant, &stock_request, &options)
+        .await??;
+    println!("5. query_coupon_stock   {}", describe_stock(&stock));
+    let info_request = core::QueryCouponsInfoRequest {
+        coupon_id: first.coupon_id.clone(),
+        openid: first_request.openid.clone(),
+        stock_id: "1757".into(),
+        options: Default::default(),
+    };
+    let coupon = session
+        .query_coupons_info(&merchant, &info_request, &options)
+        .await??;
+    println!("6. querycouponsinfo     {}", describe_coupon(&coupon));
+
+    println!(
+        "\nSummary: {} coupons issued, stock 1757 at {}/{}; {} HTTPS requests over {} TLS handshake(s).",
+        issued.len(),
+        stock.is_send_num.unwrap_or_default(),
+        stock.coupon_total,
+        outbound.requests_sent(),
+        sim.handshakes()
+    );
+    sim.shutdown().await;
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! |---|---|
 //! | [`runtime`] | the engine, the pre-instantiated component, a [`Session`] per caller |
 //! | [`convert`] | WIT values ⇄ `wxcoupon-core` values (which serialise to the CLI's JSON) |
+//! | [`outbound`] | `wasi:http` outgoing requests: allow-list, client certificate, pooled TLS client |
+//! | [`config`] | [`config::HostConfig`] from a TOML file, `WXPAY_*` variables and overrides |
 //!
 //! The component is built from this source tree by `build.rs` and embedded in the binary
 //! ([`COMPONENT_BYTES`]); [`COMPONENT_PATH`] says where the `.wasm` file is for other hosts.
@@ -27,10 +29,12 @@
 #![warn(missing_docs)]
 #![allow(clippy::ptr_arg)] // bindgen! wants `&Vec` for `list<…>` arguments.
 
+pub mod config;
 pub mod convert;
+pub mod outbound;
 pub mod runtime;
 
-pub use runtime::{Runtime, Session};
+pub use runtime::{CallOptions, Runtime, Session};
 
 /// The component's bytes, as built from this tree.
 pub const COMPONENT_BYTES: &[u8] = include_bytes!(env!("WXCOUPON_COMPONENT_PATH"));

@@ -155,3 +155,148 @@ fn help_hides_the_key_from_the_environment() {
     assert!(help.contains("WXPAY_API_KEY"));
     assert!(!help.contains(KEY));
 }
+
+/// A scratch directory under the system temp dir, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wxcoupon-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_stock_and_coupon_against_the_simulator() {
+    use wxcoupon_simulator::{CertFile, Simulator, SimulatorConfig};
+    let scratch = Scratch::new("sim");
+    let sim = Simulator::start(SimulatorConfig {
+        cert_dir: Some(scratch.0.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let path = |f| sim.cert_path(f).unwrap().display().to_string();
+    let (cert, key, ca) = (
+        path(CertFile::ClientCert),
+        path(CertFile::ClientKey),
+        path(CertFile::Ca),
+    );
+    let base = sim.https_base_url();
+    let connection = [
+        "--base-url",
+        &base,
+        "--cert-file",
+        &cert,
+        "--key-file",
+        &key,
+        "--ca-file",
+        &ca,
+    ];
+    let run = |args: Vec<&str>| {
+        let args: Vec<&str> = args.into_iter().chain(connection).collect();
+        tokio::task::block_in_place(|| wxcoupon(&args, ""))
+    };
+
+    let out = run(vec![
+        "send",
+        "--stock-id",
+        "1757",
+        "--openid",
+        "o-cli-1",
+        "--partner-trade-no",
+        "1000009820261128777",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let coupon_id = json(&out)["coupon_id"].as_str().unwrap().to_string();
+
+    let out = run(vec!["stock", "--stock-id", "1757", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["is_send_num"], 1);
+
+    let out = run(vec![
+        "coupon",
+        "--coupon-id",
+        &coupon_id,
+        "--openid",
+        "o-cli-1",
+        "--stock-id",
+        "1757",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains(&format!("coupon {coupon_id} of stock 1757: Usable")),
+        "{summary}"
+    );
+
+    // Without the client certificate WeChat's CA_ERROR comes back, named.
+    let out = tokio::task::block_in_place(|| {
+        wxcoupon(
+            &[
+                "send",
+                "--stock-id",
+                "1757",
+                "--openid",
+                "o-cli-2",
+                "--partner-trade-no",
+                "1000009820261128778",
+                "--base-url",
+                &base,
+                "--ca-file",
+                &ca,
+            ],
+            "",
+        )
+    });
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CA_ERROR"));
+    assert_eq!(sim.coupons().len(), 1);
+    sim.shutdown().await;
+}
+
+#[test]
+fn every_missing_setting_is_reported_before_anything_is_sent() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wxcoupon"))
+        .args([
+            "stock",
+            "--stock-id",
+            "1757",
+            "--base-url",
+            "https://127.0.0.1:9",
+            "--cert-file",
+            "/nonexistent/cert.pem",
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for item in ["appid", "mch_id", "api_key", "cert_file", "key_file"] {
+        assert!(stderr.contains(item), "{item} not reported: {stderr}");
+    }
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "invalid-config");
+    assert!(v["error"]["problems"].as_array().unwrap().len() >= 4);
+}

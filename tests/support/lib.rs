@@ -55,3 +55,70 @@ pub fn signature_vectors() -> Vec<SignatureVector> {
         .expect("parse vectors.json")
         .cases
 }
+
+/// A simulator on loopback and the component wired to it through the mutual-TLS client.
+pub struct Harness {
+    /// The simulator (HTTPS with client certificates, plus a plain-HTTP listener).
+    pub sim: wxcoupon_simulator::RunningSimulator,
+    /// The outbound client the component's requests go through.
+    pub outbound: wxcoupon::outbound::OutboundClient,
+    /// The runtime with that client's hooks.
+    pub runtime: Runtime,
+}
+
+/// What [`Harness::start`] varies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HarnessOptions {
+    /// Leave the merchant's client certificate out.
+    pub without_identity: bool,
+    /// Have the simulator sign its answers.
+    pub sign_responses: bool,
+}
+
+impl Harness {
+    /// Starts a simulator and a runtime whose outbound client trusts its CA, presents its client
+    /// certificate (unless told not to) and allows only its HTTPS address.
+    pub async fn start(options: HarnessOptions) -> Harness {
+        let sim = wxcoupon_simulator::Simulator::start(wxcoupon_simulator::SimulatorConfig {
+            plain_http: true,
+            sign_responses: options.sign_responses,
+            ..Default::default()
+        })
+        .await
+        .expect("start the simulator");
+        let identity = (!options.without_identity).then(|| {
+            wxcoupon::outbound::ClientIdentity::from_pem(
+                sim.client_cert_pem().as_bytes(),
+                sim.client_key_pem().as_bytes(),
+            )
+            .expect("the simulator's client identity")
+        });
+        let outbound =
+            wxcoupon::outbound::OutboundClient::new(wxcoupon::outbound::OutboundConfig {
+                identity,
+                allow: wxcoupon::outbound::AllowList::default()
+                    .with_base_url(&sim.https_base_url())
+                    .expect("allow the simulator"),
+                extra_ca_pem: Some(sim.ca_pem().as_bytes().to_vec()),
+                use_system_roots: false,
+                ..Default::default()
+            })
+            .expect("build the outbound client");
+        let hooks_client = outbound.clone();
+        let runtime = crate::runtime()
+            .clone()
+            .with_hooks(std::sync::Arc::new(move || Box::new(hooks_client.hooks())));
+        Harness {
+            sim,
+            outbound,
+            runtime,
+        }
+    }
+
+    /// The test merchant, pointed at the simulator's HTTPS address.
+    pub fn merchant(&self) -> Merchant {
+        let mut m = merchant();
+        m.host = wxcoupon_core::ApiHost::Custom(self.sim.https_base_url());
+        m
+    }
+}

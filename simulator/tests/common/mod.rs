@@ -291,9 +291,12 @@ pub fn business(parsed: Result<CouponResponse, Error>) -> wxcoupon_core::Busines
     }
 }
 
+/// The refusal text of a `return_code` FAIL answer. The core reports one with an `err_code`
+/// beside it (as the simulator sends) as a business error whose description is kept.
 pub fn protocol(parsed: Result<CouponResponse, Error>) -> String {
     match parsed {
         Err(Error::Protocol { return_msg }) => return_msg,
+        Err(Error::Business(b)) if b.err_code.is_some() => b.err_code_des.unwrap_or_default(),
         other => panic!("expected return_code FAIL, got {other:?}"),
     }
 }
