@@ -9,6 +9,8 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
 fi
 
 # One target directory outside the clone, so a reused machine keeps its builds (wasmtime takes
-# minutes to compile). Override with CARGO_TARGET_DIR.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wxcoupon/target}"
+# minutes to compile). One per checkout: build scripts remember absolute paths, so two checkouts
+# sharing a target directory could embed each other's component. Override with CARGO_TARGET_DIR.
+checkout_id=$(printf '%s' "$PWD" | sha256sum | cut -c1-12)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wxcoupon/target-$checkout_id}"
 mkdir -p "$CARGO_TARGET_DIR"

@@ -2,16 +2,22 @@
 //!
 //! This crate is glue only: it turns WIT values into core values and back (`convert`), and draws
 //! nonces from `wasi:random`. Every protocol rule lives in the core.
+//!
+//! It builds the `gateway` world: the typed exports of `coupons` (`protocol`, `client`) plus
+//! `wasi:http/incoming-handler`, which serves the JSON coupon API of [`gateway`] through the same
+//! client. Hosts that only call the typed exports ignore the extra export.
 
 mod client;
 mod convert;
+mod gateway;
 
 wit_bindgen::generate!({
     path: "../wit",
-    world: "coupons",
+    world: "gateway",
     generate_all,
 });
 
+use exports::wasi::http::incoming_handler::Guest as IncomingHandler;
 use exports::wxpay::coupon::client::{CallOptions, Guest as Client};
 use exports::wxpay::coupon::protocol::Guest as Protocol;
 use exports::wxpay::coupon::types as wit;
@@ -112,6 +118,16 @@ impl Client for Component {
             wit::CouponResponse::QueryCouponsInfo(info) => Ok(info),
             _ => unreachable!("the core answers querycouponsinfo with QueryCouponsInfo"),
         }
+    }
+}
+
+impl IncomingHandler for Component {
+    /// Serves the gateway's JSON API (see [`gateway`]).
+    fn handle(
+        request: wasi::http::types::IncomingRequest,
+        response_out: wasi::http::types::ResponseOutparam,
+    ) {
+        gateway::handle(request, response_out);
     }
 }
 

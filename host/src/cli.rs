@@ -138,6 +138,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the component's JSON coupon API (gateway mode) over HTTP: a fresh instance per
+    /// request, outbound calls through the mutual-TLS client, until SIGINT/SIGTERM.
+    ///
+    /// Routes: POST /v1/coupons, GET /v1/stocks/{id}, GET /v1/coupons/{id}?openid=&stock_id=,
+    /// GET /healthz. Access log lines go to stderr (no secrets, no query strings).
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Most requests served at once; more wait briefly, then get 503.
+        #[arg(long, default_value_t = 64)]
+        max_concurrency: u32,
+    },
     /// Describe the component: where it is, its size, what it imports and exports.
     Info,
     /// The main job: start the WeChat Pay simulator in-process and, through the component, issue
@@ -400,10 +415,40 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn execute(command: Command) -> Result<String, Failure> {
     let runtime = Runtime::new()?;
-    if let Command::Demo = command {
-        crate::demo::run(&runtime).await?;
-        return Ok(String::new());
+    match command {
+        Command::Demo => {
+            crate::demo::run(&runtime).await?;
+            Ok(String::new())
+        }
+        Command::Serve {
+            config,
+            listen,
+            max_concurrency,
+        } => {
+            let host = config.load()?;
+            let mut serve = wxcoupon::serve::ServeConfig::from_host_config(&host, listen)?;
+            serve.max_concurrency = max_concurrency;
+            init_logging();
+            eprintln!("wxcoupon serve: listening on http://{listen}");
+            wxcoupon::serve::serve(serve).await?;
+            Ok(String::new())
+        }
+        command => execute_call(&runtime, command).await,
     }
+}
+
+/// Access and outbound logs on stderr; `RUST_LOG` refines them.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Failure> {
     let mut session = runtime.session().await?;
     let json = match command {
         Command::Sign {
@@ -457,7 +502,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
                 .await??;
             to_json(&response)
         }
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Serve { .. } => unreachable!("handled by execute"),
         Command::Send {
             config,
             stock_id,
@@ -465,7 +510,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             partner_trade_no,
             json,
         } => {
-            let (config, mut session) = client_session(&runtime, &config).await?;
+            let (config, mut session) = client_session(runtime, &config).await?;
             let request = core::SendCouponRequest {
                 coupon_stock_id: stock_id,
                 openid,
@@ -489,7 +534,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             stock_id,
             json,
         } => {
-            let (config, mut session) = client_session(&runtime, &config).await?;
+            let (config, mut session) = client_session(runtime, &config).await?;
             let request = core::QueryCouponStockRequest {
                 coupon_stock_id: stock_id,
                 options: Default::default(),
@@ -510,7 +555,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             stock_id,
             json,
         } => {
-            let (config, mut session) = client_session(&runtime, &config).await?;
+            let (config, mut session) = client_session(runtime, &config).await?;
             let request = core::QueryCouponsInfoRequest {
                 coupon_id,
                 openid,

@@ -9,6 +9,7 @@
 //! | [`convert`] | WIT values ⇄ `wxcoupon-core` values (which serialise to the CLI's JSON) |
 //! | [`outbound`] | `wasi:http` outgoing requests: allow-list, client certificate, pooled TLS client |
 //! | [`config`] | [`config::HostConfig`] from a TOML file, `WXPAY_*` variables and overrides |
+//! | [`serve`] | `wxcoupon serve`: the component's gateway mode as an HTTP server, an instance per request |
 //!
 //! The component is built from this source tree by `build.rs` and embedded in the binary
 //! ([`COMPONENT_BYTES`]); [`COMPONENT_PATH`] says where the `.wasm` file is for other hosts.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod convert;
 pub mod outbound;
 pub mod runtime;
+pub mod serve;
 
 pub use runtime::{CallOptions, Runtime, Session};
 

@@ -1,0 +1,194 @@
+//! The API's one error shape and how every failure maps to it.
+//!
+//! ```json
+//! {"code": "ALREADY_RECEIVED", "message": "…", "wechat_err_code": "USER_AL_GET_COUPON",
+//!  "retryable": false}
+//! ```
+//!
+//! `wechat_err_code` is present when WeChat Pay sent one; `field` names the request field at
+//! fault for `INVALID_INPUT`; `partner_trade_no` is on every `POST /v1/coupons` error raised after
+//! the number was fixed, so a caller whose number was generated can retry with it.
+//!
+//! | status | code | when |
+//! |---|---|---|
+//! | 400 | `INVALID_INPUT` | a field broke a rule (the message names field and rule); WeChat's `PARAM_ERROR`, `OPEN_ID_EMPTY`, `COUPON_STOCK_ID_EMPTY` |
+//! | 400 | `INVALID_JSON` | the body is not a JSON object |
+//! | 404 | `ROUTE_NOT_FOUND` | no such route |
+//! | 404 | `STOCK_NOT_FOUND` | `COUPON_STOCK_ID_NOT_VALID`, `COUPON_STOCK_NOT_FOUND` |
+//! | 404 | `COUPON_NOT_FOUND` | `COUPON_NOT_FOUND` |
+//! | 405 | `METHOD_NOT_ALLOWED` | the route exists with another method (`Allow` header) |
+//! | 409 | `ALREADY_RECEIVED` | `USER_AL_GET_COUPON`: the user's quota of this stock is used up |
+//! | 409 | `STOCK_UNAVAILABLE` | `AL_STOCK_OVER`, `STOCK_IS_NOT_VALID`: exhausted, not active, ended |
+//! | 413 | `BODY_TOO_LARGE` | the body is over [`super::MAX_BODY_BYTES`] |
+//! | 415 | `UNSUPPORTED_MEDIA_TYPE` | a `content-type` other than JSON |
+//! | 429 | `RATE_LIMITED` | `FREQ_OVER_LIMIT` |
+//! | 500 | `CONFIGURATION` | a `WXPAY_*` variable is missing or wrong (named, never shown) |
+//! | 502 | `WECHAT_ERROR` | a passing WeChat failure (`SYSTEMERROR`, `NETWORK_ERROR`, …; retryable) |
+//! | 502 | `WECHAT_REFUSED` | any other `err_code` (`SIGN_ERROR`, `CA_ERROR`, `INVALID_REQUEST`, unknown codes) |
+//! | 502 | `WECHAT_CALL_REFUSED` | `return_code` FAIL: signature, certificate, parameters |
+//! | 502 | `UPSTREAM_BAD_STATUS` | WeChat answered with a status other than 200 |
+//! | 502 | `UPSTREAM_MALFORMED` | the answer could not be read |
+//! | 502 | `UPSTREAM_BAD_SIGNATURE` | the answer's signature is missing (strict), malformed or wrong |
+//! | 502 | `UPSTREAM_UNREACHABLE` | connecting, sending or receiving failed |
+//! | 502 | `OUTBOUND_DENIED` | the host refused the outbound request (Spin: `allowed_outbound_hosts`) |
+//! | 503 | `CONFIGURATION` | `GET /healthz` with a broken configuration |
+//! | 504 | `UPSTREAM_TIMEOUT` | a connect, first-byte or between-bytes timeout |
+//!
+//! `retryable` is the core's advice for business errors (`FREQ_OVER_LIMIT`: after a pause;
+//! `SYSTEMERROR`: yes; `INVALID_REQUEST`: no — query first). Transport failures and timeouts are
+//! retryable — for `POST` with the same `partner_trade_no`, so WeChat Pay answers a repeat with
+//! the first outcome. A non-200 status is retryable when it is 429 or 5xx. Everything else is not.
+
+use serde::Serialize;
+use wxcoupon_core as core;
+
+use super::config::{variable_of, ConfigError};
+
+/// An error answer: the status and the JSON body.
+#[derive(Debug, Serialize)]
+pub struct ApiError {
+    /// The HTTP status.
+    #[serde(skip)]
+    pub status: u16,
+    /// A stable, upper-case code to branch on.
+    pub code: &'static str,
+    /// What went wrong, for people. Never contains the API key.
+    pub message: String,
+    /// WeChat Pay's `err_code`, when it sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_err_code: Option<String>,
+    /// Whether sending the same request again is sound (possibly after a pause).
+    pub retryable: bool,
+    /// The request field at fault (`INVALID_INPUT` raised by the gateway or the core).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `POST /v1/coupons`: the number this issuance was sent under; retry with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_trade_no: Option<String>,
+    /// 405: the method the route accepts, sent as the `allow` header.
+    #[serde(skip)]
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    /// An error with no WeChat code, field or trade number.
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            wechat_err_code: None,
+            retryable: false,
+            field: None,
+            partner_trade_no: None,
+            allow: None,
+        }
+    }
+
+    /// 400 `INVALID_INPUT` for `field`, with the rule it broke.
+    pub fn invalid(field: &str, rule: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            field: Some(field.to_string()),
+            ..ApiError::new(400, "INVALID_INPUT", format!("{field}: {rule}"))
+        }
+    }
+
+    /// 500 `CONFIGURATION` (503 for the health check, which load balancers read).
+    pub fn configuration(e: &ConfigError, status: u16) -> ApiError {
+        ApiError::new(status, "CONFIGURATION", e.to_string())
+    }
+
+    /// Marks the error with the issuance's `partner_trade_no`.
+    pub fn with_trade_no(mut self, partner_trade_no: &str) -> ApiError {
+        self.partner_trade_no = Some(partner_trade_no.to_string());
+        self
+    }
+
+    /// Maps an error of the core or of the component's client.
+    pub fn from_core(e: core::Error) -> ApiError {
+        let message = e.to_string();
+        match e {
+            core::Error::InvalidInput(f) if f.field.starts_with("merchant.") => ApiError::new(
+                500,
+                "CONFIGURATION",
+                format!(
+                    "the gateway is not configured: {}: {}",
+                    variable_of(&f.field),
+                    f.rule
+                ),
+            ),
+            core::Error::InvalidInput(f) => ApiError::invalid(api_field(&f.field), f.rule),
+            core::Error::UnexpectedStatus { status } => ApiError {
+                retryable: status == 429 || status >= 500,
+                ..ApiError::new(502, "UPSTREAM_BAD_STATUS", message)
+            },
+            core::Error::MalformedResponse(_) => ApiError::new(502, "UPSTREAM_MALFORMED", message),
+            core::Error::Protocol { .. } => ApiError::new(502, "WECHAT_CALL_REFUSED", message),
+            core::Error::Signature { .. } => ApiError::new(502, "UPSTREAM_BAD_SIGNATURE", message),
+            core::Error::Business(b) => {
+                let (status, code) = business_status(b.err_code.as_deref().unwrap_or(""));
+                ApiError {
+                    wechat_err_code: b.err_code.clone(),
+                    retryable: b.retryable,
+                    ..ApiError::new(status, code, message)
+                }
+            }
+            core::Error::Transport { message: what, .. } => {
+                // The component's client words every timeout "… timed out …" (client.rs).
+                let (status, code) = if what.contains("timed out") {
+                    (504, "UPSTREAM_TIMEOUT")
+                } else {
+                    (502, "UPSTREAM_UNREACHABLE")
+                };
+                ApiError {
+                    retryable: true,
+                    ..ApiError::new(status, code, message)
+                }
+            }
+            core::Error::Denied { .. } => ApiError::new(
+                502,
+                "OUTBOUND_DENIED",
+                format!(
+                    "{message}; allow WeChat Pay's host in the runtime's outbound settings \
+                     (Spin: allowed_outbound_hosts)"
+                ),
+            ),
+        }
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_else(|_| {
+            br#"{"code":"INTERNAL","message":"error serialising the error","retryable":false}"#
+                .to_vec()
+        })
+    }
+}
+
+/// The status and code of a business refusal, by `err_code`.
+fn business_status(err_code: &str) -> (u16, &'static str) {
+    match err_code.trim() {
+        "USER_AL_GET_COUPON" => (409, "ALREADY_RECEIVED"),
+        "AL_STOCK_OVER" | "STOCK_IS_NOT_VALID" => (409, "STOCK_UNAVAILABLE"),
+        "FREQ_OVER_LIMIT" => (429, "RATE_LIMITED"),
+        "COUPON_STOCK_ID_NOT_VALID" | "COUPON_STOCK_NOT_FOUND" => (404, "STOCK_NOT_FOUND"),
+        "COUPON_NOT_FOUND" => (404, "COUPON_NOT_FOUND"),
+        // The caller's values failed WeChat's checks: merchant-side problems come back as
+        // `return_code` FAIL (SIGN_ERROR, CA_ERROR, …), not as these.
+        "PARAM_ERROR" | "OPEN_ID_EMPTY" | "COUPON_STOCK_ID_EMPTY" => (400, "INVALID_INPUT"),
+        "SYSTEMERROR"
+        | "NETWORK ERROR"
+        | "NETWORK_ERROR"
+        | "NETWORKERROR"
+        | "GET_COUPON_STOCK_FAIL" => (502, "WECHAT_ERROR"),
+        _ => (502, "WECHAT_REFUSED"),
+    }
+}
+
+/// The API's name of one of the core's wire field names.
+fn api_field(field: &str) -> &str {
+    match field {
+        "coupon_stock_id" => "stock_id",
+        other => other,
+    }
+}

@@ -1,0 +1,785 @@
+//! `wxcoupon serve` (`wxcoupon::serve`) in-process against the WeChat Pay simulator, on
+//! loopback only: every test starts and stops its own simulator and gateway.
+//!
+//! The component's JSON API end to end — issue, repeat with the same `partner_trade_no`, stock
+//! and coupon queries, every error status — through the mutual-TLS outbound client (HTTPS
+//! listener) and over the plain-HTTP listener; plus what the host adds: the concurrency limit,
+//! graceful shutdown, access logs. Nothing may ever show the API key: every answer is checked,
+//! and so are all log lines, captured for the whole test binary.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use wxcoupon::config::{ConfigOverrides, HostConfig};
+use wxcoupon::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig};
+use wxcoupon::runtime::HooksFactory;
+use wxcoupon::serve::{ServeConfig, ServeStats, Server};
+use wxcoupon_simulator::{
+    CertFile, Endpoint, Faults, RunningSimulator, Simulator, SimulatorConfig,
+};
+
+const APPID: &str = "wx5edab3bdfba3dc1c";
+const MCH_ID: &str = "10000098";
+const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+
+// ---- log capture (one subscriber for the whole binary) ----
+
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of every test so far (debug level and up, all targets).
+fn logs() -> String {
+    static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
+    let buffer = BUFFER.get_or_init(|| {
+        let buffer = LogBuffer::default();
+        let writer = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    });
+    String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned()
+}
+
+// ---- servers ----
+
+async fn simulator() -> RunningSimulator {
+    logs(); // install the capture before anything logs
+    Simulator::start(SimulatorConfig {
+        plain_http: true,
+        ..Default::default()
+    })
+    .await
+    .expect("start the simulator")
+}
+
+/// The merchant variables for a gateway calling `base_url`, plus `extra`.
+fn env(base_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("WXPAY_APPID".to_string(), APPID.to_string()),
+        ("WXPAY_MCH_ID".to_string(), MCH_ID.to_string()),
+        ("WXPAY_API_KEY".to_string(), API_KEY.to_string()),
+        ("WXPAY_BASE_URL".to_string(), base_url.to_string()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+/// The host's outbound client: the simulator's CA, the merchant certificate, and an allow-list
+/// holding only `allowed` (a base URL).
+fn outbound(sim: &RunningSimulator, allowed: &str) -> HooksFactory {
+    let identity = ClientIdentity::from_pem(
+        sim.client_cert_pem().as_bytes(),
+        sim.client_key_pem().as_bytes(),
+    )
+    .expect("the simulator's client identity");
+    let client = OutboundClient::new(OutboundConfig {
+        identity: Some(identity),
+        allow: AllowList::deny_all().with_base_url(allowed).unwrap(),
+        extra_ca_pem: Some(sim.ca_pem().as_bytes().to_vec()),
+        use_system_roots: false,
+        ..OutboundConfig::default()
+    })
+    .expect("outbound client");
+    Arc::new(move || Box::new(client.hooks()))
+}
+
+/// A running gateway.
+struct Gateway {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<ServeStats>>,
+}
+
+impl Gateway {
+    async fn start(config: ServeConfig) -> Gateway {
+        logs();
+        let server = Server::bind(ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..config
+        })
+        .await
+        .expect("bind the gateway");
+        let addr = server.local_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(server.run_until(async {
+            let _ = stopped.await;
+        }));
+        Gateway { addr, stop, task }
+    }
+
+    async fn stop(self) -> ServeStats {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("the gateway stops in time")
+            .expect("the server task")
+            .expect("the server")
+    }
+}
+
+// ---- client ----
+
+/// An answer of the gateway.
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    json: Value,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+
+    fn field(&self, name: &str) -> &str {
+        self.json[name].as_str().unwrap_or("")
+    }
+}
+
+async fn send(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, Vec<u8>)>) -> Answer {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    let bytes = match body {
+        Some((content_type, bytes)) => {
+            request = request.header("content-type", content_type);
+            bytes
+        }
+        None => Vec::new(),
+    };
+    let request = request.body(Full::new(Bytes::from(bytes))).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
+        .await
+        .expect("an answer in time")
+        .expect("an answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    assert!(!text.contains(API_KEY), "the API key in an answer: {text}");
+    for value in headers.values() {
+        assert!(!value.to_str().unwrap_or("").contains(API_KEY));
+    }
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {status} {text}"));
+    Answer {
+        status,
+        headers,
+        json,
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Answer {
+    send(addr, "GET", path, None).await
+}
+
+async fn post(addr: SocketAddr, body: Value) -> Answer {
+    send(
+        addr,
+        "POST",
+        "/v1/coupons",
+        Some(("application/json", body.to_string().into_bytes())),
+    )
+    .await
+}
+
+/// Today's date in Beijing time, `yyyyMMdd`.
+fn beijing_date() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    wxcoupon_core::time::format_beijing(now)[..8].to_string()
+}
+
+fn assert_error(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.json);
+    assert_eq!(answer.code(), code, "{}", answer.json);
+    assert!(answer.json["message"].is_string(), "{}", answer.json);
+    assert!(answer.json["retryable"].is_boolean(), "{}", answer.json);
+}
+
+// ---- tests ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_and_queries_over_mutual_tls() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        component_env: env(&sim.https_base_url(), &[]),
+        hooks: outbound(&sim, &sim.https_base_url()),
+        ..ServeConfig::default()
+    })
+    .await;
+    let addr = gateway.addr;
+
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200, "{}", health.json);
+    assert_eq!(health.json["status"], "ok");
+
+    // Issue with a generated partner_trade_no: mch_id + yyyyMMdd (Beijing) + 10 digits.
+    let before = beijing_date();
+    let issued = post(addr, json!({"stock_id": "1757", "openid": "o-gateway-1"})).await;
+    let after = beijing_date();
+    assert_eq!(issued.status, 200, "{}", issued.json);
+    assert_eq!(
+        issued.headers["content-type"],
+        "application/json; charset=utf-8"
+    );
+    let coupon_id = issued.field("coupon_id").to_string();
+    assert!(!coupon_id.is_empty());
+    assert_eq!(issued.field("coupon_stock_id"), "1757");
+    assert_eq!(issued.field("openid"), "o-gateway-1");
+    assert_eq!(issued.json["signature"], "absent");
+    assert_eq!(issued.json["partner_trade_no_generated"], true);
+    let trade_no = issued.field("partner_trade_no").to_string();
+    assert_eq!(trade_no.len(), MCH_ID.len() + 8 + 10, "{trade_no}");
+    assert!(trade_no.bytes().all(|b| b.is_ascii_digit()), "{trade_no}");
+    let date = &trade_no[MCH_ID.len()..MCH_ID.len() + 8];
+    assert!(trade_no.starts_with(MCH_ID));
+    assert!(date == before || date == after, "{trade_no}");
+    // The shape is the core's SentCoupon (what the CLI prints), extended.
+    let sent: wxcoupon_core::SentCoupon = {
+        let mut object = issued.json.as_object().unwrap().clone();
+        object.remove("partner_trade_no");
+        object.remove("partner_trade_no_generated");
+        serde_json::from_value(Value::Object(object)).expect("a SentCoupon")
+    };
+    assert_eq!(sent.coupon_id, coupon_id);
+
+    // The same request with that number: the same coupon, nothing new issued.
+    let again = post(
+        addr,
+        json!({"stock_id": 1757, "openid": "o-gateway-1", "partner_trade_no": trade_no}),
+    )
+    .await;
+    assert_eq!(again.status, 200, "{}", again.json);
+    assert_eq!(again.field("coupon_id"), coupon_id);
+    assert_eq!(again.field("partner_trade_no"), trade_no);
+    assert_eq!(again.json["partner_trade_no_generated"], false);
+    assert_eq!(sim.coupons().len(), 1);
+    assert_eq!(sim.stock("1757").unwrap().is_send_num, 1);
+
+    // The stock's counter moved.
+    let stock = get(addr, "/v1/stocks/1757").await;
+    assert_eq!(stock.status, 200, "{}", stock.json);
+    assert_eq!(stock.field("coupon_stock_id"), "1757");
+    assert_eq!(stock.json["is_send_num"], 1);
+    assert_eq!(stock.json["status"], "active");
+    let _: wxcoupon_core::CouponStock =
+        serde_json::from_value(stock.json.clone()).expect("a CouponStock");
+
+    // The coupon.
+    let coupon = get(
+        addr,
+        &format!("/v1/coupons/{coupon_id}?openid=o-gateway-1&stock_id=1757"),
+    )
+    .await;
+    assert_eq!(coupon.status, 200, "{}", coupon.json);
+    assert_eq!(coupon.field("coupon_id"), coupon_id);
+    assert_eq!(coupon.json["state"], "usable");
+    let _: wxcoupon_core::CouponInfo =
+        serde_json::from_value(coupon.json.clone()).expect("a CouponInfo");
+
+    // 409: the user's quota of 1757 is used up (a new number, so not a replay).
+    let quota = post(addr, json!({"stock_id": "1757", "openid": "o-gateway-1"})).await;
+    assert_error(&quota, 409, "ALREADY_RECEIVED");
+    assert_eq!(quota.field("wechat_err_code"), "USER_AL_GET_COUPON");
+    assert_eq!(quota.json["retryable"], false);
+    assert!(quota.field("partner_trade_no").starts_with(MCH_ID));
+
+    // 404: unknown stock (issue and query) and unknown coupon.
+    let unknown = post(addr, json!({"stock_id": "999999", "openid": "o-gateway-1"})).await;
+    assert_error(&unknown, 404, "STOCK_NOT_FOUND");
+    assert_eq!(
+        unknown.field("wechat_err_code"),
+        "COUPON_STOCK_ID_NOT_VALID"
+    );
+    assert_error(
+        &get(addr, "/v1/stocks/999999").await,
+        404,
+        "STOCK_NOT_FOUND",
+    );
+    let missing = get(addr, "/v1/coupons/424242?openid=o-gateway-1&stock_id=1757").await;
+    assert_error(&missing, 404, "COUPON_NOT_FOUND");
+    assert_eq!(missing.field("wechat_err_code"), "COUPON_NOT_FOUND");
+
+    // 409: a stock that is not active.
+    let inactive = post(addr, json!({"stock_id": "1759", "openid": "o-gateway-1"})).await;
+    assert_error(&inactive, 409, "STOCK_UNAVAILABLE");
+
+    // 429: WeChat's frequency limit, retryable after a pause.
+    sim.set_faults(Faults {
+        only: Some(Endpoint::SendCoupon),
+        times: Some(1),
+        err_code: Some("FREQ_OVER_LIMIT".into()),
+        ..Faults::default()
+    })
+    .unwrap();
+    let limited = post(addr, json!({"stock_id": "1758", "openid": "o-gateway-2"})).await;
+    assert_error(&limited, 429, "RATE_LIMITED");
+    assert_eq!(limited.field("wechat_err_code"), "FREQ_OVER_LIMIT");
+    assert_eq!(limited.json["retryable"], true);
+    // Retrying with the number it answered with succeeds.
+    let retried = post(
+        addr,
+        json!({"stock_id": "1758", "openid": "o-gateway-2",
+               "partner_trade_no": limited.field("partner_trade_no")}),
+    )
+    .await;
+    assert_eq!(retried.status, 200, "{}", retried.json);
+
+    let stats = gateway.stop().await;
+    assert!(stats.requests >= 12, "{stats:?}");
+    assert_eq!(stats.failed, 0, "{stats:?}");
+    sim.shutdown().await;
+
+    // Access log lines: one per request, no query strings, no key anywhere.
+    let logs = logs();
+    assert!(!logs.contains(API_KEY), "the API key in the logs");
+    let access: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("wxcoupon::access"))
+        .collect();
+    assert!(access.iter().any(|l| l.contains("path=/v1/stocks/1757")));
+    assert!(access.iter().any(|l| l.contains("status=409")));
+    assert!(access.iter().all(|l| !l.contains("openid=")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_bad_requests() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        component_env: env(&sim.https_base_url(), &[]),
+        hooks: outbound(&sim, &sim.https_base_url()),
+        ..ServeConfig::default()
+    })
+    .await;
+    let addr = gateway.addr;
+
+    // 400, naming the field and the rule.
+    let empty = post(addr, json!({})).await;
+    assert_error(&empty, 400, "INVALID_INPUT");
+    assert_eq!(empty.field("field"), "stock_id");
+    assert_eq!(empty.field("message"), "stock_id: required");
+    let no_openid = post(addr, json!({"stock_id": "1757"})).await;
+    assert_eq!(no_openid.field("message"), "openid: required");
+    let blank = post(addr, json!({"stock_id": "1757", "openid": "  "})).await;
+    assert_error(&blank, 400, "INVALID_INPUT");
+    assert_eq!(blank.field("field"), "openid");
+    let long = post(addr, json!({"stock_id": "1757", "openid": "o".repeat(200)})).await;
+    assert_error(&long, 400, "INVALID_INPUT");
+    assert_eq!(
+        long.field("message"),
+        "openid: at most 128 characters (got 200)"
+    );
+    let unknown = post(
+        addr,
+        json!({"stock_id": "1757", "openid": "o", "amount": 5}),
+    )
+    .await;
+    assert_error(&unknown, 400, "INVALID_INPUT");
+    assert_eq!(unknown.field("field"), "amount");
+    let typed = post(addr, json!({"stock_id": "1757", "openid": 5})).await;
+    assert_eq!(typed.field("message"), "openid: must be a string");
+    let empty_no = post(
+        addr,
+        json!({"stock_id": "1757", "openid": "o", "partner_trade_no": ""}),
+    )
+    .await;
+    assert_eq!(empty_no.field("field"), "partner_trade_no");
+    let control = post(
+        addr,
+        json!({"stock_id": "1757", "openid": "o\u{1}x", "partner_trade_no": "1"}),
+    )
+    .await;
+    assert_error(&control, 400, "INVALID_INPUT");
+    assert_eq!(control.field("field"), "openid");
+    let not_json = send(
+        addr,
+        "POST",
+        "/v1/coupons",
+        Some(("application/json", b"{stock_id".to_vec())),
+    )
+    .await;
+    assert_error(&not_json, 400, "INVALID_JSON");
+    let array = post(addr, json!(["1757"])).await;
+    assert_error(&array, 400, "INVALID_JSON");
+    let no_openid = get(addr, "/v1/coupons/1?stock_id=1757").await;
+    assert_error(&no_openid, 400, "INVALID_INPUT");
+    assert_eq!(no_openid.field("message"), "openid: required");
+    let twice = get(addr, "/v1/coupons/1?openid=a&openid=b&stock_id=1757").await;
+    assert_eq!(twice.field("message"), "openid: appears more than once");
+    let bad_escape = get(addr, "/v1/stocks/%FF%FE").await;
+    assert_error(&bad_escape, 400, "INVALID_INPUT");
+    assert_eq!(bad_escape.field("field"), "stock_id");
+
+    // 413 and 415.
+    let big = format!(
+        r#"{{"stock_id":"1757","openid":"{}"}}"#,
+        "o".repeat(9 * 1024)
+    );
+    let too_large = send(
+        addr,
+        "POST",
+        "/v1/coupons",
+        Some(("application/json", big.into_bytes())),
+    )
+    .await;
+    assert_error(&too_large, 413, "BODY_TOO_LARGE");
+    let form = send(
+        addr,
+        "POST",
+        "/v1/coupons",
+        Some((
+            "application/x-www-form-urlencoded",
+            b"stock_id=1757".to_vec(),
+        )),
+    )
+    .await;
+    assert_error(&form, 415, "UNSUPPORTED_MEDIA_TYPE");
+
+    // 405 with `allow`, 404 for unknown routes.
+    let wrong = get(addr, "/v1/coupons").await;
+    assert_error(&wrong, 405, "METHOD_NOT_ALLOWED");
+    assert_eq!(wrong.headers["allow"], "POST");
+    let delete = send(addr, "DELETE", "/v1/stocks/1757", None).await;
+    assert_error(&delete, 405, "METHOD_NOT_ALLOWED");
+    assert_eq!(delete.headers["allow"], "GET");
+    let health = send(addr, "POST", "/healthz", None).await;
+    assert_error(&health, 405, "METHOD_NOT_ALLOWED");
+    for path in [
+        "/",
+        "/v1",
+        "/v1/stocks",
+        "/v1/stocks/",
+        "/v2/coupons",
+        "/v1/stocks/1/x",
+    ] {
+        assert_error(&get(addr, path).await, 404, "ROUTE_NOT_FOUND");
+    }
+
+    // Nothing reached WeChat Pay's send_coupon.
+    assert!(sim.coupons().is_empty());
+    gateway.stop().await;
+    sim.shutdown().await;
+    assert!(!logs().contains(API_KEY));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_timeouts_are_504_and_retry_with_the_same_number() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        component_env: env(
+            &sim.https_base_url(),
+            &[("WXPAY_FIRST_BYTE_TIMEOUT_MS", "300")],
+        ),
+        hooks: outbound(&sim, &sim.https_base_url()),
+        ..ServeConfig::default()
+    })
+    .await;
+    let addr = gateway.addr;
+    sim.set_faults(Faults {
+        latency_ms: 1_500,
+        times: Some(2),
+        ..Faults::default()
+    })
+    .unwrap();
+
+    let stock = get(addr, "/v1/stocks/1757").await;
+    assert_error(&stock, 504, "UPSTREAM_TIMEOUT");
+    assert_eq!(stock.json["retryable"], true);
+
+    // The slow send_coupon still took effect at WeChat: retrying with the number the 504
+    // carried gets that coupon, not a second one.
+    let slow = post(addr, json!({"stock_id": "1758", "openid": "o-slow"})).await;
+    assert_error(&slow, 504, "UPSTREAM_TIMEOUT");
+    let trade_no = slow.field("partner_trade_no").to_string();
+    assert!(trade_no.starts_with(MCH_ID));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let retried = post(
+        addr,
+        json!({"stock_id": "1758", "openid": "o-slow", "partner_trade_no": trade_no}),
+    )
+    .await;
+    assert_eq!(retried.status, 200, "{}", retried.json);
+    let coupons = sim.coupons();
+    assert_eq!(coupons.len(), 1);
+    assert_eq!(coupons[0].partner_trade_no, trade_no);
+    assert_eq!(retried.field("coupon_id"), coupons[0].coupon_id);
+
+    gateway.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_listener() {
+    let sim = simulator().await;
+    let base = sim.http_base_url().expect("plain listener");
+    let gateway = Gateway::start(ServeConfig {
+        component_env: env(&base, &[]),
+        hooks: outbound(&sim, &base),
+        ..ServeConfig::default()
+    })
+    .await;
+    let stock = get(gateway.addr, "/v1/stocks/1758").await;
+    assert_eq!(stock.status, 200, "{}", stock.json);
+    assert_eq!(stock.json["is_send_num"], 0);
+    // No TLS, so no client certificate: WeChat Pay refuses send_coupon (CA_ERROR).
+    let refused = post(gateway.addr, json!({"stock_id": "1758", "openid": "o"})).await;
+    assert_error(&refused, 502, "WECHAT_REFUSED");
+    assert_eq!(refused.field("wechat_err_code"), "CA_ERROR");
+    assert_eq!(refused.json["retryable"], false);
+    gateway.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_outbound_hosts_are_502() {
+    let sim = simulator().await;
+    // The host's allow-list does not hold the simulator (Spin's allowed_outbound_hosts).
+    let listed = Gateway::start(ServeConfig {
+        component_env: env(&sim.https_base_url(), &[]),
+        hooks: outbound(&sim, "https://api.mch.weixin.qq.com"),
+        ..ServeConfig::default()
+    })
+    .await;
+    // No outbound client at all: the default hooks deny everything.
+    let none = Gateway::start(ServeConfig {
+        component_env: env(&sim.https_base_url(), &[]),
+        ..ServeConfig::default()
+    })
+    .await;
+    for addr in [listed.addr, none.addr] {
+        let issue = post(addr, json!({"stock_id": "1757", "openid": "o"})).await;
+        assert_error(&issue, 502, "OUTBOUND_DENIED");
+        assert_eq!(issue.json["retryable"], false);
+        assert!(
+            issue.field("message").contains("127.0.0.1"),
+            "{}",
+            issue.json
+        );
+        let stock = get(addr, "/v1/stocks/1757").await;
+        assert_error(&stock, 502, "OUTBOUND_DENIED");
+    }
+    assert_eq!(sim.requests_seen(), 0);
+    assert_eq!(listed.stop().await.failed, 0);
+    assert_eq!(none.stop().await.failed, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_problems_name_the_variable_not_the_value() {
+    logs();
+    let unconfigured = Gateway::start(ServeConfig::default()).await;
+    let health = get(unconfigured.addr, "/healthz").await;
+    assert_error(&health, 503, "CONFIGURATION");
+    let message = health.field("message");
+    for name in ["WXPAY_APPID", "WXPAY_MCH_ID", "WXPAY_API_KEY"] {
+        assert!(message.contains(name), "{message}");
+    }
+    let issue = post(
+        unconfigured.addr,
+        json!({"stock_id": "1757", "openid": "o"}),
+    )
+    .await;
+    assert_error(&issue, 500, "CONFIGURATION");
+    unconfigured.stop().await;
+
+    let secret = "short-secret-key-value";
+    let wrong = Gateway::start(ServeConfig {
+        component_env: vec![
+            ("WXPAY_APPID".into(), APPID.into()),
+            ("WXPAY_MCH_ID".into(), MCH_ID.into()),
+            ("WXPAY_API_KEY".into(), secret.into()),
+            ("WXPAY_FIRST_BYTE_TIMEOUT_MS".into(), "soon".into()),
+        ],
+        ..ServeConfig::default()
+    })
+    .await;
+    let health = get(wrong.addr, "/healthz").await;
+    assert_error(&health, 503, "CONFIGURATION");
+    let message = health.field("message").to_string();
+    assert!(message.contains("WXPAY_FIRST_BYTE_TIMEOUT_MS"), "{message}");
+    let stock = get(wrong.addr, "/v1/stocks/1757").await;
+    assert_error(&stock, 500, "CONFIGURATION");
+    assert!(!stock.json.to_string().contains(secret));
+    wrong.stop().await;
+
+    let key_only = Gateway::start(ServeConfig {
+        component_env: vec![
+            ("WXPAY_APPID".into(), APPID.into()),
+            ("WXPAY_MCH_ID".into(), MCH_ID.into()),
+            ("WXPAY_API_KEY".into(), secret.into()),
+        ],
+        ..ServeConfig::default()
+    })
+    .await;
+    let health = get(key_only.addr, "/healthz").await;
+    assert_error(&health, 503, "CONFIGURATION");
+    assert!(health
+        .field("message")
+        .contains("WXPAY_API_KEY: must be 32 characters"));
+    assert!(!health.json.to_string().contains(secret));
+    key_only.stop().await;
+    assert!(!logs().contains(secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_limit_and_graceful_shutdown() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        component_env: env(&sim.https_base_url(), &[]),
+        hooks: outbound(&sim, &sim.https_base_url()),
+        max_concurrency: 1,
+        queue_timeout: Duration::from_millis(100),
+        ..ServeConfig::default()
+    })
+    .await;
+    let addr = gateway.addr;
+    sim.set_faults(Faults {
+        latency_ms: 2_000,
+        times: Some(1),
+        ..Faults::default()
+    })
+    .unwrap();
+
+    // One slow request holds the only slot (it has reached the simulator, which sits on it);
+    // a second one waits 100 ms for the slot, then gets 503.
+    let slow = tokio::spawn(async move { get(addr, "/v1/stocks/1757").await });
+    let waited = std::time::Instant::now();
+    while sim.requests_seen() == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(10),
+            "the slow request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let refused = get(addr, "/healthz").await;
+    assert_error(&refused, 503, "OVERLOADED");
+    assert_eq!(refused.json["retryable"], true);
+    assert_eq!(refused.headers["retry-after"], "1");
+
+    // Shutdown while the slow request runs: it still completes.
+    let stopping = tokio::spawn(gateway.stop());
+    let slow = slow.await.unwrap();
+    assert_eq!(slow.status, 200, "{}", slow.json);
+    let stats = stopping.await.unwrap();
+    assert_eq!(stats.overloaded, 1, "{stats:?}");
+    assert_eq!(stats.requests, 2, "{stats:?}");
+    // And the listener is gone.
+    assert!(TcpStream::connect(addr).await.is_err());
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_from_a_host_configuration() {
+    // What `wxcoupon serve` does: WXPAY_* variables (certificate files included) → HostConfig →
+    // ServeConfig with the mutual-TLS outbound client.
+    logs();
+    let dir = std::env::temp_dir().join(format!("wxcoupon-serve-test-{}", std::process::id()));
+    let sim = Simulator::start(SimulatorConfig {
+        cert_dir: Some(dir.clone()),
+        ..Default::default()
+    })
+    .await
+    .expect("start the simulator");
+    let path = |file| sim.cert_path(file).unwrap().display().to_string();
+    let vars = vec![
+        ("WXPAY_APPID".to_string(), APPID.to_string()),
+        ("WXPAY_MCH_ID".to_string(), MCH_ID.to_string()),
+        ("WXPAY_API_KEY".to_string(), API_KEY.to_string()),
+        ("WXPAY_BASE_URL".to_string(), sim.https_base_url()),
+        ("WXPAY_CERT_FILE".to_string(), path(CertFile::ClientCert)),
+        ("WXPAY_KEY_FILE".to_string(), path(CertFile::ClientKey)),
+        ("WXPAY_CA_FILE".to_string(), path(CertFile::Ca)),
+    ];
+    let host = HostConfig::load(None, vars, &ConfigOverrides::default()).expect("host config");
+    let config = ServeConfig::from_host_config(&host, "127.0.0.1:0".parse().unwrap()).unwrap();
+    assert!(!format!("{config:?}").contains(API_KEY));
+    let names: Vec<&str> = config
+        .component_env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert!(names.contains(&"WXPAY_BASE_URL"));
+    assert!(!names.iter().any(|n| n.contains("FILE")), "{names:?}");
+
+    let gateway = Gateway::start(config).await;
+    let issued = post(
+        gateway.addr,
+        json!({"stock_id": "1758", "openid": "o-host-config"}),
+    )
+    .await;
+    assert_eq!(issued.status, 200, "{}", issued.json);
+    assert_eq!(sim.coupons().len(), 1);
+    gateway.stop().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_serve_gracefully() {
+    // Catch SIGTERM in this process first, so the signal can never kill the test binary.
+    let mut own = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    logs();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = tokio::spawn(wxcoupon::serve::serve(ServeConfig {
+        listen: addr,
+        ..ServeConfig::default()
+    }));
+    let started = std::time::Instant::now();
+    while TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(get(addr, "/healthz").await.status, 503); // no configuration
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    own.recv().await;
+    tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("serve stops after SIGTERM")
+        .unwrap()
+        .expect("serve returns Ok");
+    assert!(TcpStream::connect(addr).await.is_err());
+}
