@@ -153,6 +153,39 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         max_concurrency: u32,
     },
+    /// Run the egress proxy: plain HTTP on loopback → WeChat Pay with the merchant's client
+    /// certificate, for hosts whose wasi:http cannot present one (Spin, wasmtime serve, jco
+    /// serve). Settings also from WXPAY_EGRESS_LISTEN, WXPAY_EGRESS_UPSTREAM and the certificate
+    /// variables; the proxy never needs the API key. See docs/gateway.md.
+    Egress {
+        /// Address to listen on (loopback unless --allow-non-loopback) [WXPAY_EGRESS_LISTEN].
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// WeChat Pay's base URL (default production) [WXPAY_EGRESS_UPSTREAM].
+        #[arg(long)]
+        upstream: Option<String>,
+        /// Allow a non-loopback listen address [WXPAY_EGRESS_ALLOW_NON_LOOPBACK].
+        #[arg(long)]
+        allow_non_loopback: bool,
+        /// Client certificate, PEM [WXPAY_CERT_FILE].
+        #[arg(long, value_name = "FILE")]
+        cert_file: Option<PathBuf>,
+        /// Client private key, PEM [WXPAY_KEY_FILE].
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// apiclient_cert.p12 [WXPAY_P12_FILE].
+        #[arg(long, value_name = "FILE")]
+        p12_file: Option<PathBuf>,
+        /// The .p12 password, default the mch_id [WXPAY_P12_PASSWORD].
+        #[arg(long)]
+        p12_password: Option<String>,
+        /// Merchant id (the .p12 password's default) [WXPAY_MCH_ID].
+        #[arg(long)]
+        mch_id: Option<String>,
+        /// Extra CA certificates to trust (PEM) [WXPAY_CA_FILE].
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+    },
     /// Describe the component: where it is, its size, what it imports and exports.
     Info,
     /// The main job: start the WeChat Pay simulator in-process and, through the component, issue
@@ -414,6 +447,10 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn execute(command: Command) -> Result<String, Failure> {
+    if let Command::Egress { .. } = command {
+        // The proxy does not run the component.
+        return egress(command).await;
+    }
     let runtime = Runtime::new()?;
     match command {
         Command::Demo => {
@@ -435,6 +472,54 @@ async fn execute(command: Command) -> Result<String, Failure> {
         }
         command => execute_call(&runtime, command).await,
     }
+}
+
+/// `wxcoupon egress`: flags become their WXPAY_* variables, after the environment's (later wins).
+async fn egress(command: Command) -> Result<String, Failure> {
+    let Command::Egress {
+        listen,
+        upstream,
+        allow_non_loopback,
+        cert_file,
+        key_file,
+        p12_file,
+        p12_password,
+        mch_id,
+        ca_file,
+    } = command
+    else {
+        unreachable!("called for Egress only")
+    };
+    let mut vars = wxpay_env_vars();
+    let path = |p: Option<PathBuf>| p.map(|p| p.display().to_string());
+    for (name, value) in [
+        ("WXPAY_EGRESS_LISTEN", listen.map(|a| a.to_string())),
+        ("WXPAY_EGRESS_UPSTREAM", upstream),
+        (
+            "WXPAY_EGRESS_ALLOW_NON_LOOPBACK",
+            allow_non_loopback.then(|| "true".to_string()),
+        ),
+        ("WXPAY_CERT_FILE", path(cert_file)),
+        ("WXPAY_KEY_FILE", path(key_file)),
+        ("WXPAY_P12_FILE", path(p12_file)),
+        ("WXPAY_P12_PASSWORD", p12_password),
+        ("WXPAY_MCH_ID", mch_id),
+        ("WXPAY_CA_FILE", path(ca_file)),
+    ] {
+        if let Some(value) = value {
+            vars.push((name.to_string(), value));
+        }
+    }
+    let config = wxcoupon::egress::EgressConfig::from_vars(vars).map_err(|e| {
+        Failure::Config(ConfigErrors(
+            e.0.into_iter()
+                .map(|(field, rule)| core::FieldError::new(field, rule))
+                .collect(),
+        ))
+    })?;
+    init_logging();
+    wxcoupon::egress::run(config).await?;
+    Ok(String::new())
 }
 
 /// Access and outbound logs on stderr; `RUST_LOG` refines them.
@@ -502,7 +587,9 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
                 .await??;
             to_json(&response)
         }
-        Command::Demo | Command::Serve { .. } => unreachable!("handled by execute"),
+        Command::Demo | Command::Serve { .. } | Command::Egress { .. } => {
+            unreachable!("handled by execute")
+        }
         Command::Send {
             config,
             stock_id,

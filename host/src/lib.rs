@@ -10,6 +10,7 @@
 //! | [`outbound`] | `wasi:http` outgoing requests: allow-list, client certificate, pooled TLS client |
 //! | [`config`] | [`config::HostConfig`] from a TOML file, `WXPAY_*` variables and overrides |
 //! | [`serve`] | `wxcoupon serve`: the component's gateway mode as an HTTP server, an instance per request |
+//! | [`egress`] | the egress proxy: plain HTTP on loopback → WeChat Pay with the client certificate |
 //!
 //! The component is built from this source tree by `build.rs` and embedded in the binary
 //! ([`COMPONENT_BYTES`]); [`COMPONENT_PATH`] says where the `.wasm` file is for other hosts.
@@ -32,6 +33,7 @@
 
 pub mod config;
 pub mod convert;
+pub mod egress;
 pub mod outbound;
 pub mod runtime;
 pub mod serve;

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+pub mod hosts;
+
 use wxcoupon::Runtime;
 use wxcoupon_core::{ApiKey, Fields, Merchant};
 

@@ -19,10 +19,10 @@
 //! | 405 | `METHOD_NOT_ALLOWED` | the route exists with another method (`Allow` header) |
 //! | 409 | `ALREADY_RECEIVED` | `USER_AL_GET_COUPON`: the user's quota of this stock is used up |
 //! | 409 | `STOCK_UNAVAILABLE` | `AL_STOCK_OVER`, `STOCK_IS_NOT_VALID`: exhausted, not active, ended |
-//! | 413 | `BODY_TOO_LARGE` | the body is over [`super::MAX_BODY_BYTES`] |
+//! | 413 | `BODY_TOO_LARGE` | the body is over [`crate::MAX_BODY_BYTES`] |
 //! | 415 | `UNSUPPORTED_MEDIA_TYPE` | a `content-type` other than JSON |
 //! | 429 | `RATE_LIMITED` | `FREQ_OVER_LIMIT` |
-//! | 500 | `CONFIGURATION` | a `WXPAY_*` variable is missing or wrong (named, never shown) |
+//! | 500 | `CONFIGURATION` | a setting is missing or wrong (named, never shown): a `WXPAY_*` variable of the component |
 //! | 502 | `WECHAT_ERROR` | a passing WeChat failure (`SYSTEMERROR`, `NETWORK_ERROR`, …; retryable) |
 //! | 502 | `WECHAT_REFUSED` | any other `err_code` (`SIGN_ERROR`, `CA_ERROR`, `INVALID_REQUEST`, unknown codes) |
 //! | 502 | `WECHAT_CALL_REFUSED` | `return_code` FAIL: signature, certificate, parameters |
@@ -41,8 +41,6 @@
 
 use serde::Serialize;
 use wxcoupon_core as core;
-
-use super::config::{variable_of, ConfigError};
 
 /// An error answer: the status and the JSON body.
 #[derive(Debug, Serialize)]
@@ -93,9 +91,31 @@ impl ApiError {
         }
     }
 
-    /// 500 `CONFIGURATION` (503 for the health check, which load balancers read).
-    pub fn configuration(e: &ConfigError, status: u16) -> ApiError {
-        ApiError::new(status, "CONFIGURATION", e.to_string())
+    /// 500 `CONFIGURATION` (503 for the health check, which load balancers read). `problem`
+    /// names the settings and rules, never a value.
+    pub fn configuration(problem: impl std::fmt::Display, status: u16) -> ApiError {
+        ApiError::new(status, "CONFIGURATION", problem.to_string())
+    }
+
+    /// 405 naming the method the route accepts (also sent as `allow`).
+    pub fn not_allowed(allow: &'static str) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("this route only accepts {allow}"),
+            )
+        }
+    }
+
+    /// 413 for a body over `max` bytes (announced or read).
+    pub fn body_too_large(max: usize) -> ApiError {
+        ApiError::new(
+            413,
+            "BODY_TOO_LARGE",
+            format!("the request body is over the limit of {max} bytes"),
+        )
     }
 
     /// Marks the error with the issuance's `partner_trade_no`.
@@ -104,8 +124,10 @@ impl ApiError {
         self
     }
 
-    /// Maps an error of the core or of the component's client.
-    pub fn from_core(e: core::Error) -> ApiError {
+    /// Maps an error of the core or of the edge's HTTP client. `setting` gives the edge's name of
+    /// a merchant setting the core names `merchant.*` (`merchant.api_key` → `WXPAY_API_KEY` in
+    /// the component, `api_key` in the Envoy filter).
+    pub fn from_core(e: core::Error, setting: fn(&str) -> &str) -> ApiError {
         let message = e.to_string();
         match e {
             core::Error::InvalidInput(f) if f.field.starts_with("merchant.") => ApiError::new(
@@ -113,7 +135,7 @@ impl ApiError {
                 "CONFIGURATION",
                 format!(
                     "the gateway is not configured: {}: {}",
-                    variable_of(&f.field),
+                    setting(&f.field),
                     f.rule
                 ),
             ),
@@ -134,7 +156,8 @@ impl ApiError {
                 }
             }
             core::Error::Transport { message: what, .. } => {
-                // The component's client words every timeout "… timed out …" (client.rs).
+                // Every edge's client words its timeouts "… timed out …" (the component's
+                // client.rs, the Envoy filter's upstream.rs).
                 let (status, code) = if what.contains("timed out") {
                     (504, "UPSTREAM_TIMEOUT")
                 } else {

@@ -1,0 +1,47 @@
+// Compiled by `tsc` (npm test): the README's usage type-checks against index.d.ts.
+import {
+  BusinessError,
+  buildRequest,
+  parseResponse,
+  queryCouponStock,
+  queryCouponsInfo,
+  sendCoupon,
+  sign,
+  TransportError,
+  verify,
+  type Merchant,
+} from 'wxcoupon';
+import { canonical, canonicalResponse } from 'wxcoupon/canonical';
+
+declare const pem: { cert: string; key: string };
+const merchant: Merchant = { appid: 'wx5edab3bdfba3dc1c', mchId: '10000098', apiKey: 'k'.repeat(32) };
+
+export async function usage(): Promise<string> {
+  try {
+    const coupon = await sendCoupon(
+      merchant,
+      { couponStockId: '1757', openid: 'o-user', partnerTradeNo: '1000009820261128000001' },
+      { cert: pem.cert, key: pem.key },
+    );
+    const stock = await queryCouponStock(merchant, { couponStockId: coupon.couponStockId });
+    const n: number | null = stock.isSendNum;
+    const info = await queryCouponsInfo(merchant, { couponId: coupon.couponId, openid: 'o-user', stockId: '1757' }, { transport: 'component' });
+    const state: 'usable' | 'used' | 'expired' | 'locked' | 'unknown' = info.state;
+    return `${coupon.couponId} ${n} ${state}`;
+  } catch (e) {
+    if (e instanceof BusinessError && e.retryable) return e.advice;
+    if (e instanceof TransportError && e.mayHaveReachedWechat) return 'reconcile';
+    throw e;
+  }
+}
+
+const s: string = sign({ a: '1' }, 'k'.repeat(32), 'HMAC-SHA256');
+const check: 'verified-md5' | 'verified-hmac-sha256' | 'absent' = verify([['a', '1'], ['sign', s]], 'k');
+const req = buildRequest(merchant, { api: 'query_coupon_stock', couponStockId: '1757' }, 'abc');
+const body: Uint8Array = req.body;
+const parsed = parseResponse(merchant, 'query_coupon_stock', 200, '<xml/>');
+const code: number = parsed.statusCode;
+void check;
+void body;
+void code;
+void canonical(() => parsed, canonicalResponse);

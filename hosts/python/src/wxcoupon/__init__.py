@@ -1,0 +1,185 @@
+"""wxcoupon for Python: WeChat Pay v2 merchant coupons (代金券) through the wxcoupon WebAssembly
+component, on wasmtime.
+
+The component signs, builds and parses (``protocol``) and can make calls itself (``client``, over
+wasi:http). ``send_coupon`` needs the merchant's client certificate, which wasi:http cannot carry:
+by default every call is built by the component, sent by Python's ``http.client`` + ``ssl`` (with
+the certificate for send_coupon) and parsed by the component. ``CallOptions(transport="component")``
+runs the component's own client instead.
+
+    import wxcoupon
+    merchant = wxcoupon.Merchant(appid="wx…", mch_id="10000098", api_key=key)
+    coupon = wxcoupon.send_coupon(
+        merchant,
+        wxcoupon.SendCouponRequest(coupon_stock_id="1757", openid="o…", partner_trade_no="…"),
+        wxcoupon.CallOptions(cert_file="apiclient_cert.pem", key_file="apiclient_key.pem"),
+    )
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+
+from . import _convert as convert
+from ._component import load, runtime
+from ._http import exchange
+from .errors import (
+    BusinessError,
+    DeniedError,
+    InvalidInputError,
+    MalformedResponseError,
+    ProtocolError,
+    SignatureError,
+    TransportError,
+    UnexpectedStatusError,
+    WxCouponError,
+)
+from .models import (
+    CallOptions,
+    CouponInfo,
+    CouponResponse,
+    CouponStock,
+    HttpRequest,
+    Merchant,
+    QueryCouponsInfoRequest,
+    QueryCouponStockRequest,
+    SendCouponRequest,
+    SentCoupon,
+    WechatTime,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load",
+    "sign",
+    "verify",
+    "build_request",
+    "parse_response",
+    "send_coupon",
+    "query_coupon_stock",
+    "query_coupons_info",
+    "Merchant",
+    "SendCouponRequest",
+    "QueryCouponStockRequest",
+    "QueryCouponsInfoRequest",
+    "CallOptions",
+    "HttpRequest",
+    "WechatTime",
+    "SentCoupon",
+    "CouponStock",
+    "CouponInfo",
+    "CouponResponse",
+    "WxCouponError",
+    "InvalidInputError",
+    "UnexpectedStatusError",
+    "MalformedResponseError",
+    "ProtocolError",
+    "BusinessError",
+    "SignatureError",
+    "TransportError",
+    "DeniedError",
+]
+
+Fields = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+
+
+def _field_list(fields: Fields) -> list:
+    items = fields.items() if isinstance(fields, Mapping) else fields
+    try:
+        return [(str(k), str(v)) for k, v in items]
+    except (TypeError, ValueError):
+        raise InvalidInputError("fields", "must be a mapping or pairs of strings") from None
+
+
+def sign(fields: Fields, key: str, sign_type: str = "MD5") -> str:
+    """Signs fields by the v2 rule; returns the upper-case hex signature."""
+    wit_type = convert.wit_sign_type(sign_type, "sign_type")
+    return runtime().call("sign", _field_list(fields), key if isinstance(key, str) else "", wit_type)
+
+
+def verify(fields: Fields, key: str) -> str:
+    """Verifies the ``sign`` among fields: ``"verified-md5"`` or ``"verified-hmac-sha256"``
+    (SignatureError otherwise)."""
+    return runtime().call("verify", _field_list(fields), key if isinstance(key, str) else "")
+
+
+def build_request(merchant: Merchant, request: Any, nonce: Optional[str] = None) -> HttpRequest:
+    """Validates, signs and serialises a request (a request dataclass, or a mapping with ``api``);
+    the nonce defaults to 32 random characters."""
+    m = convert.wit_merchant(merchant)
+    r = convert.wit_request(request)
+    if nonce is not None and not isinstance(nonce, str):
+        raise InvalidInputError("nonce_str", "must be a string")
+    return convert.http_request(runtime().call("build-request", m, r, nonce))
+
+
+def parse_response(merchant: Merchant, api: str, status: int, body: Union[bytes, str]) -> CouponResponse:
+    """Reads WeChat's answer to ``api`` (``"send_coupon"``, ``"query_coupon_stock"``,
+    ``"querycouponsinfo"``) into a typed result, or raises the matching WxCouponError."""
+    m = convert.wit_merchant(merchant)
+    wit_api = convert.wit_api(api)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, (bytes, bytearray)):
+        raise InvalidInputError("body", "must be bytes or str")
+    if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 65535:
+        raise InvalidInputError("status", "must be an HTTP status")
+    return convert.coupon_response(runtime().call("parse-response", m, wit_api, status, bytes(body)))
+
+
+def _options(options: Optional[CallOptions]) -> CallOptions:
+    if options is None:
+        return CallOptions()
+    if isinstance(options, Mapping):
+        try:
+            options = CallOptions(**options)
+        except TypeError as e:
+            raise InvalidInputError("options", str(e)) from None
+    if not isinstance(options, CallOptions):
+        raise InvalidInputError("options", "must be a wxcoupon.CallOptions")
+    if options.transport not in ("native", "component"):
+        raise InvalidInputError("options.transport", 'must be "native" or "component"')
+    return options
+
+
+def _native(m: Any, request: Any, options: CallOptions) -> Any:
+    rt = runtime()
+    built = convert.http_request(rt.call("build-request", m, request, options.nonce))
+    status, body = exchange(built, options)
+    return convert.coupon_response(rt.call("parse-response", m, request.tag, status, body))
+
+
+def _component(name: str, m: Any, r: Any, options: CallOptions) -> Any:
+    return runtime().call(name, m, r, convert.wit_call_options(options))
+
+
+def send_coupon(merchant: Merchant, request: Union[SendCouponRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> SentCoupon:
+    """Issues one coupon (send_coupon). Give the merchant's API certificate in ``options``:
+    ``cert_file`` + ``key_file`` (PEM), and ``ca_file`` for a private CA."""
+    o = _options(options)
+    m = convert.wit_merchant(merchant)
+    r = convert.wit_send_coupon(request)
+    if o.transport == "component":
+        return convert.sent_coupon(_component("send-coupon", m, r, o))
+    return _native(m, convert.Variant("send-coupon", r), o)
+
+
+def query_coupon_stock(merchant: Merchant, request: Union[QueryCouponStockRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponStock:
+    """Reads a stock (query_coupon_stock); no certificate needed."""
+    o = _options(options)
+    m = convert.wit_merchant(merchant)
+    r = convert.wit_query_coupon_stock(request)
+    if o.transport == "component":
+        return convert.coupon_stock(_component("query-coupon-stock", m, r, o))
+    return _native(m, convert.Variant("query-coupon-stock", r), o)
+
+
+def query_coupons_info(merchant: Merchant, request: Union[QueryCouponsInfoRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponInfo:
+    """Reads one coupon of one user (querycouponsinfo); no certificate needed."""
+    o = _options(options)
+    m = convert.wit_merchant(merchant)
+    r = convert.wit_query_coupons_info(request)
+    if o.transport == "component":
+        return convert.coupon_info(_component("query-coupons-info", m, r, o))
+    return _native(m, convert.Variant("query-coupons-info", r), o)

@@ -1,0 +1,187 @@
+"""One exception class per ``coupon-error`` case of the WIT contract.
+
+Messages never contain the API key. Every class derives from :class:`WxCouponError`, whose
+``kind`` is the case's name (``"invalid-input"``, ``"business"``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "WxCouponError",
+    "InvalidInputError",
+    "UnexpectedStatusError",
+    "MalformedResponseError",
+    "ProtocolError",
+    "BusinessError",
+    "SignatureError",
+    "TransportError",
+    "DeniedError",
+]
+
+
+class WxCouponError(Exception):
+    """Base class of every failure of this package."""
+
+    kind: str = ""
+
+
+class InvalidInputError(WxCouponError, ValueError):
+    """A request field, a merchant setting or an argument broke a rule."""
+
+    kind = "invalid-input"
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"invalid input: {field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class UnexpectedStatusError(WxCouponError):
+    """The HTTP status was not 200."""
+
+    kind = "unexpected-status"
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"unexpected HTTP status {status} (WeChat Pay answers v2 calls with 200)")
+        self.status = status
+
+
+class MalformedResponseError(WxCouponError):
+    """The body is not a readable answer; ``field`` is None for document-level problems."""
+
+    kind = "malformed-response"
+
+    def __init__(self, field: Optional[str], problem: str) -> None:
+        where = f"{field}: " if field is not None else ""
+        super().__init__(f"malformed response: {where}{problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ProtocolError(WxCouponError):
+    """``return_code`` FAIL without an ``err_code``: WeChat refused the call itself."""
+
+    kind = "protocol"
+
+    def __init__(self, return_msg: str) -> None:
+        super().__init__(f"WeChat Pay refused the call (return_code FAIL): {return_msg}")
+        self.return_msg = return_msg
+
+
+class BusinessError(WxCouponError):
+    """``result_code``/``ret_code`` FAIL: the operation was refused.
+
+    ``advice`` is ``"do-not-retry"``, ``"retry"``, ``"retry-later"`` or ``"reconcile-first"``;
+    ``retryable`` says whether sending the same request again is sound.
+    """
+
+    kind = "business"
+
+    def __init__(
+        self,
+        err_code: Optional[str],
+        err_code_des: Optional[str],
+        ret_msg: Optional[str],
+        meaning: Optional[str],
+        advice: str,
+        retryable: bool,
+    ) -> None:
+        message = "WeChat Pay refused the operation"
+        if err_code is not None:
+            message += f": {err_code}"
+        if meaning is not None:
+            message += f" ({meaning})"
+        des = err_code_des if err_code_des is not None else ret_msg
+        if des is not None:
+            message += f" — {des}"
+        super().__init__(message)
+        self.err_code = err_code
+        self.err_code_des = err_code_des
+        self.ret_msg = ret_msg
+        self.meaning = meaning
+        self.advice = advice
+        self.retryable = retryable
+
+
+_SIGNATURE_MESSAGES = {
+    "missing": "sign: the response is unsigned and the signature policy requires a signature",
+    "malformed": "sign: must be 32 (MD5) or 64 (HMAC-SHA256) hexadecimal characters",
+    "mismatch": "sign: does not match the response fields and the API key",
+}
+
+
+class SignatureError(WxCouponError):
+    """The response signature is ``"missing"`` (strict policy), ``"malformed"`` or a ``"mismatch"``."""
+
+    kind = "signature"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(_SIGNATURE_MESSAGES.get(problem, f"sign: {problem}"))
+        self.problem = problem
+
+
+class TransportError(WxCouponError):
+    """Connecting, sending or receiving failed or timed out.
+
+    If ``may_have_reached_wechat`` is true, query the stock or the coupon before sending again
+    (with the same ``partner_trade_no``).
+    """
+
+    kind = "transport"
+
+    def __init__(self, detail: str, may_have_reached_wechat: bool) -> None:
+        suffix = (
+            " (the request may have reached WeChat Pay: query before retrying)"
+            if may_have_reached_wechat
+            else ""
+        )
+        super().__init__(f"transport error: {detail}{suffix}")
+        self.detail = detail
+        self.may_have_reached_wechat = may_have_reached_wechat
+
+
+class DeniedError(WxCouponError):
+    """The host refused the outbound request; nothing was sent."""
+
+    kind = "denied"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"request denied: {detail}")
+        self.detail = detail
+
+
+def _get(record: Any, name: str) -> Any:
+    return getattr(record, name)
+
+
+def from_wit_error(variant: Any) -> WxCouponError:
+    """Maps a lifted WIT ``coupon-error`` (a ``wasmtime.component.Variant``) to its class."""
+    tag, val = variant.tag, variant.payload
+    if tag == "invalid-input":
+        return InvalidInputError(_get(val, "field"), _get(val, "rule"))
+    if tag == "unexpected-status":
+        return UnexpectedStatusError(val)
+    if tag == "malformed-response":
+        return MalformedResponseError(_get(val, "field"), _get(val, "problem"))
+    if tag == "protocol":
+        return ProtocolError(val)
+    if tag == "business":
+        return BusinessError(
+            _get(val, "err-code"),
+            _get(val, "err-code-des"),
+            _get(val, "ret-msg"),
+            _get(val, "meaning"),
+            _get(val, "advice"),
+            _get(val, "retryable"),
+        )
+    if tag == "signature":
+        return SignatureError(val)
+    if tag == "transport":
+        return TransportError(_get(val, "message"), _get(val, "may-have-reached-wechat"))
+    if tag == "denied":
+        return DeniedError(val)
+    err = WxCouponError(f"unknown coupon-error case {tag}")
+    err.kind = str(tag)
+    return err
