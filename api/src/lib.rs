@@ -182,6 +182,18 @@ impl From<ApiError> for Reply {
     }
 }
 
+/// The core's own checks of the merchant an edge assembled from its settings
+/// ([`core::Merchant::problems`]): the first broken rule as a configuration problem
+/// `(setting, rule)`, the core's field name (`merchant.appid`…) turned into the edge's setting by
+/// `setting`. `None` when the merchant passes.
+pub fn merchant_problem(
+    merchant: &core::Merchant,
+    setting: fn(&str) -> &str,
+) -> Option<(String, String)> {
+    let first = merchant.problems().into_iter().next()?;
+    Some((setting(&first.field).to_string(), first.rule))
+}
+
 /// `GET /healthz`'s answer once the settings checked out.
 pub fn health() -> Reply {
     #[derive(Serialize)]

@@ -1,6 +1,6 @@
 //! Who is calling and where to: the merchant's identity, key, digest and endpoint.
 
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 use crate::sign::{ApiKey, SignType};
 
 /// WeChat Pay's production API host.
@@ -47,6 +47,18 @@ pub enum SignaturePolicy {
     Require,
 }
 
+impl SignaturePolicy {
+    /// The policy a `require_signed_responses`-style setting asks for: [`SignaturePolicy::Require`]
+    /// when `true`, else [`SignaturePolicy::VerifyIfPresent`].
+    pub fn from_required(required: bool) -> Self {
+        if required {
+            SignaturePolicy::Require
+        } else {
+            SignaturePolicy::VerifyIfPresent
+        }
+    }
+}
+
 /// The merchant settings every call needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Merchant {
@@ -80,35 +92,47 @@ impl Merchant {
         }
     }
 
-    /// Checks every setting; the first broken rule is returned. Nothing is sent before this
-    /// passes.
+    /// Checks every setting; the first broken rule is returned (the first of
+    /// [`Merchant::problems`]). Nothing is sent before this passes.
     pub fn validate(&self) -> Result<(), Error> {
-        check_id("merchant.appid", &self.appid)?;
-        check_id("merchant.mch_id", &self.mch_id)?;
+        match self.problems().into_iter().next() {
+            Some(first) => Err(Error::InvalidInput(first)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every broken rule, one per field (the first rule it breaks), in the order `appid`,
+    /// `mch_id`, `api_key`, `sign_type` (sandbox + HMAC), `base_url`. Empty when the settings
+    /// pass.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        problems.extend(check_id("merchant.appid", &self.appid).err());
+        problems.extend(check_id("merchant.mch_id", &self.mch_id).err());
         let key = self.api_key.expose();
         let len = key.chars().count();
         if len != 32 {
-            return Err(Error::invalid(
+            problems.push(FieldError::new(
                 "merchant.api_key",
                 format!("must be 32 characters, the APIv2 key's length (got {len})"),
             ));
-        }
-        if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::invalid(
+        } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            problems.push(FieldError::new(
                 "merchant.api_key",
                 "must be printable ASCII without spaces",
             ));
         }
         if self.sandbox && self.sign_type != SignType::Md5 {
-            return Err(Error::invalid(
+            problems.push(FieldError::new(
                 "merchant.sign_type",
                 "the sandbox accepts MD5 signatures only",
             ));
         }
         if let ApiHost::Custom(url) = &self.host {
-            check_base_url(url)?;
+            if let Err(Error::InvalidInput(e)) = check_base_url(url) {
+                problems.push(e);
+            }
         }
-        Ok(())
+        problems
     }
 
     /// The full URL of an API path such as `/mmpaymkttransfers/send_coupon`.
@@ -118,19 +142,19 @@ impl Merchant {
     }
 }
 
-fn check_id(field: &str, value: &str) -> Result<(), Error> {
+fn check_id(field: &str, value: &str) -> Result<(), FieldError> {
     if value.trim().is_empty() {
-        return Err(Error::invalid(field, "required"));
+        return Err(FieldError::new(field, "required"));
     }
     let len = value.chars().count();
     if len > 32 {
-        return Err(Error::invalid(
+        return Err(FieldError::new(
             field,
             format!("at most 32 characters (got {len})"),
         ));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::invalid(
+        return Err(FieldError::new(
             field,
             "must not contain spaces or control characters",
         ));
@@ -162,4 +186,85 @@ pub fn check_base_url(url: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn merchant() -> Merchant {
+        Merchant::new("wx1234567890", "1900000109", ApiKey::new(KEY).unwrap())
+    }
+
+    #[test]
+    fn from_required_maps_the_flag() {
+        assert_eq!(
+            SignaturePolicy::from_required(true),
+            SignaturePolicy::Require
+        );
+        assert_eq!(
+            SignaturePolicy::from_required(false),
+            SignaturePolicy::VerifyIfPresent
+        );
+    }
+
+    #[test]
+    fn problems_is_empty_for_good_settings() {
+        let m = merchant();
+        assert!(m.problems().is_empty());
+        assert!(m.validate().is_ok());
+    }
+
+    #[test]
+    fn problems_lists_every_broken_rule_and_validate_returns_the_first() {
+        let mut m = merchant();
+        m.appid = " ".into();
+        m.mch_id = "x".repeat(33);
+        m.api_key = ApiKey::new("short").unwrap();
+        m.sandbox = true;
+        m.sign_type = SignType::HmacSha256;
+        m.host = ApiHost::Custom("ftp://example.com".into());
+        let problems = m.problems();
+        assert_eq!(
+            problems,
+            vec![
+                FieldError::new("merchant.appid", "required"),
+                FieldError::new("merchant.mch_id", "at most 32 characters (got 33)"),
+                FieldError::new(
+                    "merchant.api_key",
+                    "must be 32 characters, the APIv2 key's length (got 5)"
+                ),
+                FieldError::new(
+                    "merchant.sign_type",
+                    "the sandbox accepts MD5 signatures only"
+                ),
+                FieldError::new("merchant.base_url", "must start with http:// or https://"),
+            ]
+        );
+        assert_eq!(m.validate(), Err(Error::InvalidInput(problems[0].clone())));
+    }
+
+    #[test]
+    fn problems_reports_one_rule_per_field() {
+        let mut m = merchant();
+        // Both not 32 characters and not printable: only the first rule is reported.
+        m.api_key = ApiKey::new("a b").unwrap();
+        assert_eq!(
+            m.problems(),
+            vec![FieldError::new(
+                "merchant.api_key",
+                "must be 32 characters, the APIv2 key's length (got 3)"
+            )]
+        );
+        m.api_key = ApiKey::new(" ".repeat(32)).unwrap();
+        assert_eq!(
+            m.problems(),
+            vec![FieldError::new(
+                "merchant.api_key",
+                "must be printable ASCII without spaces"
+            )]
+        );
+    }
 }

@@ -202,17 +202,11 @@ impl Settings {
             sign_type,
             host: core::ApiHost::Custom(format!("https://{authority}")),
             sandbox,
-            signature_policy: if require_signed {
-                core::SignaturePolicy::Require
-            } else {
-                core::SignaturePolicy::VerifyIfPresent
-            },
+            signature_policy: core::SignaturePolicy::from_required(require_signed),
         };
         if problems.is_empty() {
             // The core's own checks: lengths, key form, sandbox + HMAC, the authority's form.
-            if let Err(core::Error::InvalidInput(e)) = merchant.validate() {
-                problems.push((setting_of(&e.field).to_string(), e.rule));
-            }
+            problems.extend(wxcoupon_api::merchant_problem(&merchant, setting_of));
         }
         if !problems.is_empty() {
             return Err(ConfigError(problems));

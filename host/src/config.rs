@@ -284,11 +284,7 @@ impl HostConfig {
                 (None, false) => ApiHost::Production,
             },
             sandbox: self.sandbox,
-            signature_policy: if self.require_signed_responses {
-                SignaturePolicy::Require
-            } else {
-                SignaturePolicy::VerifyIfPresent
-            },
+            signature_policy: SignaturePolicy::from_required(self.require_signed_responses),
         }
     }
 

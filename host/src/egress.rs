@@ -71,10 +71,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use wasmtime_wasi_http::Error as HttpError;
 
 use crate::config::HostConfig;
+use crate::http_server::{Connections, LogTarget};
 use crate::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig, WECHAT_API_HOST};
 use crate::outbound::{WasiBody, WECHAT_BACKUP_API_HOST};
 
@@ -584,41 +584,13 @@ impl EgressProxy {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<EgressStats> {
         let EgressProxy { listener, shared } = self;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            tracing::warn!(target: "wxcoupon::egress", error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(shared.clone(), stream, peer, stop_rx.clone()));
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        drop(listener);
-        let _ = stop_tx.send(true);
-        let drained = tokio::time::timeout(shared.grace, async {
-            while connections.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                target: "wxcoupon::egress",
-                connections = connections.len(),
-                "shutdown grace period over: dropping the remaining connections"
-            );
-            connections.shutdown().await;
-        }
+        let mut connections = Connections::new(LogTarget::Egress);
+        connections
+            .accept_until(listener, shutdown, |stream, peer, stop| {
+                connection(shared.clone(), stream, peer, stop)
+            })
+            .await;
+        connections.drain(shared.grace, async {}).await;
         let c = &shared.counters;
         Ok(EgressStats {
             requests: c.requests.load(Ordering::Relaxed),

@@ -34,6 +34,7 @@
 pub mod config;
 pub mod convert;
 pub mod egress;
+mod http_server;
 pub mod outbound;
 pub mod runtime;
 pub mod serve;

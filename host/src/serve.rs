@@ -54,7 +54,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
@@ -66,6 +65,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::config::HostConfig;
+use crate::http_server::{Connections, LogTarget};
 use crate::outbound::OutboundClient;
 use crate::runtime::{DenyAllHooks, HooksFactory};
 
@@ -330,50 +330,28 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<ServeStats> {
         let Server { listener, shared } = self;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let ticker = tokio::spawn(tick_epochs(shared.engine.clone(), stop_rx.clone()));
-        let mut connections = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Out of file descriptors and the like: pause instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    connections.spawn(connection(shared.clone(), stream, peer, stop_rx.clone()));
-                }
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        drop(listener);
+        let mut connections = Connections::new(LogTarget::Serve);
+        let ticker = tokio::spawn(tick_epochs(
+            shared.engine.clone(),
+            connections.stop_signal(),
+        ));
+        connections
+            .accept_until(listener, shutdown, |stream, peer, stop| {
+                connection(shared.clone(), stream, peer, stop)
+            })
+            .await;
         tracing::info!(
             connections = connections.len(),
             "shutting down: no new connections"
         );
-        let _ = stop_tx.send(true);
         let grace = shared.config.shutdown_grace;
-        let drained = tokio::time::timeout(grace, async {
-            while connections.join_next().await.is_some() {}
-            // Instances still running (a guest past its response) hold their permits.
-            let all = shared.config.max_concurrency;
-            let _ = shared.permits.acquire_many(all).await;
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                connections = connections.len(),
-                "shutdown grace period over: dropping the remaining connections"
-            );
-            connections.shutdown().await;
-        }
+        connections
+            .drain(grace, async {
+                // Instances still running (a guest past its response) hold their permits.
+                let all = shared.config.max_concurrency;
+                let _ = shared.permits.acquire_many(all).await;
+            })
+            .await;
         ticker.abort();
         let c = &shared.counters;
         Ok(ServeStats {

@@ -300,3 +300,16 @@ fn every_missing_setting_is_reported_before_anything_is_sent() {
     assert_eq!(v["error"]["kind"], "invalid-config");
     assert!(v["error"]["problems"].as_array().unwrap().len() >= 4);
 }
+
+#[test]
+fn egress_without_a_certificate_is_refused_by_name() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wxcoupon"))
+        .arg("egress")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "invalid-config");
+    assert_eq!(v["error"]["problems"][0]["field"], "WXPAY_CERT_FILE");
+}

@@ -176,17 +176,11 @@ impl Config {
             sign_type,
             host,
             sandbox,
-            signature_policy: if require_signed {
-                core::SignaturePolicy::Require
-            } else {
-                core::SignaturePolicy::VerifyIfPresent
-            },
+            signature_policy: core::SignaturePolicy::from_required(require_signed),
         };
         if problems.is_empty() {
             // The core's own checks: lengths, key form, sandbox + HMAC, base URL form.
-            if let Err(core::Error::InvalidInput(e)) = merchant.validate() {
-                problems.push((variable_of(&e.field).to_string(), e.rule));
-            }
+            problems.extend(wxcoupon_api::merchant_problem(&merchant, variable_of));
         }
         if !problems.is_empty() {
             return Err(ConfigError(problems));
