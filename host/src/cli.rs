@@ -167,24 +167,11 @@ enum Command {
         /// Allow a non-loopback listen address [WXPAY_EGRESS_ALLOW_NON_LOOPBACK].
         #[arg(long)]
         allow_non_loopback: bool,
-        /// Client certificate, PEM [WXPAY_CERT_FILE].
-        #[arg(long, value_name = "FILE")]
-        cert_file: Option<PathBuf>,
-        /// Client private key, PEM [WXPAY_KEY_FILE].
-        #[arg(long, value_name = "FILE")]
-        key_file: Option<PathBuf>,
-        /// apiclient_cert.p12 [WXPAY_P12_FILE].
-        #[arg(long, value_name = "FILE")]
-        p12_file: Option<PathBuf>,
-        /// The .p12 password, default the mch_id [WXPAY_P12_PASSWORD].
-        #[arg(long)]
-        p12_password: Option<String>,
+        #[command(flatten)]
+        identity: IdentityArgs,
         /// Merchant id (the .p12 password's default) [WXPAY_MCH_ID].
         #[arg(long)]
         mch_id: Option<String>,
-        /// Extra CA certificates to trust (PEM) [WXPAY_CA_FILE].
-        #[arg(long, value_name = "FILE")]
-        ca_file: Option<PathBuf>,
     },
     /// Describe the component: where it is, its size, what it imports and exports.
     Info,
@@ -233,6 +220,27 @@ impl From<ApiArg> for core::Api {
     }
 }
 
+/// The merchant's client certificate and the CAs to trust: shared by the commands that reach
+/// WeChat Pay (`send`, `stock`, `coupon`, `serve`) and by `egress`.
+#[derive(Args, Debug, Default)]
+struct IdentityArgs {
+    /// Client certificate, PEM [WXPAY_CERT_FILE] (with --key-file).
+    #[arg(long, value_name = "FILE")]
+    cert_file: Option<PathBuf>,
+    /// Client private key, PEM [WXPAY_KEY_FILE].
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Client certificate as apiclient_cert.p12 [WXPAY_P12_FILE].
+    #[arg(long, value_name = "FILE")]
+    p12_file: Option<PathBuf>,
+    /// The .p12 password; default: the mch_id [WXPAY_P12_PASSWORD].
+    #[arg(long)]
+    p12_password: Option<String>,
+    /// Extra CA certificates (PEM) to trust besides the system roots [WXPAY_CA_FILE].
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+}
+
 /// Merchant settings and connection options: flags override `WXPAY_*` variables, which override
 /// the `--config` file.
 #[derive(Args, Debug, Default)]
@@ -264,21 +272,8 @@ struct ConfigArgs {
     /// Refuse unsigned answers (real coupon answers are unsigned: off by default).
     #[arg(long)]
     require_signed_responses: bool,
-    /// Client certificate, PEM [WXPAY_CERT_FILE] (with --key-file).
-    #[arg(long, value_name = "FILE")]
-    cert_file: Option<PathBuf>,
-    /// Client private key, PEM [WXPAY_KEY_FILE].
-    #[arg(long, value_name = "FILE")]
-    key_file: Option<PathBuf>,
-    /// Client certificate as apiclient_cert.p12 [WXPAY_P12_FILE].
-    #[arg(long, value_name = "FILE")]
-    p12_file: Option<PathBuf>,
-    /// The .p12 password; default: the mch_id [WXPAY_P12_PASSWORD].
-    #[arg(long)]
-    p12_password: Option<String>,
-    /// Extra CA certificates (PEM) to trust besides the system roots [WXPAY_CA_FILE].
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    identity: IdentityArgs,
     /// Connect timeout [WXPAY_CONNECT_TIMEOUT_MS].
     #[arg(long, value_name = "MS")]
     connect_timeout_ms: Option<u64>,
@@ -308,11 +303,11 @@ impl ConfigArgs {
             backup_host: self.backup_host.then_some(true),
             sandbox: self.sandbox.then_some(true),
             require_signed_responses: self.require_signed_responses.then_some(true),
-            cert_file: self.cert_file.clone(),
-            key_file: self.key_file.clone(),
-            p12_file: self.p12_file.clone(),
-            p12_password: self.p12_password.clone(),
-            ca_file: self.ca_file.clone(),
+            cert_file: self.identity.cert_file.clone(),
+            key_file: self.identity.key_file.clone(),
+            p12_file: self.identity.p12_file.clone(),
+            p12_password: self.identity.p12_password.clone(),
+            ca_file: self.identity.ca_file.clone(),
             connect_timeout_ms: self.connect_timeout_ms,
             first_byte_timeout_ms: self.first_byte_timeout_ms,
             between_bytes_timeout_ms: self.between_bytes_timeout_ms,
@@ -480,12 +475,8 @@ async fn egress(command: Command) -> Result<String, Failure> {
         listen,
         upstream,
         allow_non_loopback,
-        cert_file,
-        key_file,
-        p12_file,
-        p12_password,
+        identity,
         mch_id,
-        ca_file,
     } = command
     else {
         unreachable!("called for Egress only")
@@ -499,12 +490,12 @@ async fn egress(command: Command) -> Result<String, Failure> {
             "WXPAY_EGRESS_ALLOW_NON_LOOPBACK",
             allow_non_loopback.then(|| "true".to_string()),
         ),
-        ("WXPAY_CERT_FILE", path(cert_file)),
-        ("WXPAY_KEY_FILE", path(key_file)),
-        ("WXPAY_P12_FILE", path(p12_file)),
-        ("WXPAY_P12_PASSWORD", p12_password),
+        ("WXPAY_CERT_FILE", path(identity.cert_file)),
+        ("WXPAY_KEY_FILE", path(identity.key_file)),
+        ("WXPAY_P12_FILE", path(identity.p12_file)),
+        ("WXPAY_P12_PASSWORD", identity.p12_password),
         ("WXPAY_MCH_ID", mch_id),
-        ("WXPAY_CA_FILE", path(ca_file)),
+        ("WXPAY_CA_FILE", path(identity.ca_file)),
     ] {
         if let Some(value) = value {
             vars.push((name.to_string(), value));
