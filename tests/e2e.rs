@@ -218,43 +218,28 @@ async fn each_injected_fault_yields_its_typed_error() {
     assert_eq!(err, Error::UnexpectedStatus { status: 503 });
     assert!(h.sim.coupons().is_empty(), "a fault issues nothing");
 
-    let (_h, err) = with_fault(
-        Faults {
-            reset_connection: true,
-            ..Faults::none()
-        },
-        CallOptions::default(),
-    )
-    .await;
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                may_have_reached_wechat: true,
-                ..
-            }
-        ),
-        "reset: {err:?}"
-    );
-
-    let (_h, err) = with_fault(
-        Faults {
-            truncated_body: true,
-            ..Faults::none()
-        },
-        CallOptions::default(),
-    )
-    .await;
-    assert!(
-        matches!(
-            err,
-            Error::Transport {
-                may_have_reached_wechat: true,
-                ..
-            }
-        ),
-        "truncated: {err:?}"
-    );
+    // A reset or a cut answer: the request was sent, so it may have reached WeChat.
+    let reset = Faults {
+        reset_connection: true,
+        ..Faults::none()
+    };
+    let truncated = Faults {
+        truncated_body: true,
+        ..Faults::none()
+    };
+    for (label, faults) in [("reset", reset), ("truncated", truncated)] {
+        let (_h, err) = with_fault(faults, CallOptions::default()).await;
+        assert!(
+            matches!(
+                err,
+                Error::Transport {
+                    may_have_reached_wechat: true,
+                    ..
+                }
+            ),
+            "{label}: {err:?}"
+        );
+    }
 
     let (_h, err) = with_fault(
         Faults {

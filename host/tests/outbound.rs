@@ -107,6 +107,11 @@ impl TestServer {
         format!("{scheme}://127.0.0.1:{}", self.addr.port())
     }
 
+    /// A request to `path` on this server over `scheme`.
+    fn request(&self, scheme: &str, path: &str) -> http::Request<WasiBody> {
+        request(&format!("{}{path}", self.base_url(scheme)))
+    }
+
     fn accepts(&self) -> usize {
         self.stats.accepts.load(Ordering::SeqCst)
     }
@@ -466,24 +471,16 @@ async fn mutual_tls_without_identity_is_a_tls_error() {
 async fn mutual_tls_over_tls12_without_identity_is_a_tls_error() {
     let server = TestServer::start(Mode::Tls12Mutual);
     let client = client(&server.base_url("https"), None);
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/x", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/x"), None)
+        .await
+        .unwrap_err();
     assert!(is_tls_error(&err), "{err:?}");
 
     // With the identity the same server answers.
     let client = self::client(&server.base_url("https"), Some(identity()));
-    let (status, _) = send_via_hooks(
-        &client,
-        request(&format!("{}/x", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap();
+    let (status, _) = send_via_hooks(&client, server.request("https", "/x"), None)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
 }
 
@@ -496,13 +493,9 @@ async fn an_unknown_client_certificate_is_a_tls_error() {
     )
     .unwrap();
     let client = client(&server.base_url("https"), Some(rogue));
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/x", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/x"), None)
+        .await
+        .unwrap_err();
     assert!(is_tls_error(&err), "{err:?}");
 }
 
@@ -520,13 +513,9 @@ async fn the_identity_goes_only_to_identity_hosts() {
         ..OutboundConfig::default()
     })
     .unwrap();
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/x", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/x"), None)
+        .await
+        .unwrap_err();
     assert!(is_tls_error(&err), "{err:?}");
 }
 
@@ -543,13 +532,9 @@ async fn an_untrusted_server_certificate_is_a_certificate_error() {
         ..OutboundConfig::default()
     })
     .unwrap();
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/x", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/x"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, HttpError::TlsCertificateError), "{err:?}");
 }
 
@@ -580,33 +565,21 @@ async fn sequential_requests_reuse_one_connection() {
 async fn an_oversized_body_is_a_body_size_error() {
     let server = TestServer::start(Mode::Tls13Mutual);
     let client = client(&server.base_url("https"), Some(identity()));
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/big", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/big"), None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, HttpError::HttpResponseBodySize(Some(100_000))),
         "{err:?}"
     );
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/big-chunked", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/big-chunked"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, HttpError::HttpResponseBodySize(_)), "{err:?}");
     // A small answer on the same client still works.
-    let (status, _) = send_via_hooks(
-        &client,
-        request(&format!("{}/ok", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap();
+    let (status, _) = send_via_hooks(&client, server.request("https", "/ok"), None)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
 }
 
@@ -617,7 +590,7 @@ async fn a_slow_first_byte_times_out() {
     let started = Instant::now();
     let err = send_via_hooks(
         &client,
-        request(&format!("{}/slow", server.base_url("https"))),
+        server.request("https", "/slow"),
         options(Some(300), None),
     )
     .await
@@ -648,13 +621,9 @@ async fn default_timeouts_apply_when_the_guest_sets_none() {
     })
     .unwrap();
     let started = Instant::now();
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/slow", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/slow"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, HttpError::ConnectionReadTimeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -666,7 +635,7 @@ async fn a_stalled_body_times_out_between_bytes() {
     let started = Instant::now();
     let err = send_via_hooks(
         &client,
-        request(&format!("{}/stall-body", server.base_url("https"))),
+        server.request("https", "/stall-body"),
         options(None, Some(300)),
     )
     .await
@@ -679,13 +648,9 @@ async fn a_stalled_body_times_out_between_bytes() {
 async fn a_truncated_body_is_an_incomplete_response() {
     let server = TestServer::start(Mode::Tls13Mutual);
     let client = client(&server.base_url("https"), Some(identity()));
-    let err = send_via_hooks(
-        &client,
-        request(&format!("{}/truncated", server.base_url("https"))),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = send_via_hooks(&client, server.request("https", "/truncated"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, HttpError::HttpResponseIncomplete), "{err:?}");
 }
 
@@ -696,7 +661,7 @@ async fn a_mute_server_is_a_connect_timeout() {
     let started = Instant::now();
     let err = send_via_hooks(
         &client,
-        request(&format!("{}/x", server.base_url("https"))),
+        server.request("https", "/x"),
         Some(RequestOptions {
             connect_timeout: Some(Duration::from_millis(300)),
             ..RequestOptions::default()
@@ -727,13 +692,9 @@ async fn a_closed_port_is_connection_refused() {
 async fn plain_http_base_url_works() {
     let server = TestServer::start(Mode::Plain);
     let client = client(&server.base_url("http"), Some(identity()));
-    let (status, body) = send_via_hooks(
-        &client,
-        request(&format!("{}/x", server.base_url("http"))),
-        None,
-    )
-    .await
-    .unwrap();
+    let (status, body) = send_via_hooks(&client, server.request("http", "/x"), None)
+        .await
+        .unwrap();
     assert_eq!((status, body.as_slice()), (200, OK_BODY.as_bytes()));
     assert_eq!(*server.stats.last_target.lock().unwrap(), "/x");
 }
