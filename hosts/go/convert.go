@@ -1,0 +1,349 @@
+package wxcoupon
+
+// Between this package's types and the component values of the wxpay:coupon@0.1.0 WIT.
+
+import "fmt"
+
+func merchantValue(m Merchant) (value, error) {
+	host := vVariant("production", nil)
+	switch {
+	case m.BaseURL != "" && m.BackupHost:
+		return value{}, &InvalidInputError{Field: "merchant.backup_host", Rule: "cannot be combined with base_url: choose one endpoint"}
+	case m.BaseURL != "":
+		u := vString(m.BaseURL)
+		host = vVariant("custom", &u)
+	case m.BackupHost:
+		host = vVariant("backup", nil)
+	}
+	signType := "md5"
+	switch m.SignType {
+	case MD5:
+	case HMACSHA256:
+		signType = "hmac-sha256"
+	default:
+		return value{}, &InvalidInputError{Field: "merchant.sign_type", Rule: "must be MD5 or HMAC-SHA256"}
+	}
+	policy := "verify-if-present"
+	if m.RequireSignedResponses {
+		policy = "require"
+	}
+	v := vRecord(
+		"appid", vString(m.AppID),
+		"mch-id", vString(m.MchID),
+		"api-key", vString(string(m.APIKey)),
+		"sign-type", vEnum(signType),
+		"host", host,
+		"sandbox", vBool(m.Sandbox),
+		"signature-policy", vEnum(policy),
+	)
+	return v, checkUTF8(v, "merchant.")
+}
+
+// checkUTF8 refuses a string that is not UTF-8 before it reaches the component (which could not
+// receive it), naming the field.
+func checkUTF8(v value, prefix string) error {
+	if field, bad := invalidUTF8(v, ""); bad {
+		return &InvalidInputError{Field: prefix + wireName(field), Rule: "must be valid UTF-8"}
+	}
+	return nil
+}
+
+// wireName turns a WIT field name into the wire (or settings) name the errors use.
+func wireName(witField string) string {
+	switch witField {
+	case "message-type":
+		return "type"
+	case "":
+		return "value"
+	}
+	b := []byte(witField)
+	for i, c := range b {
+		if c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func optionsValue(o CommonOptions) value {
+	return vRecord(
+		"op-user-id", vOptionalString(o.OpUserID),
+		"device-info", vOptionalString(o.DeviceInfo),
+		"version", vOptionalString(o.Version),
+		"message-type", vOptionalString(o.MessageType),
+	)
+}
+
+func sendCouponValue(r SendCouponRequest) value {
+	return vRecord(
+		"coupon-stock-id", vString(r.CouponStockID),
+		"openid", vString(r.OpenID),
+		"partner-trade-no", vString(r.PartnerTradeNo),
+		"options", optionsValue(r.CommonOptions),
+	)
+}
+
+func queryCouponStockValue(r QueryCouponStockRequest) value {
+	return vRecord("coupon-stock-id", vString(r.CouponStockID), "options", optionsValue(r.CommonOptions))
+}
+
+func queryCouponsInfoValue(r QueryCouponsInfoRequest) value {
+	return vRecord(
+		"coupon-id", vString(r.CouponID),
+		"openid", vString(r.OpenID),
+		"stock-id", vString(r.StockID),
+		"options", optionsValue(r.CommonOptions),
+	)
+}
+
+// requestValue is the `coupon-request` variant for any of the request types, and its API.
+func requestValue(r CouponRequest) (value, API, error) {
+	var payload value
+	var tag string
+	var api API
+	switch r := r.(type) {
+	case SendCouponRequest:
+		payload, tag, api = sendCouponValue(r), "send-coupon", APISendCoupon
+	case *SendCouponRequest:
+		if r == nil {
+			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
+		}
+		payload, tag, api = sendCouponValue(*r), "send-coupon", APISendCoupon
+	case QueryCouponStockRequest:
+		payload, tag, api = queryCouponStockValue(r), "query-coupon-stock", APIQueryCouponStock
+	case *QueryCouponStockRequest:
+		if r == nil {
+			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
+		}
+		payload, tag, api = queryCouponStockValue(*r), "query-coupon-stock", APIQueryCouponStock
+	case QueryCouponsInfoRequest:
+		payload, tag, api = queryCouponsInfoValue(r), "query-coupons-info", APIQueryCouponsInfo
+	case *QueryCouponsInfoRequest:
+		if r == nil {
+			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
+		}
+		payload, tag, api = queryCouponsInfoValue(*r), "query-coupons-info", APIQueryCouponsInfo
+	default:
+		return value{}, "", &InvalidInputError{Field: "request", Rule: fmt.Sprintf("must be a SendCouponRequest, QueryCouponStockRequest or QueryCouponsInfoRequest (got %T)", r)}
+	}
+	if err := checkUTF8(payload, ""); err != nil {
+		return value{}, "", err
+	}
+	return vVariant(tag, &payload), api, nil
+}
+
+func apiValue(api API) (value, error) {
+	switch api {
+	case APISendCoupon:
+		return vEnum("send-coupon"), nil
+	case APIQueryCouponStock:
+		return vEnum("query-coupon-stock"), nil
+	case APIQueryCouponsInfo, "query_coupons_info":
+		return vEnum("query-coupons-info"), nil
+	}
+	return value{}, &InvalidInputError{Field: "api", Rule: "must be send_coupon, query_coupon_stock or querycouponsinfo"}
+}
+
+func fieldsValue(fields [][2]string) value {
+	items := make([]value, len(fields))
+	for i, f := range fields {
+		items[i] = vTuple(vString(f[0]), vString(f[1]))
+	}
+	return vList(items)
+}
+
+// --- results ------------------------------------------------------------------------------------
+
+func optString(v value) *string {
+	if v.payload == nil {
+		return nil
+	}
+	s := v.payload.text
+	return &s
+}
+
+func optU32(v value) *uint32 {
+	if v.payload == nil {
+		return nil
+	}
+	n := uint32(v.payload.num)
+	return &n
+}
+
+func optU64(v value) *uint64 {
+	if v.payload == nil {
+		return nil
+	}
+	n := v.payload.num
+	return &n
+}
+
+func optBool(v value) *bool {
+	if v.payload == nil {
+		return nil
+	}
+	b := v.payload.flag
+	return &b
+}
+
+func optTime(v value) *WeChatTime {
+	if v.payload == nil {
+		return nil
+	}
+	t := WeChatTime{Raw: v.payload.field("raw").text}
+	if secs := v.payload.field("unix-seconds"); secs.payload != nil {
+		n := int64(secs.payload.num)
+		t.UnixSeconds = &n
+	}
+	return &t
+}
+
+func fieldsFrom(v value) Fields {
+	f := make(Fields, len(v.items))
+	for _, pair := range v.items {
+		if len(pair.items) == 2 {
+			f[pair.items[0].text] = pair.items[1].text
+		}
+	}
+	return f
+}
+
+func httpRequestFrom(v value) *HTTPRequest {
+	h := &HTTPRequest{
+		Method:                 v.field("method").text,
+		URL:                    v.field("url").text,
+		Body:                   v.field("body").bytes,
+		NeedsClientCertificate: v.field("needs-client-certificate").flag,
+	}
+	for _, pair := range v.field("headers").items {
+		if len(pair.items) == 2 {
+			h.Headers = append(h.Headers, [2]string{pair.items[0].text, pair.items[1].text})
+		}
+	}
+	if h.Body == nil {
+		h.Body = []byte{}
+	}
+	return h
+}
+
+func sentCouponFrom(v value) *SentCoupon {
+	return &SentCoupon{
+		CouponID:      v.field("coupon-id").text,
+		CouponStockID: v.field("coupon-stock-id").text,
+		OpenID:        v.field("openid").text,
+		RespCount:     optU32(v.field("resp-count")),
+		SuccessCount:  optU32(v.field("success-count")),
+		FailedCount:   optU32(v.field("failed-count")),
+		Signature:     SignatureCheck(v.field("signature").text),
+		Fields:        fieldsFrom(v.field("fields")),
+	}
+}
+
+var stockStatusCodes = map[string]uint32{"inactive": 1, "under-review": 2, "active": 4, "voided": 8, "sending-stopped": 16}
+
+func couponStockFrom(v value) *CouponStock {
+	status := v.field("status")
+	s := StockStatus{Name: status.text, Code: stockStatusCodes[status.text]}
+	if status.payload != nil {
+		s.Code = uint32(status.payload.num)
+	}
+	return &CouponStock{
+		CouponStockID: v.field("coupon-stock-id").text,
+		CouponName:    optString(v.field("coupon-name")),
+		CouponValue:   v.field("coupon-value").num,
+		CouponMinimum: optU64(v.field("coupon-minimum")),
+		CouponType:    optU32(v.field("coupon-type")),
+		Status:        s,
+		CouponTotal:   v.field("coupon-total").num,
+		MaxQuota:      optU64(v.field("max-quota")),
+		IsSendNum:     optU64(v.field("is-send-num")),
+		LockedNum:     optU64(v.field("locked-num")),
+		UsedNum:       optU64(v.field("used-num")),
+		CouponBudget:  optU64(v.field("coupon-budget")),
+		BeginTime:     optTime(v.field("begin-time")),
+		EndTime:       optTime(v.field("end-time")),
+		CreateTime:    optTime(v.field("create-time")),
+		Signature:     SignatureCheck(v.field("signature").text),
+		Fields:        fieldsFrom(v.field("fields")),
+	}
+}
+
+func couponInfoFrom(v value) *CouponInfo {
+	state := v.field("state")
+	st := CouponState{Name: state.text}
+	if state.payload != nil {
+		st.Raw = state.payload.text
+	}
+	return &CouponInfo{
+		CouponID:          v.field("coupon-id").text,
+		CouponStockID:     v.field("coupon-stock-id").text,
+		CouponValue:       v.field("coupon-value").num,
+		CouponMinimum:     optU64(v.field("coupon-minimum")),
+		CouponName:        optString(v.field("coupon-name")),
+		CouponDesc:        optString(v.field("coupon-desc")),
+		State:             st,
+		CouponUseValue:    optU64(v.field("coupon-use-value")),
+		CouponRemainValue: optU64(v.field("coupon-remain-value")),
+		BeginTime:         optTime(v.field("begin-time")),
+		EndTime:           optTime(v.field("end-time")),
+		SendTime:          optTime(v.field("send-time")),
+		SendSource:        optString(v.field("send-source")),
+		IsPartialUse:      optBool(v.field("is-partial-use")),
+		ConsumerMchID:     optString(v.field("consumer-mch-id")),
+		Signature:         SignatureCheck(v.field("signature").text),
+		Fields:            fieldsFrom(v.field("fields")),
+	}
+}
+
+func couponResponseFrom(v value) (CouponResponse, error) {
+	if v.kind != kindVariant || v.payload == nil {
+		return nil, fmt.Errorf("wxcoupon: parse-response returned a %d value, not a coupon-response", v.kind)
+	}
+	switch v.text {
+	case "send-coupon":
+		return sentCouponFrom(*v.payload), nil
+	case "query-coupon-stock":
+		return couponStockFrom(*v.payload), nil
+	case "query-coupons-info":
+		return couponInfoFrom(*v.payload), nil
+	}
+	return nil, fmt.Errorf("wxcoupon: unknown coupon-response case %q", v.text)
+}
+
+// errorFromValue turns a `coupon-error` into its typed Go error.
+func errorFromValue(v value) error {
+	var p value
+	if v.payload != nil {
+		p = *v.payload
+	}
+	switch v.text {
+	case "invalid-input":
+		return &InvalidInputError{Field: p.field("field").text, Rule: p.field("rule").text}
+	case "unexpected-status":
+		return &UnexpectedStatusError{Status: int(p.num)}
+	case "malformed-response":
+		e := &MalformedResponseError{Problem: p.field("problem").text}
+		if f := optString(p.field("field")); f != nil {
+			e.Field = *f
+		}
+		return e
+	case "protocol":
+		return &ProtocolError{ReturnMsg: p.text}
+	case "business":
+		return &BusinessError{
+			ErrCode:    optString(p.field("err-code")),
+			ErrCodeDes: optString(p.field("err-code-des")),
+			RetMsg:     optString(p.field("ret-msg")),
+			Meaning:    optString(p.field("meaning")),
+			Advice:     RetryAdvice(p.field("advice").text),
+			Retryable:  p.field("retryable").flag,
+		}
+	case "signature":
+		return &SignatureError{Problem: SignatureProblem(p.text)}
+	case "transport":
+		return &TransportError{Message: p.field("message").text, MayHaveReachedWeChat: p.field("may-have-reached-wechat").flag}
+	case "denied":
+		return &DeniedError{Message: p.text}
+	}
+	return fmt.Errorf("wxcoupon: unknown coupon-error case %q", v.text)
+}

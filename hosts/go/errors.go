@@ -1,0 +1,129 @@
+package wxcoupon
+
+import "fmt"
+
+// Every outcome of the contract that is not a result is one of the error types below (test with
+// errors.As). Their messages never contain the API key or the certificate. Other errors (a
+// component that fails to load, a trap) are plain errors.
+
+// contractError marks the typed errors; a session that returned one stays usable.
+type contractError interface {
+	error
+	kind() string
+}
+
+// InvalidInputError: a request field, a setting or an argument broke a rule. Field is the wire
+// name (or the setting's name); the value is never echoed.
+type InvalidInputError struct {
+	Field string
+	Rule  string
+}
+
+func (e *InvalidInputError) Error() string {
+	return fmt.Sprintf("wxcoupon: invalid %s: %s", e.Field, e.Rule)
+}
+func (*InvalidInputError) kind() string { return "invalid-input" }
+
+// UnexpectedStatusError: the HTTP status was not 200.
+type UnexpectedStatusError struct{ Status int }
+
+func (e *UnexpectedStatusError) Error() string {
+	return fmt.Sprintf("wxcoupon: WeChat answered HTTP %d", e.Status)
+}
+func (*UnexpectedStatusError) kind() string { return "unexpected-status" }
+
+// MalformedResponseError: the body is not a readable answer. Field is "" for document-level
+// problems.
+type MalformedResponseError struct {
+	Field   string
+	Problem string
+}
+
+func (e *MalformedResponseError) Error() string {
+	if e.Field == "" {
+		return "wxcoupon: malformed response: " + e.Problem
+	}
+	return fmt.Sprintf("wxcoupon: malformed response field %s: %s", e.Field, e.Problem)
+}
+func (*MalformedResponseError) kind() string { return "malformed-response" }
+
+// ProtocolError: `return_code` FAIL without an `err_code`; WeChat refused the call.
+type ProtocolError struct{ ReturnMsg string }
+
+func (e *ProtocolError) Error() string { return "wxcoupon: WeChat refused the call: " + e.ReturnMsg }
+func (*ProtocolError) kind() string    { return "protocol" }
+
+// RetryAdvice is what WeChat advises after a business error.
+type RetryAdvice string
+
+const (
+	DoNotRetry RetryAdvice = "do-not-retry"
+	Retry      RetryAdvice = "retry"
+	// RetryLater: throttled; retry after a pause.
+	RetryLater RetryAdvice = "retry-later"
+	// ReconcileFirst: the coupon may have been issued anyway; query before retrying.
+	ReconcileFirst RetryAdvice = "reconcile-first"
+)
+
+// BusinessError: `result_code`/`ret_code` FAIL; the operation was refused.
+type BusinessError struct {
+	ErrCode    *string
+	ErrCodeDes *string
+	RetMsg     *string
+	// Meaning is the documented meaning of a known ErrCode.
+	Meaning   *string
+	Advice    RetryAdvice
+	Retryable bool
+}
+
+func (e *BusinessError) Error() string {
+	code := "FAIL"
+	if e.ErrCode != nil {
+		code = *e.ErrCode
+	}
+	switch {
+	case e.Meaning != nil:
+		return fmt.Sprintf("wxcoupon: WeChat refused: %s (%s)", code, *e.Meaning)
+	case e.ErrCodeDes != nil:
+		return fmt.Sprintf("wxcoupon: WeChat refused: %s (%s)", code, *e.ErrCodeDes)
+	case e.RetMsg != nil:
+		return fmt.Sprintf("wxcoupon: WeChat refused: %s (%s)", code, *e.RetMsg)
+	}
+	return "wxcoupon: WeChat refused: " + code
+}
+func (*BusinessError) kind() string { return "business" }
+
+// SignatureProblem says what is wrong with a response's signature.
+type SignatureProblem string
+
+const (
+	// SignatureMissing: an unsigned answer under RequireSignedResponses.
+	SignatureMissing SignatureProblem = "missing"
+	// SignatureMalformed: not 32 or 64 hex characters.
+	SignatureMalformed SignatureProblem = "malformed"
+	// SignatureMismatch: does not match the fields and the key.
+	SignatureMismatch SignatureProblem = "mismatch"
+)
+
+// SignatureError: the response signature is missing, malformed or wrong.
+type SignatureError struct{ Problem SignatureProblem }
+
+func (e *SignatureError) Error() string { return "wxcoupon: response signature " + string(e.Problem) }
+func (*SignatureError) kind() string    { return "signature" }
+
+// TransportError: connecting, sending or receiving failed or timed out. When
+// MayHaveReachedWeChat, query the stock or the coupon before sending again (with the same
+// PartnerTradeNo).
+type TransportError struct {
+	Message              string
+	MayHaveReachedWeChat bool
+}
+
+func (e *TransportError) Error() string { return "wxcoupon: " + e.Message }
+func (*TransportError) kind() string    { return "transport" }
+
+// DeniedError: the host refused the outbound request; nothing was sent.
+type DeniedError struct{ Message string }
+
+func (e *DeniedError) Error() string { return "wxcoupon: outbound request denied: " + e.Message }
+func (*DeniedError) kind() string    { return "denied" }

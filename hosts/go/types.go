@@ -1,0 +1,241 @@
+package wxcoupon
+
+import (
+	"sort"
+	"time"
+)
+
+// APIKey is the merchant's 32-character APIv2 key. It prints as a placeholder under every fmt
+// verb, so a Merchant can be logged without leaking it.
+type APIKey string
+
+// String hides the key.
+func (APIKey) String() string { return "APIKey(redacted)" }
+
+// GoString hides the key from %#v.
+func (APIKey) GoString() string { return "wxcoupon.APIKey(redacted)" }
+
+// SignType is the digest of v2 signatures.
+type SignType int
+
+const (
+	// MD5 is upper-case hex MD5, what the coupon APIs document; the default.
+	MD5 SignType = iota
+	// HMACSHA256 is upper-case hex HMAC-SHA256; requests then carry `sign_type`.
+	HMACSHA256
+)
+
+// String is the wire name: "MD5" or "HMAC-SHA256".
+func (t SignType) String() string {
+	if t == HMACSHA256 {
+		return "HMAC-SHA256"
+	}
+	return "MD5"
+}
+
+// Merchant holds the settings every call needs.
+type Merchant struct {
+	// AppID is the Official Account appid the openids belong to.
+	AppID string
+	// MchID is the merchant id (商户号).
+	MchID string
+	// APIKey is the APIv2 key (the sandbox key in the sandbox).
+	APIKey APIKey
+	// SignType defaults to MD5.
+	SignType SignType
+	// BaseURL, when set, replaces https://api.mch.weixin.qq.com: a simulator, an egress proxy.
+	BaseURL string
+	// BackupHost sends to https://api2.mch.weixin.qq.com instead (not with BaseURL).
+	BackupHost bool
+	// Sandbox prefixes every path with /sandboxnew (MD5 only).
+	Sandbox bool
+	// RequireSignedResponses refuses answers without a `sign` (real coupon answers carry none,
+	// so the default verifies a signature only when one is present).
+	RequireSignedResponses bool
+}
+
+// CommonOptions are the optional fields every request may carry; "" (or only spaces) leaves a
+// field out.
+type CommonOptions struct {
+	// OpUserID is `op_user_id`, the operator; WeChat defaults it to the mch_id.
+	OpUserID string
+	// DeviceInfo is `device_info`.
+	DeviceInfo string
+	// Version is `version` ("1.0").
+	Version string
+	// MessageType is the wire field `type`; "XML" is the only accepted value.
+	MessageType string
+}
+
+// SendCouponRequest issues one coupon of CouponStockID to OpenID (发放代金券).
+type SendCouponRequest struct {
+	CouponStockID string
+	OpenID        string
+	// PartnerTradeNo is the merchant's unique number for this issuance: store it before the
+	// call and reuse it to retry; WeChat issues one coupon per number.
+	PartnerTradeNo string
+	CommonOptions
+}
+
+// QueryCouponStockRequest reads a stock's settings and counters (查询代金券批次).
+type QueryCouponStockRequest struct {
+	CouponStockID string
+	CommonOptions
+}
+
+// QueryCouponsInfoRequest reads one coupon of one user (查询代金券信息).
+type QueryCouponsInfoRequest struct {
+	CouponID string
+	OpenID   string
+	// StockID is the coupon's stock: `stock_id` on the wire for this API.
+	StockID string
+	CommonOptions
+}
+
+// CouponRequest is one of *SendCouponRequest, *QueryCouponStockRequest and
+// *QueryCouponsInfoRequest (or the structs themselves).
+type CouponRequest interface{}
+
+// API names one of the three v2 coupon APIs by its wire name.
+type API string
+
+const (
+	APISendCoupon       API = "send_coupon"
+	APIQueryCouponStock API = "query_coupon_stock"
+	APIQueryCouponsInfo API = "querycouponsinfo"
+)
+
+// HTTPRequest is a signed request ready to send.
+type HTTPRequest struct {
+	Method string
+	URL    string
+	// Headers never include Host, Content-Length or hop-by-hop headers.
+	Headers [][2]string
+	// Body is the <xml> document, UTF-8.
+	Body []byte
+	// NeedsClientCertificate is true for send_coupon: present the merchant certificate.
+	NeedsClientCertificate bool
+}
+
+// SignatureCheck says what became of a response's `sign`.
+type SignatureCheck string
+
+const (
+	SignatureVerifiedMD5        SignatureCheck = "verified-md5"
+	SignatureVerifiedHMACSHA256 SignatureCheck = "verified-hmac-sha256"
+	// SignatureAbsent: the answer carried no `sign` (accepted unless RequireSignedResponses).
+	SignatureAbsent SignatureCheck = "absent"
+)
+
+// WeChatTime is a time as WeChat sent it, with the instant when its form is known.
+type WeChatTime struct {
+	Raw string
+	// UnixSeconds is set when Raw is Unix seconds or yyyyMMddHHmmss (UTC+8).
+	UnixSeconds *int64
+}
+
+// Time is the instant, when known.
+func (t WeChatTime) Time() (time.Time, bool) {
+	if t.UnixSeconds == nil {
+		return time.Time{}, false
+	}
+	return time.Unix(*t.UnixSeconds, 0), true
+}
+
+// Fields are a message's fields as received, by name.
+type Fields map[string]string
+
+// Names returns the field names, sorted.
+func (f Fields) Names() []string {
+	names := make([]string, 0, len(f))
+	for n := range f {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SentCoupon is a coupon issued by send_coupon.
+type SentCoupon struct {
+	CouponID      string
+	CouponStockID string
+	OpenID        string
+	RespCount     *uint32
+	SuccessCount  *uint32
+	FailedCount   *uint32
+	Signature     SignatureCheck
+	Fields        Fields
+}
+
+// StockStatus is a stock's state (`coupon_stock_status`).
+type StockStatus struct {
+	// Name is "inactive", "under-review", "active", "voided", "sending-stopped" or "unknown".
+	Name string
+	// Code is the wire number (1, 2, 4, 8, 16, or the undocumented value).
+	Code uint32
+}
+
+// Active reports whether coupons can be issued from the stock.
+func (s StockStatus) Active() bool { return s.Name == "active" }
+
+// CouponStock is a stock (批次) as query_coupon_stock reports it. Amounts are in fen (分).
+type CouponStock struct {
+	CouponStockID string
+	CouponName    *string
+	CouponValue   uint64
+	// CouponMinimum comes from whichever of the three spellings of the field WeChat sent.
+	CouponMinimum *uint64
+	CouponType    *uint32
+	Status        StockStatus
+	CouponTotal   uint64
+	// MaxQuota is the most coupons per user; 0 means no limit.
+	MaxQuota     *uint64
+	IsSendNum    *uint64
+	LockedNum    *uint64
+	UsedNum      *uint64
+	CouponBudget *uint64
+	BeginTime    *WeChatTime
+	EndTime      *WeChatTime
+	CreateTime   *WeChatTime
+	Signature    SignatureCheck
+	Fields       Fields
+}
+
+// CouponState is a coupon's state: today's strings and the legacy numbers mapped together.
+type CouponState struct {
+	// Name is "usable", "used", "expired", "locked" or "unknown".
+	Name string
+	// Raw is the undocumented value as sent when Name is "unknown".
+	Raw string
+}
+
+// CouponInfo is one coupon as querycouponsinfo reports it. Amounts are in fen (分).
+type CouponInfo struct {
+	CouponID          string
+	CouponStockID     string
+	CouponValue       uint64
+	CouponMinimum     *uint64
+	CouponName        *string
+	CouponDesc        *string
+	State             CouponState
+	CouponUseValue    *uint64
+	CouponRemainValue *uint64
+	BeginTime         *WeChatTime
+	EndTime           *WeChatTime
+	SendTime          *WeChatTime
+	SendSource        *string
+	IsPartialUse      *bool
+	ConsumerMchID     *string
+	Signature         SignatureCheck
+	Fields            Fields
+}
+
+// CouponResponse is what ParseResponse returns: *SentCoupon, *CouponStock or *CouponInfo.
+type CouponResponse interface {
+	// API is the wire name of the API that answered.
+	API() API
+}
+
+func (*SentCoupon) API() API  { return APISendCoupon }
+func (*CouponStock) API() API { return APIQueryCouponStock }
+func (*CouponInfo) API() API  { return APIQueryCouponsInfo }
