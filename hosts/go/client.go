@@ -61,8 +61,10 @@ type ClientOptions struct {
 
 // Client makes one merchant's coupon calls. It is safe for concurrent use.
 type Client struct {
-	rt       *Runtime
-	merchant Merchant
+	rt *Runtime
+	// A closure, so that printing a Client under any verb shows an address, never the key: fmt
+	// cannot call APIKey's Format through an unexported field, and prints funcs as addresses.
+	merchant func() Merchant
 	opts     ClientOptions
 	// plain presents no certificate; identity presents the merchant's (send_coupon only).
 	plain, identity *http.Client
@@ -101,7 +103,7 @@ func (rt *Runtime) NewClient(merchant Merchant, opts ClientOptions) (*Client, er
 	if opts.Certificate != nil && len(opts.Certificate.Certificate) == 0 {
 		return nil, &InvalidInputError{Field: "options.certificate", Rule: "holds no certificate"}
 	}
-	c := &Client{rt: rt, merchant: merchant, opts: opts}
+	c := &Client{rt: rt, merchant: func() Merchant { return merchant }, opts: opts}
 	c.plain = c.httpClient(nil)
 	c.identity = c.plain
 	if opts.Certificate != nil {
@@ -132,7 +134,7 @@ func (c *Client) httpClient(cert *tls.Certificate) *http.Client {
 }
 
 // Merchant returns the client's merchant settings.
-func (c *Client) Merchant() Merchant { return c.merchant }
+func (c *Client) Merchant() Merchant { return c.merchant() }
 
 // SendCoupon issues one coupon (send_coupon), presenting the certificate. On a *TransportError
 // with MayHaveReachedWeChat, query before sending again with the same PartnerTradeNo.
@@ -181,7 +183,7 @@ func (c *Client) native(ctx context.Context, req CouponRequest, api API) (Coupon
 	if err := ctx.Err(); err != nil {
 		return nil, &TransportError{Message: "not sent: " + err.Error(), MayHaveReachedWeChat: false}
 	}
-	built, err := c.rt.BuildRequest(c.merchant, req, "")
+	built, err := c.rt.BuildRequest(c.merchant(), req, "")
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +191,7 @@ func (c *Client) native(ctx context.Context, req CouponRequest, api API) (Coupon
 	if err != nil {
 		return nil, err
 	}
-	return c.rt.ParseResponse(c.merchant, api, status, body)
+	return c.rt.ParseResponse(c.merchant(), api, status, body)
 }
 
 // component: the component's `client` export makes the call through wasi:http.
@@ -200,7 +202,7 @@ func (c *Client) component(ctx context.Context, export string, request value) (v
 	if err := checkUTF8(request, ""); err != nil {
 		return value{}, err
 	}
-	m, err := merchantValue(c.merchant)
+	m, err := merchantValue(c.merchant())
 	if err != nil {
 		return value{}, err
 	}

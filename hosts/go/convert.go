@@ -2,7 +2,10 @@ package wxcoupon
 
 // Between this package's types and the component values of the wxpay:coupon@0.1.0 WIT.
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 func merchantValue(m Merchant) (value, error) {
 	host := vVariant("production", nil)
@@ -40,12 +43,21 @@ func merchantValue(m Merchant) (value, error) {
 }
 
 // checkUTF8 refuses a string that is not UTF-8 before it reaches the component (which could not
-// receive it), naming the field.
-func checkUTF8(v value, prefix string) error {
-	if field, bad := invalidUTF8(v, ""); bad {
-		return &InvalidInputError{Field: prefix + wireName(field), Rule: "must be valid UTF-8"}
+// receive it), naming the field: name itself, or name + the record field's wire name when name
+// is "" or ends with ".".
+func checkUTF8(v value, name string) error {
+	field, bad := invalidUTF8(v, "")
+	if !bad {
+		return nil
 	}
-	return nil
+	full := name
+	switch {
+	case field == "":
+		full = strings.TrimSuffix(name, ".")
+	case name == "" || strings.HasSuffix(name, "."):
+		full = name + wireName(field)
+	}
+	return &InvalidInputError{Field: full, Rule: "must be valid UTF-8"}
 }
 
 // wireName turns a WIT field name into the wire (or settings) name the errors use.
@@ -53,16 +65,10 @@ func wireName(witField string) string {
 	switch witField {
 	case "message-type":
 		return "type"
-	case "":
-		return "value"
+	case "host":
+		return "base_url"
 	}
-	b := []byte(witField)
-	for i, c := range b {
-		if c == '-' {
-			b[i] = '_'
-		}
-	}
-	return string(b)
+	return strings.ReplaceAll(witField, "-", "_")
 }
 
 func optionsValue(o CommonOptions) value {

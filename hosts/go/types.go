@@ -1,6 +1,8 @@
 package wxcoupon
 
 import (
+	"fmt"
+	"io"
 	"sort"
 	"time"
 )
@@ -14,6 +16,15 @@ func (APIKey) String() string { return "APIKey(redacted)" }
 
 // GoString hides the key from %#v.
 func (APIKey) GoString() string { return "wxcoupon.APIKey(redacted)" }
+
+// Format hides the key under every verb (fmt calls String only for some of them).
+func (k APIKey) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, k.GoString())
+		return
+	}
+	io.WriteString(f, k.String())
+}
 
 // SignType is the digest of v2 signatures.
 type SignType int
