@@ -12,7 +12,9 @@
 //! `wrong_sign` and `truncated_body` then alter whatever answer is sent.
 //!
 //! State rule: `latency_ms` only delays a normal answer, so the request still takes effect (that is
-//! the point: a client that times out must reconcile before retrying). Every other fault replaces
+//! the point: a client that times out must reconcile before retrying). The request is handled
+//! first and the answer then held back, so the effect stays even when the client hangs up
+//! before the answer comes. In front of `reset_connection` or `status` the wait comes first. Every other fault replaces
 //! or spoils the answer **without** touching state: no coupon is issued, no counter moves, no
 //! `partner_trade_no` is remembered. (The answer that `wrong_sign` and `truncated_body` spoil is
 //! computed on a throw-away copy of the books, so it may name a coupon id that was never issued.)

@@ -612,9 +612,17 @@ async fn respond(
         }
     };
 
+    // Latency in front of a fault that replaces the answer (reset, status) delays that fault, and
+    // nothing is issued. Latency alone delays the answer of a request that has already taken
+    // effect, as WeChat's may: a client that gives up waiting has still issued the coupon (the
+    // handler is dropped when the client hangs up, so the work must come before the wait).
+    let latency = fault.as_ref().map_or(0, |f| f.latency_ms);
+    let replaced = fault
+        .as_ref()
+        .is_some_and(|f| f.reset_connection || f.status.is_some());
     if let Some(f) = &fault {
-        if f.latency_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+        if latency > 0 && replaced {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
         }
         if f.reset_connection {
             info!(peer = %info.peer, endpoint, "fault: connection reset");
@@ -659,6 +667,9 @@ async fn respond(
         faulted = fault.is_some(),
         "request"
     );
+    if latency > 0 && !replaced {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
 
     let xml = Bytes::from(answer.xml);
     if fault.as_ref().is_some_and(|f| f.truncated_body) && xml.len() >= 2 {

@@ -38,6 +38,31 @@ async fn latency_delays_a_normal_answer() {
 }
 
 #[tokio::test]
+async fn latency_takes_effect_even_when_the_client_gives_up() {
+    let sim = start().await;
+    sim.set_faults(Faults {
+        latency_ms: 5_000,
+        ..Faults::default()
+    })
+    .unwrap();
+    let merchant = production(&sim);
+    let mut client = Client::https(&sim, true);
+    let request = send("1758", OPENID, &trade_no());
+    let call = client.call(&merchant, &request);
+    // The client stops waiting long before the answer and drops the connection.
+    assert!(tokio::time::timeout(Duration::from_millis(300), call)
+        .await
+        .is_err());
+    // WeChat may have issued the coupon anyway: the simulator did.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.stock("1758").unwrap().is_send_num == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sim.stock("1758").unwrap().is_send_num, 1);
+    assert_eq!(sim.coupons().len(), 1);
+}
+
+#[tokio::test]
 async fn http_status_fault() {
     let sim = start().await;
     sim.set_faults(Faults {
