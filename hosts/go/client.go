@@ -139,7 +139,7 @@ func (c *Client) Merchant() Merchant { return c.merchant() }
 // SendCoupon issues one coupon (send_coupon), presenting the certificate. On a *TransportError
 // with MayHaveReachedWeChat, query before sending again with the same PartnerTradeNo.
 func (c *Client) SendCoupon(ctx context.Context, req SendCouponRequest) (*SentCoupon, error) {
-	resp, err := c.native(ctx, req, APISendCoupon)
+	resp, err := c.do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +148,7 @@ func (c *Client) SendCoupon(ctx context.Context, req SendCouponRequest) (*SentCo
 
 // QueryCouponStock reads a stock (query_coupon_stock).
 func (c *Client) QueryCouponStock(ctx context.Context, req QueryCouponStockRequest) (*CouponStock, error) {
-	if c.opts.Transport == TransportComponent {
-		out, err := c.component(ctx, "query-coupon-stock", queryCouponStockValue(req))
-		if err != nil {
-			return nil, err
-		}
-		return couponStockFrom(out), nil
-	}
-	resp, err := c.native(ctx, req, APIQueryCouponStock)
+	resp, err := c.do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -164,24 +157,30 @@ func (c *Client) QueryCouponStock(ctx context.Context, req QueryCouponStockReque
 
 // QueryCouponsInfo reads one coupon of one user (querycouponsinfo).
 func (c *Client) QueryCouponsInfo(ctx context.Context, req QueryCouponsInfoRequest) (*CouponInfo, error) {
-	if c.opts.Transport == TransportComponent {
-		out, err := c.component(ctx, "query-coupons-info", queryCouponsInfoValue(req))
-		if err != nil {
-			return nil, err
-		}
-		return couponInfoFrom(out), nil
-	}
-	resp, err := c.native(ctx, req, APIQueryCouponsInfo)
+	resp, err := c.do(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	return resp.(*CouponInfo), nil
 }
 
-// native: the component builds, net/http sends, the component parses.
-func (c *Client) native(ctx context.Context, req CouponRequest, api API) (CouponResponse, error) {
+// do makes one call: send_coupon always natively (the only transport that can present the
+// certificate), queries by the client's Transport.
+func (c *Client) do(ctx context.Context, req CouponRequest) (CouponResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &TransportError{Message: "not sent: " + err.Error(), MayHaveReachedWeChat: false}
+	}
+	request, api, err := requestValue(req)
+	if err != nil {
+		return nil, err
+	}
+	if c.opts.Transport == TransportComponent && api != APISendCoupon {
+		// The export of the `client` interface is named like the request's case.
+		out, err := c.component(ctx, request.text, *request.payload)
+		if err != nil {
+			return nil, err
+		}
+		return responseFrom(request.text, out)
 	}
 	built, err := c.rt.BuildRequest(c.merchant(), req, "")
 	if err != nil {
@@ -196,12 +195,6 @@ func (c *Client) native(ctx context.Context, req CouponRequest, api API) (Coupon
 
 // component: the component's `client` export makes the call through wasi:http.
 func (c *Client) component(ctx context.Context, export string, request value) (value, error) {
-	if err := ctx.Err(); err != nil {
-		return value{}, &TransportError{Message: "not sent: " + err.Error(), MayHaveReachedWeChat: false}
-	}
-	if err := checkUTF8(request, ""); err != nil {
-		return value{}, err
-	}
 	m, err := merchantValue(c.merchant())
 	if err != nil {
 		return value{}, err

@@ -4,6 +4,7 @@ package wxcoupon
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -102,33 +103,25 @@ func queryCouponsInfoValue(r QueryCouponsInfoRequest) value {
 	)
 }
 
-// requestValue is the `coupon-request` variant for any of the request types, and its API.
+// requestValue is the `coupon-request` variant for any of the request types (or pointers to
+// them), and its API.
 func requestValue(r CouponRequest) (value, API, error) {
+	if rv := reflect.ValueOf(r); rv.Kind() == reflect.Ptr {
+		if rv.IsNil() {
+			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
+		}
+		r = rv.Elem().Interface()
+	}
 	var payload value
 	var tag string
 	var api API
 	switch r := r.(type) {
 	case SendCouponRequest:
 		payload, tag, api = sendCouponValue(r), "send-coupon", APISendCoupon
-	case *SendCouponRequest:
-		if r == nil {
-			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
-		}
-		payload, tag, api = sendCouponValue(*r), "send-coupon", APISendCoupon
 	case QueryCouponStockRequest:
 		payload, tag, api = queryCouponStockValue(r), "query-coupon-stock", APIQueryCouponStock
-	case *QueryCouponStockRequest:
-		if r == nil {
-			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
-		}
-		payload, tag, api = queryCouponStockValue(*r), "query-coupon-stock", APIQueryCouponStock
 	case QueryCouponsInfoRequest:
 		payload, tag, api = queryCouponsInfoValue(r), "query-coupons-info", APIQueryCouponsInfo
-	case *QueryCouponsInfoRequest:
-		if r == nil {
-			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
-		}
-		payload, tag, api = queryCouponsInfoValue(*r), "query-coupons-info", APIQueryCouponsInfo
 	default:
 		return value{}, "", &InvalidInputError{Field: "request", Rule: fmt.Sprintf("must be a SendCouponRequest, QueryCouponStockRequest or QueryCouponsInfoRequest (got %T)", r)}
 	}
@@ -305,15 +298,21 @@ func couponResponseFrom(v value) (CouponResponse, error) {
 	if v.kind != kindVariant || v.payload == nil {
 		return nil, fmt.Errorf("wxcoupon: parse-response returned a %d value, not a coupon-response", v.kind)
 	}
-	switch v.text {
+	return responseFrom(v.text, *v.payload)
+}
+
+// responseFrom lifts the record of one API's answer; tag is its case in `coupon-response` (also
+// the name of the `client` export that returns it).
+func responseFrom(tag string, record value) (CouponResponse, error) {
+	switch tag {
 	case "send-coupon":
-		return sentCouponFrom(*v.payload), nil
+		return sentCouponFrom(record), nil
 	case "query-coupon-stock":
-		return couponStockFrom(*v.payload), nil
+		return couponStockFrom(record), nil
 	case "query-coupons-info":
-		return couponInfoFrom(*v.payload), nil
+		return couponInfoFrom(record), nil
 	}
-	return nil, fmt.Errorf("wxcoupon: unknown coupon-response case %q", v.text)
+	return nil, fmt.Errorf("wxcoupon: unknown coupon-response case %q", tag)
 }
 
 // errorFromValue turns a `coupon-error` into its typed Go error.
