@@ -20,28 +20,8 @@ import (
 
 type object = map[string]interface{}
 
-func optText(p *string) interface{} {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func optNum32(p *uint32) interface{} {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func optNum64(p *uint64) interface{} {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func optFlag(p *bool) interface{} {
+// orNull is *p, or JSON null for nil.
+func orNull[T any](p *T) interface{} {
 	if p == nil {
 		return nil
 	}
@@ -52,11 +32,7 @@ func canonicalTime(t *WeChatTime) interface{} {
 	if t == nil {
 		return nil
 	}
-	o := object{"raw": t.Raw, "unix_seconds": nil}
-	if t.UnixSeconds != nil {
-		o["unix_seconds"] = *t.UnixSeconds
-	}
-	return o
+	return object{"raw": t.Raw, "unix_seconds": orNull(t.UnixSeconds)}
 }
 
 func canonicalFields(f Fields) object {
@@ -72,8 +48,8 @@ func canonicalResponse(r CouponResponse) object {
 	case *SentCoupon:
 		return object{
 			"api": string(r.API()), "coupon_id": r.CouponID, "coupon_stock_id": r.CouponStockID,
-			"openid": r.OpenID, "resp_count": optNum32(r.RespCount), "success_count": optNum32(r.SuccessCount),
-			"failed_count": optNum32(r.FailedCount), "signature": string(r.Signature), "fields": canonicalFields(r.Fields),
+			"openid": r.OpenID, "resp_count": orNull(r.RespCount), "success_count": orNull(r.SuccessCount),
+			"failed_count": orNull(r.FailedCount), "signature": string(r.Signature), "fields": canonicalFields(r.Fields),
 		}
 	case *CouponStock:
 		var status interface{} = r.Status.Name
@@ -81,11 +57,11 @@ func canonicalResponse(r CouponResponse) object {
 			status = object{"unknown": r.Status.Code}
 		}
 		return object{
-			"api": string(r.API()), "coupon_stock_id": r.CouponStockID, "coupon_name": optText(r.CouponName),
-			"coupon_value": r.CouponValue, "coupon_minimum": optNum64(r.CouponMinimum), "coupon_type": optNum32(r.CouponType),
-			"status": status, "coupon_total": r.CouponTotal, "max_quota": optNum64(r.MaxQuota),
-			"is_send_num": optNum64(r.IsSendNum), "locked_num": optNum64(r.LockedNum), "used_num": optNum64(r.UsedNum),
-			"coupon_budget": optNum64(r.CouponBudget), "begin_time": canonicalTime(r.BeginTime),
+			"api": string(r.API()), "coupon_stock_id": r.CouponStockID, "coupon_name": orNull(r.CouponName),
+			"coupon_value": r.CouponValue, "coupon_minimum": orNull(r.CouponMinimum), "coupon_type": orNull(r.CouponType),
+			"status": status, "coupon_total": r.CouponTotal, "max_quota": orNull(r.MaxQuota),
+			"is_send_num": orNull(r.IsSendNum), "locked_num": orNull(r.LockedNum), "used_num": orNull(r.UsedNum),
+			"coupon_budget": orNull(r.CouponBudget), "begin_time": canonicalTime(r.BeginTime),
 			"end_time": canonicalTime(r.EndTime), "create_time": canonicalTime(r.CreateTime),
 			"signature": string(r.Signature), "fields": canonicalFields(r.Fields),
 		}
@@ -96,12 +72,12 @@ func canonicalResponse(r CouponResponse) object {
 		}
 		return object{
 			"api": string(r.API()), "coupon_id": r.CouponID, "coupon_stock_id": r.CouponStockID,
-			"coupon_value": r.CouponValue, "coupon_minimum": optNum64(r.CouponMinimum), "coupon_name": optText(r.CouponName),
-			"coupon_desc": optText(r.CouponDesc), "state": state, "coupon_use_value": optNum64(r.CouponUseValue),
-			"coupon_remain_value": optNum64(r.CouponRemainValue), "begin_time": canonicalTime(r.BeginTime),
+			"coupon_value": r.CouponValue, "coupon_minimum": orNull(r.CouponMinimum), "coupon_name": orNull(r.CouponName),
+			"coupon_desc": orNull(r.CouponDesc), "state": state, "coupon_use_value": orNull(r.CouponUseValue),
+			"coupon_remain_value": orNull(r.CouponRemainValue), "begin_time": canonicalTime(r.BeginTime),
 			"end_time": canonicalTime(r.EndTime), "send_time": canonicalTime(r.SendTime),
-			"send_source": optText(r.SendSource), "is_partial_use": optFlag(r.IsPartialUse),
-			"consumer_mch_id": optText(r.ConsumerMchID), "signature": string(r.Signature), "fields": canonicalFields(r.Fields),
+			"send_source": orNull(r.SendSource), "is_partial_use": orNull(r.IsPartialUse),
+			"consumer_mch_id": orNull(r.ConsumerMchID), "signature": string(r.Signature), "fields": canonicalFields(r.Fields),
 		}
 	}
 	panic("not a wxcoupon response")
@@ -145,8 +121,8 @@ func canonicalError(t *testing.T, err error) object {
 		return object{"kind": "protocol", "return_msg": protocol.ReturnMsg}
 	case errors.As(err, &business):
 		return object{
-			"kind": "business", "err_code": optText(business.ErrCode), "err_code_des": optText(business.ErrCodeDes),
-			"ret_msg": optText(business.RetMsg), "meaning": optText(business.Meaning),
+			"kind": "business", "err_code": orNull(business.ErrCode), "err_code_des": orNull(business.ErrCodeDes),
+			"ret_msg": orNull(business.RetMsg), "meaning": orNull(business.Meaning),
 			"advice": string(business.Advice), "retryable": business.Retryable,
 		}
 	case errors.As(err, &signature):

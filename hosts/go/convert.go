@@ -153,48 +153,24 @@ func fieldsValue(fields [][2]string) value {
 
 // --- results ------------------------------------------------------------------------------------
 
-func optString(v value) *string {
+// optional lifts an option's payload with get; nil for none.
+func optional[T any](v value, get func(value) T) *T {
 	if v.payload == nil {
 		return nil
 	}
-	s := v.payload.text
-	return &s
+	x := get(*v.payload)
+	return &x
 }
 
-func optU32(v value) *uint32 {
-	if v.payload == nil {
-		return nil
-	}
-	n := uint32(v.payload.num)
-	return &n
-}
-
-func optU64(v value) *uint64 {
-	if v.payload == nil {
-		return nil
-	}
-	n := v.payload.num
-	return &n
-}
-
-func optBool(v value) *bool {
-	if v.payload == nil {
-		return nil
-	}
-	b := v.payload.flag
-	return &b
-}
+func optString(v value) *string { return optional(v, func(p value) string { return p.text }) }
+func optU32(v value) *uint32    { return optional(v, func(p value) uint32 { return uint32(p.num) }) }
+func optU64(v value) *uint64    { return optional(v, func(p value) uint64 { return p.num }) }
+func optBool(v value) *bool     { return optional(v, func(p value) bool { return p.flag }) }
 
 func optTime(v value) *WeChatTime {
-	if v.payload == nil {
-		return nil
-	}
-	t := WeChatTime{Raw: v.payload.field("raw").text}
-	if secs := v.payload.field("unix-seconds"); secs.payload != nil {
-		n := int64(secs.payload.num)
-		t.UnixSeconds = &n
-	}
-	return &t
+	return optional(v, func(p value) WeChatTime {
+		return WeChatTime{Raw: p.field("raw").text, UnixSeconds: optional(p.field("unix-seconds"), func(s value) int64 { return int64(s.num) })}
+	})
 }
 
 func fieldsFrom(v value) Fields {
