@@ -170,19 +170,25 @@ func (c *Client) do(ctx context.Context, req CouponRequest) (CouponResponse, err
 	if err := ctx.Err(); err != nil {
 		return nil, &TransportError{Message: "not sent: " + err.Error(), MayHaveReachedWeChat: false}
 	}
+	// Lowered once per call: the merchant and the request serve both build and parse.
+	m, err := merchantValue(c.merchant())
+	if err != nil {
+		return nil, err
+	}
 	request, api, err := requestValue(req)
 	if err != nil {
 		return nil, err
 	}
+	// The request's case names the `client` export, and the `api` enum case, of its API.
+	call := request.text
 	if c.opts.Transport == TransportComponent && api != APISendCoupon {
-		// The export of the `client` interface is named like the request's case.
-		out, err := c.component(ctx, request.text, *request.payload)
+		out, err := c.component(ctx, m, call, *request.payload)
 		if err != nil {
 			return nil, err
 		}
-		return responseFrom(request.text, out)
+		return responseFrom(call, out)
 	}
-	built, err := c.rt.BuildRequest(c.merchant(), req, "")
+	built, err := c.rt.buildRequest(m, request, vNone())
 	if err != nil {
 		return nil, err
 	}
@@ -190,15 +196,11 @@ func (c *Client) do(ctx context.Context, req CouponRequest) (CouponResponse, err
 	if err != nil {
 		return nil, err
 	}
-	return c.rt.ParseResponse(c.merchant(), api, status, body)
+	return c.rt.parseResponse(m, vEnum(call), status, body)
 }
 
 // component: the component's `client` export makes the call through wasi:http.
-func (c *Client) component(ctx context.Context, export string, request value) (value, error) {
-	m, err := merchantValue(c.merchant())
-	if err != nil {
-		return value{}, err
-	}
+func (c *Client) component(ctx context.Context, merchant value, export string, request value) (value, error) {
 	// Wasmtime cannot be interrupted from Go: a context deadline shortens the timeouts instead.
 	connect, first, between := c.opts.ConnectTimeout, c.opts.FirstByteTimeout, c.opts.BetweenBytesTimeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -215,7 +217,7 @@ func (c *Client) component(ctx context.Context, export string, request value) (v
 		"max-response-bytes", vOptionalU32(uint32(c.opts.MaxResponseBytes)),
 		"nonce", vNone(),
 	)
-	return c.rt.call(export, m, request, options)
+	return c.rt.call(export, merchant, request, options)
 }
 
 func minDuration(a, b time.Duration) time.Duration {

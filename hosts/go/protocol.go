@@ -86,7 +86,12 @@ func (rt *Runtime) BuildRequest(merchant Merchant, request CouponRequest, nonce 
 	if err := checkUTF8(n, "nonce_str"); err != nil {
 		return nil, err
 	}
-	out, err := rt.call("build-request", m, r, n)
+	return rt.buildRequest(m, r, n)
+}
+
+// buildRequest calls `build-request` with arguments already lowered and checked.
+func (rt *Runtime) buildRequest(merchant, request, nonce value) (*HTTPRequest, error) {
+	out, err := rt.call("build-request", merchant, request, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -105,10 +110,15 @@ func (rt *Runtime) ParseResponse(merchant Merchant, api API, status int, body []
 	if err != nil {
 		return nil, err
 	}
+	return rt.parseResponse(m, a, status, body)
+}
+
+// parseResponse calls `parse-response` with the merchant and the `api` enum already lowered.
+func (rt *Runtime) parseResponse(merchant, api value, status int, body []byte) (CouponResponse, error) {
 	if status < 0 || status > 65535 {
 		return nil, &InvalidInputError{Field: "status", Rule: "must be an HTTP status"}
 	}
-	out, err := rt.call("parse-response", m, a, vU16(uint16(status)), vBytes(body))
+	out, err := rt.call("parse-response", merchant, api, vU16(uint16(status)), vBytes(body))
 	if err != nil {
 		return nil, err
 	}
