@@ -106,9 +106,12 @@ class Cli:
         return out
 
 
+SIGN_TYPES = {"MD5": "md5", "HMAC-SHA256": "hmac-sha256"}
+
+
 def merchant_args(m):
     args = ["--appid", m["appid"], "--mch-id", m["mch_id"]]
-    args += ["--sign-type", {"MD5": "md5", "HMAC-SHA256": "hmac-sha256"}[m["sign_type"]]]
+    args += ["--sign-type", SIGN_TYPES[m["sign_type"]]]
     host = m["host"]
     if host == "backup":
         args.append("--backup-host")
@@ -128,8 +131,7 @@ CLI_API = {"send_coupon": "send", "query_coupon_stock": "stock", "querycouponsin
 
 def run_sign(cli, doc, case):
     fields = json.dumps(case["fields"]).encode()
-    sign_type = {"MD5": "md5", "HMAC-SHA256": "hmac-sha256"}[case["sign_type"]]
-    out = cli.run(["sign", "--api-key", case["key"], "--sign-type", sign_type], stdin=fields)
+    out = cli.run(["sign", "--api-key", case["key"], "--sign-type", SIGN_TYPES[case["sign_type"]]], stdin=fields)
     if "ok" in out:
         out = {"ok": out["ok"]["sign"]}
     return out

@@ -18,16 +18,14 @@ export function witApi(api) {
   return wit;
 }
 
-function text(value, field) {
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') throw new InvalidInputError(field, 'must be a string');
-  return value;
-}
-
 function optionalText(value, field) {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new InvalidInputError(field, 'must be a string');
   return value;
+}
+
+function text(value, field) {
+  return optionalText(value, field) ?? '';
 }
 
 function flag(value, field) {
@@ -113,13 +111,17 @@ export function witQueryCouponsInfo(r) {
   };
 }
 
+const REQUESTS = {
+  'send-coupon': witSendCoupon,
+  'query-coupon-stock': witQueryCouponStock,
+  'query-coupons-info': witQueryCouponsInfo,
+};
+
 /** `{api, ...fields}` → the WIT `coupon-request` variant. */
 export function witRequest(r) {
   requestObject(r);
   const tag = witApi(r.api);
-  const val =
-    tag === 'send-coupon' ? witSendCoupon(r) : tag === 'query-coupon-stock' ? witQueryCouponStock(r) : witQueryCouponsInfo(r);
-  return { tag, val };
+  return { tag, val: REQUESTS[tag](r) };
 }
 
 // --- results ---------------------------------------------------------------------------------

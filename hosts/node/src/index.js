@@ -84,10 +84,20 @@ function viaComponent(fn) {
   }
 }
 
-async function viaNative(m, witRequest, options) {
-  const built = call(() => protocol.buildRequest(m, witRequest, options.nonce ?? undefined));
+/**
+ * One `client` call (`method` of the component's `client`, `tag` its `coupon-request` case): through
+ * the component's own client (`transport: 'component'`), else built and parsed by the component
+ * around Node's `https`.
+ */
+async function clientCall(tag, method, toWit, fromWit, merchant, request, options) {
+  const m = convert.witMerchant(merchant);
+  const r = toWit(request);
+  if (transportOf(options) === 'component') {
+    return fromWit(viaComponent(() => client[method](m, r, callOptions(options))));
+  }
+  const built = call(() => protocol.buildRequest(m, { tag, val: r }, options.nonce ?? undefined));
   const { status, body } = await exchange(built, options);
-  return convert.couponResponse(call(() => protocol.parseResponse(m, witRequest.tag, status, body)));
+  return convert.couponResponse(call(() => protocol.parseResponse(m, tag, status, body)));
 }
 
 /**
@@ -95,30 +105,15 @@ async function viaNative(m, witRequest, options) {
  * (PEM) or `pfx` (+ `passphrase`, WeChat's default being the mch_id), and `ca` for a private CA.
  */
 export async function sendCoupon(merchant, request, options = {}) {
-  const m = convert.witMerchant(merchant);
-  const r = convert.witSendCoupon(request);
-  if (transportOf(options) === 'component') {
-    return convert.sentCoupon(viaComponent(() => client.sendCoupon(m, r, callOptions(options))));
-  }
-  return viaNative(m, { tag: 'send-coupon', val: r }, options);
+  return clientCall('send-coupon', 'sendCoupon', convert.witSendCoupon, convert.sentCoupon, merchant, request, options);
 }
 
 /** Reads a stock (query_coupon_stock); no certificate needed. */
 export async function queryCouponStock(merchant, request, options = {}) {
-  const m = convert.witMerchant(merchant);
-  const r = convert.witQueryCouponStock(request);
-  if (transportOf(options) === 'component') {
-    return convert.couponStock(viaComponent(() => client.queryCouponStock(m, r, callOptions(options))));
-  }
-  return viaNative(m, { tag: 'query-coupon-stock', val: r }, options);
+  return clientCall('query-coupon-stock', 'queryCouponStock', convert.witQueryCouponStock, convert.couponStock, merchant, request, options);
 }
 
 /** Reads one coupon of one user (querycouponsinfo); no certificate needed. */
 export async function queryCouponsInfo(merchant, request, options = {}) {
-  const m = convert.witMerchant(merchant);
-  const r = convert.witQueryCouponsInfo(request);
-  if (transportOf(options) === 'component') {
-    return convert.couponInfo(viaComponent(() => client.queryCouponsInfo(m, r, callOptions(options))));
-  }
-  return viaNative(m, { tag: 'query-coupons-info', val: r }, options);
+  return clientCall('query-coupons-info', 'queryCouponsInfo', convert.witQueryCouponsInfo, convert.couponInfo, merchant, request, options);
 }

@@ -18,7 +18,7 @@ runs the component's own client instead.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Tuple, Union
 
 from . import _convert as convert
 from ._component import load, runtime
@@ -143,43 +143,33 @@ def _options(options: Optional[CallOptions]) -> CallOptions:
     return options
 
 
-def _native(m: Any, request: Any, options: CallOptions) -> Any:
+def _call(
+    name: str, merchant: Any, request: Any, options: Optional[CallOptions], to_wit: Callable[[Any], Any], from_wit: Callable[[Any], Any]
+) -> Any:
+    """One ``client`` call: through the component's own client, or built and parsed by the
+    component around the native exchange."""
+    o = _options(options)
+    m = convert.wit_merchant(merchant)
+    r = to_wit(request)
     rt = runtime()
-    built = convert.http_request(rt.call("build-request", m, request, options.nonce))
-    status, body = exchange(built, options)
-    return convert.coupon_response(rt.call("parse-response", m, request.tag, status, body))
-
-
-def _component(name: str, m: Any, r: Any, options: CallOptions) -> Any:
-    return runtime().call(name, m, r, convert.wit_call_options(options))
+    if o.transport == "component":
+        return from_wit(rt.call(name, m, r, convert.wit_call_options(o)))
+    built = convert.http_request(rt.call("build-request", m, convert.Variant(name, r), o.nonce))
+    status, body = exchange(built, o)
+    return convert.coupon_response(rt.call("parse-response", m, name, status, body))
 
 
 def send_coupon(merchant: Merchant, request: Union[SendCouponRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> SentCoupon:
     """Issues one coupon (send_coupon). Give the merchant's API certificate in ``options``:
     ``cert_file`` + ``key_file`` (PEM), and ``ca_file`` for a private CA."""
-    o = _options(options)
-    m = convert.wit_merchant(merchant)
-    r = convert.wit_send_coupon(request)
-    if o.transport == "component":
-        return convert.sent_coupon(_component("send-coupon", m, r, o))
-    return _native(m, convert.Variant("send-coupon", r), o)
+    return _call("send-coupon", merchant, request, options, convert.wit_send_coupon, convert.sent_coupon)
 
 
 def query_coupon_stock(merchant: Merchant, request: Union[QueryCouponStockRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponStock:
     """Reads a stock (query_coupon_stock); no certificate needed."""
-    o = _options(options)
-    m = convert.wit_merchant(merchant)
-    r = convert.wit_query_coupon_stock(request)
-    if o.transport == "component":
-        return convert.coupon_stock(_component("query-coupon-stock", m, r, o))
-    return _native(m, convert.Variant("query-coupon-stock", r), o)
+    return _call("query-coupon-stock", merchant, request, options, convert.wit_query_coupon_stock, convert.coupon_stock)
 
 
 def query_coupons_info(merchant: Merchant, request: Union[QueryCouponsInfoRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponInfo:
     """Reads one coupon of one user (querycouponsinfo); no certificate needed."""
-    o = _options(options)
-    m = convert.wit_merchant(merchant)
-    r = convert.wit_query_coupons_info(request)
-    if o.transport == "component":
-        return convert.coupon_info(_component("query-coupons-info", m, r, o))
-    return _native(m, convert.Variant("query-coupons-info", r), o)
+    return _call("query-coupons-info", merchant, request, options, convert.wit_query_coupons_info, convert.coupon_info)

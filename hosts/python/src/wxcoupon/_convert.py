@@ -48,20 +48,14 @@ def wit_api(api: str) -> str:
         raise InvalidInputError("api", "must be send_coupon, query_coupon_stock or querycouponsinfo") from None
 
 
-def _text(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInputError(field, "must be a string")
-    return value
-
-
 def _opt_text(value: Any, field: str) -> Optional[str]:
-    if value is None:
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise InvalidInputError(field, "must be a string")
     return value
+
+
+def _text(value: Any, field: str) -> str:
+    return _opt_text(value, field) or ""
 
 
 def _flag(value: Any, field: str) -> bool:
@@ -152,18 +146,21 @@ def wit_query_coupons_info(r: Any) -> Record:
     )
 
 
+_REQUESTS = {
+    "send-coupon": (SendCouponRequest, wit_send_coupon),
+    "query-coupon-stock": (QueryCouponStockRequest, wit_query_coupon_stock),
+    "query-coupons-info": (QueryCouponsInfoRequest, wit_query_coupons_info),
+}
+
+
 def wit_request(request: Any) -> Variant:
     """A request dataclass, or a mapping with ``api`` (the wire name) and the fields."""
-    if isinstance(request, SendCouponRequest):
-        return Variant("send-coupon", wit_send_coupon(request))
-    if isinstance(request, QueryCouponStockRequest):
-        return Variant("query-coupon-stock", wit_query_coupon_stock(request))
-    if isinstance(request, QueryCouponsInfoRequest):
-        return Variant("query-coupons-info", wit_query_coupons_info(request))
+    for tag, (cls, convert) in _REQUESTS.items():
+        if isinstance(request, cls):
+            return Variant(tag, convert(request))
     if isinstance(request, Mapping):
         tag = wit_api(request.get("api"))
-        convert = {"send-coupon": wit_send_coupon, "query-coupon-stock": wit_query_coupon_stock, "query-coupons-info": wit_query_coupons_info}[tag]
-        return Variant(tag, convert(request))
+        return Variant(tag, _REQUESTS[tag][1](request))
     raise InvalidInputError("request", "must be a request dataclass or a mapping with `api`")
 
 
@@ -184,65 +181,35 @@ def _time(t: Any) -> Optional[WechatTime]:
     return None if t is None else WechatTime(raw=t.raw, unix_seconds=get(t, "unix_seconds"))
 
 
+def _result(cls: Type[T], r: Any, **special: Any) -> T:
+    """A result dataclass from the lifted WIT record: every field of the same name (a
+    ``wechat-time`` as a WechatTime, ``fields`` as a dict), except those given in ``special``."""
+    values = {}
+    for f in dc_fields(cls):  # type: ignore[arg-type]
+        if f.name in special:
+            continue
+        value = get(r, f.name)
+        values[f.name] = dict(value) if f.name == "fields" else _time(value) if f.name.endswith("_time") else value
+    return cls(**values, **special)
+
+
 def sent_coupon(s: Any) -> SentCoupon:
-    return SentCoupon(
-        coupon_id=get(s, "coupon_id"),
-        coupon_stock_id=get(s, "coupon_stock_id"),
-        openid=s.openid,
-        resp_count=get(s, "resp_count"),
-        success_count=get(s, "success_count"),
-        failed_count=get(s, "failed_count"),
-        signature=s.signature,
-        fields=dict(s.fields),
-    )
+    return _result(SentCoupon, s)
 
 
 def coupon_stock(s: Any) -> CouponStock:
     status = s.status
-    return CouponStock(
-        coupon_stock_id=get(s, "coupon_stock_id"),
-        coupon_name=get(s, "coupon_name"),
-        coupon_value=get(s, "coupon_value"),
-        coupon_minimum=get(s, "coupon_minimum"),
-        coupon_type=get(s, "coupon_type"),
+    return _result(
+        CouponStock,
+        s,
         status=status.tag,
         status_code=status.payload if status.tag == "unknown" else STOCK_CODES[status.tag],
-        coupon_total=get(s, "coupon_total"),
-        max_quota=get(s, "max_quota"),
-        is_send_num=get(s, "is_send_num"),
-        locked_num=get(s, "locked_num"),
-        used_num=get(s, "used_num"),
-        coupon_budget=get(s, "coupon_budget"),
-        begin_time=_time(get(s, "begin_time")),
-        end_time=_time(get(s, "end_time")),
-        create_time=_time(get(s, "create_time")),
-        signature=s.signature,
-        fields=dict(s.fields),
     )
 
 
 def coupon_info(c: Any) -> CouponInfo:
     state = c.state
-    return CouponInfo(
-        coupon_id=get(c, "coupon_id"),
-        coupon_stock_id=get(c, "coupon_stock_id"),
-        coupon_value=get(c, "coupon_value"),
-        coupon_minimum=get(c, "coupon_minimum"),
-        coupon_name=get(c, "coupon_name"),
-        coupon_desc=get(c, "coupon_desc"),
-        state=state.tag,
-        state_raw=state.payload if state.tag == "unknown" else None,
-        coupon_use_value=get(c, "coupon_use_value"),
-        coupon_remain_value=get(c, "coupon_remain_value"),
-        begin_time=_time(get(c, "begin_time")),
-        end_time=_time(get(c, "end_time")),
-        send_time=_time(get(c, "send_time")),
-        send_source=get(c, "send_source"),
-        is_partial_use=get(c, "is_partial_use"),
-        consumer_mch_id=get(c, "consumer_mch_id"),
-        signature=c.signature,
-        fields=dict(c.fields),
-    )
+    return _result(CouponInfo, c, state=state.tag, state_raw=state.payload if state.tag == "unknown" else None)
 
 
 def coupon_response(v: Variant) -> Union[SentCoupon, CouponStock, CouponInfo]:

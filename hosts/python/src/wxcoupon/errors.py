@@ -152,34 +152,30 @@ class DeniedError(WxCouponError):
         self.detail = detail
 
 
-def _get(record: Any, name: str) -> Any:
-    return getattr(record, name)
-
-
 def from_wit_error(variant: Any) -> WxCouponError:
     """Maps a lifted WIT ``coupon-error`` (a ``wasmtime.component.Variant``) to its class."""
     tag, val = variant.tag, variant.payload
     if tag == "invalid-input":
-        return InvalidInputError(_get(val, "field"), _get(val, "rule"))
+        return InvalidInputError(val.field, val.rule)
     if tag == "unexpected-status":
         return UnexpectedStatusError(val)
     if tag == "malformed-response":
-        return MalformedResponseError(_get(val, "field"), _get(val, "problem"))
+        return MalformedResponseError(val.field, val.problem)
     if tag == "protocol":
         return ProtocolError(val)
     if tag == "business":
         return BusinessError(
-            _get(val, "err-code"),
-            _get(val, "err-code-des"),
-            _get(val, "ret-msg"),
-            _get(val, "meaning"),
-            _get(val, "advice"),
-            _get(val, "retryable"),
+            getattr(val, "err-code"),
+            getattr(val, "err-code-des"),
+            getattr(val, "ret-msg"),
+            val.meaning,
+            val.advice,
+            val.retryable,
         )
     if tag == "signature":
         return SignatureError(val)
     if tag == "transport":
-        return TransportError(_get(val, "message"), _get(val, "may-have-reached-wechat"))
+        return TransportError(val.message, getattr(val, "may-have-reached-wechat"))
     if tag == "denied":
         return DeniedError(val)
     err = WxCouponError(f"unknown coupon-error case {tag}")
