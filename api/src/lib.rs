@@ -194,6 +194,34 @@ pub fn merchant_problem(
     Some((setting(&first.field).to_string(), first.rule))
 }
 
+/// The last step of an edge's settings check: the merchant it assembled, or every problem. The
+/// core's checks ([`merchant_problem`]) run only when `problems` (those the edge found reading
+/// its settings) is empty, so a missing field is not reported twice.
+pub fn checked_merchant(
+    merchant: core::Merchant,
+    problems: Vec<(String, String)>,
+    setting: fn(&str) -> &str,
+) -> Result<core::Merchant, Vec<(String, String)>> {
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    match merchant_problem(&merchant, setting) {
+        Some(problem) => Err(vec![problem]),
+        None => Ok(merchant),
+    }
+}
+
+/// An edge's sign-type setting: `MD5` (also when unset) or `HMAC-SHA256`, in any case; anything
+/// else is `Err` with the rule.
+pub fn sign_type_setting(value: Option<&str>) -> Result<core::SignType, &'static str> {
+    match value {
+        None => Ok(core::SignType::Md5),
+        Some(v) if v.eq_ignore_ascii_case("md5") => Ok(core::SignType::Md5),
+        Some(v) if v.eq_ignore_ascii_case("hmac-sha256") => Ok(core::SignType::HmacSha256),
+        Some(_) => Err("must be MD5 or HMAC-SHA256"),
+    }
+}
+
 /// `GET /healthz`'s answer once the settings checked out.
 pub fn health() -> Reply {
     #[derive(Serialize)]

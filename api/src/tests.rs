@@ -5,7 +5,8 @@ use wxcoupon_core as core;
 
 use crate::trade_no::{compose, serial};
 use crate::{
-    merchant_problem, percent_decode, query_pairs, route, ApiError, Call, IssueInput, Reply, Route,
+    checked_merchant, merchant_problem, percent_decode, query_pairs, route, sign_type_setting,
+    ApiError, Call, IssueInput, Reply, Route,
 };
 
 fn as_is(field: &str) -> &str {
@@ -431,5 +432,39 @@ fn merchant_problem_names_the_first_broken_rule_by_the_edge_setting() {
             "merchant.sign_type".to_string(),
             "the sandbox accepts MD5 signatures only".to_string()
         ))
+    );
+}
+
+#[test]
+fn checked_merchant_reports_the_edges_problems_first_then_the_cores() {
+    let key = core::ApiKey::new("0123456789abcdef0123456789abcdef").unwrap();
+    let mut merchant = core::Merchant::new("wx1234567890", "1900000109", key);
+    assert!(checked_merchant(merchant.clone(), Vec::new(), as_is).is_ok());
+    merchant.mch_id = "has space".into();
+    let found = vec![("APPID".to_string(), "required".to_string())];
+    assert_eq!(
+        checked_merchant(merchant.clone(), found.clone(), as_is).unwrap_err(),
+        found
+    );
+    assert_eq!(
+        checked_merchant(merchant, Vec::new(), as_is).unwrap_err(),
+        vec![(
+            "merchant.mch_id".to_string(),
+            "must not contain spaces or control characters".to_string()
+        )]
+    );
+}
+
+#[test]
+fn sign_type_setting_is_md5_by_default_and_any_case() {
+    assert_eq!(sign_type_setting(None), Ok(core::SignType::Md5));
+    assert_eq!(sign_type_setting(Some("md5")), Ok(core::SignType::Md5));
+    assert_eq!(
+        sign_type_setting(Some("Hmac-Sha256")),
+        Ok(core::SignType::HmacSha256)
+    );
+    assert_eq!(
+        sign_type_setting(Some("SHA1")),
+        Err("must be MD5 or HMAC-SHA256")
     );
 }

@@ -158,15 +158,12 @@ impl Settings {
                 None
             }
         };
-        let sign_type = match reader.string("sign_type", false) {
-            None => core::SignType::Md5,
-            Some(v) if v.eq_ignore_ascii_case("md5") => core::SignType::Md5,
-            Some(v) if v.eq_ignore_ascii_case("hmac-sha256") => core::SignType::HmacSha256,
-            Some(_) => {
-                reader.problem("sign_type", "must be MD5 or HMAC-SHA256");
-                core::SignType::Md5
-            }
-        };
+        let sign_type =
+            wxcoupon_api::sign_type_setting(reader.string("sign_type", false).as_deref())
+                .unwrap_or_else(|rule| {
+                    reader.problem("sign_type", rule);
+                    core::SignType::Md5
+                });
         let sandbox = reader.flag("sandbox");
         let require_signed = reader.flag("require_signed_responses");
         let send_cluster = reader.string("send_cluster", true).unwrap_or_default();
@@ -204,13 +201,9 @@ impl Settings {
             sandbox,
             signature_policy: core::SignaturePolicy::from_required(require_signed),
         };
-        if problems.is_empty() {
-            // The core's own checks: lengths, key form, sandbox + HMAC, the authority's form.
-            problems.extend(wxcoupon_api::merchant_problem(&merchant, setting_of));
-        }
-        if !problems.is_empty() {
-            return Err(ConfigError(problems));
-        }
+        // The core's own checks: lengths, key form, sandbox + HMAC, the authority's form.
+        let merchant =
+            wxcoupon_api::checked_merchant(merchant, problems, setting_of).map_err(ConfigError)?;
         Ok(Settings {
             merchant,
             send_cluster,

@@ -50,6 +50,8 @@ const TRUNCATE_LINGER: Duration = Duration::from_millis(100);
 /// The `Content-Type` of XML answers. WeChat's exact header is not documented; clients must not
 /// depend on it.
 const XML_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+/// The `Content-Type` of the plain-text error pages (404, 405, 400).
+const TEXT_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
 
 /// Everything the connections share.
 struct Shared {
@@ -102,10 +104,7 @@ impl Simulator {
         } else {
             None
         };
-        let http_addr = match &plain {
-            Some(listener) => Some(listener.local_addr()?),
-            None => None,
-        };
+        let http_addr = plain.as_ref().map(TcpListener::local_addr).transpose()?;
 
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&config.stocks)),
@@ -555,12 +554,21 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-fn simple(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<SimBody> {
-    let mut response = Response::new(SimBody::full(body.into()));
+fn simple(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<SimBody> {
+    with_body(status, content_type, SimBody::full(body.into()))
+}
+
+fn with_body(status: StatusCode, content_type: &'static str, body: SimBody) -> Response<SimBody> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
-    if let Ok(value) = header::HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     response
 }
 
@@ -574,18 +582,14 @@ async fn respond(
     let method = req.method().clone();
     let Some(route) = route(req.uri().path()) else {
         info!(peer = %info.peer, %method, path = %req.uri().path(), "404 unknown path");
-        return simple(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=UTF-8",
-            "Not Found",
-        );
+        return simple(StatusCode::NOT_FOUND, TEXT_CONTENT_TYPE, "Not Found");
     };
     let endpoint = route.endpoint.name();
     if method != Method::POST {
         info!(peer = %info.peer, %method, endpoint, "405 method not allowed");
         let mut response = simple(
             StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=UTF-8",
+            TEXT_CONTENT_TYPE,
             "Method Not Allowed",
         );
         response
@@ -604,11 +608,7 @@ async fn respond(
         Err(e) if e.is::<LengthLimitError>() => Bytes::new(),
         Err(e) => {
             debug!(peer = %info.peer, error = %e, "reading the request body failed");
-            return simple(
-                StatusCode::BAD_REQUEST,
-                "text/plain; charset=UTF-8",
-                "Bad Request",
-            );
+            return simple(StatusCode::BAD_REQUEST, TEXT_CONTENT_TYPE, "Bad Request");
         }
     };
 
@@ -675,10 +675,10 @@ async fn respond(
     if fault.as_ref().is_some_and(|f| f.truncated_body) && xml.len() >= 2 {
         let full_len = xml.len();
         let half = xml.slice(..full_len / 2);
-        let mut response = Response::new(SimBody::truncated(half, control));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static(XML_CONTENT_TYPE),
+        let mut response = with_body(
+            StatusCode::OK,
+            XML_CONTENT_TYPE,
+            SimBody::truncated(half, control),
         );
         response
             .headers_mut()

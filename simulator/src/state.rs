@@ -330,6 +330,11 @@ mod tests {
         }
     }
 
+    /// The `err_code` of a send that must be refused.
+    fn refused(outcome: SendOutcome) -> &'static str {
+        outcome.result.unwrap_err().err_code
+    }
+
     #[test]
     fn rules_and_replay() {
         let mut state = State::new(&StockSeed::defaults());
@@ -352,36 +357,20 @@ mod tests {
         assert_eq!(other.unwrap_err().err_code, "PARAM_ERROR");
 
         assert_eq!(
-            state
-                .send(env, &req("9", "u", "t3"), NOW)
-                .result
-                .unwrap_err()
-                .err_code,
+            refused(state.send(env, &req("9", "u", "t3"), NOW)),
             "COUPON_STOCK_ID_NOT_VALID"
         );
         assert_eq!(
-            state
-                .send(env, &req("1759", "u", "t4"), NOW)
-                .result
-                .unwrap_err()
-                .err_code,
+            refused(state.send(env, &req("1759", "u", "t4"), NOW)),
             "STOCK_IS_NOT_VALID"
         );
         assert!(state.send(env, &req("1760", "a", "t5"), NOW).result.is_ok());
         assert_eq!(
-            state
-                .send(env, &req("1760", "b", "t6"), NOW)
-                .result
-                .unwrap_err()
-                .err_code,
+            refused(state.send(env, &req("1760", "b", "t6"), NOW)),
             "AL_STOCK_OVER"
         );
         assert_eq!(
-            state
-                .send(env, &req("1757", "x", "t7"), 4_200_000_000)
-                .result
-                .unwrap_err()
-                .err_code,
+            refused(state.send(env, &req("1757", "x", "t7"), 4_200_000_000)),
             "AL_STOCK_OVER"
         );
         // The sandbox has its own books.

@@ -5,24 +5,56 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use wxcoupon_core::{CouponResponse, Error, SignatureError};
-use wxcoupon_simulator::{Endpoint, Faults, SimulatorConfig};
+use wxcoupon_core::{CouponResponse, Error, Merchant, SignatureError};
+use wxcoupon_simulator::{Endpoint, Faults, RunningSimulator, SimulatorConfig};
 
-fn assert_nothing_issued(sim: &wxcoupon_simulator::RunningSimulator) {
+fn assert_nothing_issued(sim: &RunningSimulator) {
     assert_eq!(sim.stock("1758").unwrap().is_send_num, 0);
     assert!(sim.coupons().is_empty());
 }
 
+/// A simulator armed with `faults`, its production merchant and an HTTPS client presenting the
+/// client certificate.
+async fn armed(faults: Faults) -> (RunningSimulator, Merchant, Client) {
+    let sim = start().await;
+    sim.set_faults(faults).unwrap();
+    let merchant = production(&sim);
+    let client = Client::https(&sim, true);
+    (sim, merchant, client)
+}
+
+/// A plain-HTTP simulator armed with `faults` from its configuration.
+async fn plain_armed(faults: Faults) -> RunningSimulator {
+    start_with(SimulatorConfig {
+        plain_http: true,
+        faults,
+        ..SimulatorConfig::default()
+    })
+    .await
+}
+
+/// Writes `request` to the plain-HTTP listener and reads until the server closes (at most 5 s):
+/// the bytes received and how the read ended.
+async fn raw_exchange(sim: &RunningSimulator, request: &[u8]) -> (Vec<u8>, std::io::Result<usize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(sim.http_addr().unwrap())
+        .await
+        .unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut raw = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut raw))
+        .await
+        .expect("the server closes");
+    (raw, read)
+}
+
 #[tokio::test]
 async fn latency_delays_a_normal_answer() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         latency_ms: 300,
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     let started = Instant::now();
     let (_, sent) = client
         .call(&merchant, &send("1758", OPENID, &trade_no()))
@@ -39,14 +71,11 @@ async fn latency_delays_a_normal_answer() {
 
 #[tokio::test]
 async fn latency_takes_effect_even_when_the_client_gives_up() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         latency_ms: 5_000,
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     let request = send("1758", OPENID, &trade_no());
     let call = client.call(&merchant, &request);
     // The client stops waiting long before the answer and drops the connection.
@@ -64,14 +93,11 @@ async fn latency_takes_effect_even_when_the_client_gives_up() {
 
 #[tokio::test]
 async fn http_status_fault() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         status: Some(503),
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     let (answer, parsed) = client
         .call(&merchant, &send("1758", OPENID, &trade_no()))
         .await
@@ -84,14 +110,11 @@ async fn http_status_fault() {
 
 #[tokio::test]
 async fn reset_connection_fault() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         reset_connection: true,
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     let result = client
         .call(&merchant, &send("1758", OPENID, &trade_no()))
         .await;
@@ -102,35 +125,21 @@ async fn reset_connection_fault() {
     assert_nothing_issued(&sim);
 
     // Over plain HTTP, read raw: the connection is reset (RST), no byte of an answer comes.
-    let sim_plain = start_with(SimulatorConfig {
-        plain_http: true,
-        faults: Faults {
-            reset_connection: true,
-            ..Faults::default()
-        },
-        ..SimulatorConfig::default()
+    let sim_plain = plain_armed(Faults {
+        reset_connection: true,
+        ..Faults::default()
     })
     .await;
-    {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut tcp = tokio::net::TcpStream::connect(sim_plain.http_addr().unwrap())
-            .await
-            .unwrap();
-        tcp.write_all(
-            b"POST /mmpaymkttransfers/query_coupon_stock HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\n\r\n<xml/>\n",
-        )
-        .await
-        .unwrap();
-        let mut raw = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut raw))
-            .await
-            .expect("the server closes");
-        assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
-        assert_eq!(
-            read.map_err(|e| e.kind()).unwrap_err(),
-            std::io::ErrorKind::ConnectionReset
-        );
-    }
+    let (raw, read) = raw_exchange(
+        &sim_plain,
+        b"POST /mmpaymkttransfers/query_coupon_stock HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\n\r\n<xml/>\n",
+    )
+    .await;
+    assert!(raw.is_empty(), "{:?}", String::from_utf8_lossy(&raw));
+    assert_eq!(
+        read.map_err(|e| e.kind()).unwrap_err(),
+        std::io::ErrorKind::ConnectionReset
+    );
 
     // Disarmed, the same client reconnects and succeeds.
     sim.clear_faults();
@@ -144,14 +153,11 @@ async fn reset_connection_fault() {
 
 #[tokio::test]
 async fn truncated_body_fault() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         truncated_body: true,
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     let result = client
         .call(&merchant, &send("1758", OPENID, &trade_no()))
         .await;
@@ -159,29 +165,17 @@ async fn truncated_body_fault() {
     assert_nothing_issued(&sim);
 
     // The same over plain HTTP, read byte by byte: a head with Content-Length, half a body, EOF.
-    let sim = start_with(SimulatorConfig {
-        plain_http: true,
-        faults: Faults {
-            truncated_body: true,
-            ..Faults::default()
-        },
-        ..SimulatorConfig::default()
+    let sim = plain_armed(Faults {
+        truncated_body: true,
+        ..Faults::default()
     })
     .await;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut tcp = tokio::net::TcpStream::connect(sim.http_addr().unwrap())
-        .await
-        .unwrap();
-    tcp.write_all(
+    let (raw, read) = raw_exchange(
+        &sim,
         b"POST /mmpaymkttransfers/query_coupon_stock HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\n<xml>",
     )
-    .await
-    .unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut raw))
-        .await
-        .expect("the server closes")
-        .unwrap();
+    .await;
+    read.unwrap();
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
     let declared: usize = head
@@ -196,14 +190,11 @@ async fn truncated_body_fault() {
 
 #[tokio::test]
 async fn wrong_sign_fault() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         wrong_sign: true,
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     let (answer, parsed) = client
         .call(&merchant, &send("1758", OPENID, &trade_no()))
         .await
@@ -265,16 +256,13 @@ async fn forced_err_codes() {
 
 #[tokio::test]
 async fn faults_scoped_to_one_endpoint_and_counted() {
-    let sim = start().await;
-    sim.set_faults(Faults {
+    let (sim, merchant, mut client) = armed(Faults {
         only: Some(Endpoint::SendCoupon),
         times: Some(2),
         err_code: Some("SYSTEMERROR".into()),
         ..Faults::default()
     })
-    .unwrap();
-    let merchant = production(&sim);
-    let mut client = Client::https(&sim, true);
+    .await;
     // Queries are not affected and do not count.
     let (_, stock) = client.call(&merchant, &query_stock("1758")).await.unwrap();
     assert!(stock.is_ok(), "{stock:?}");

@@ -90,18 +90,12 @@ impl Config {
             problems.push(("WXPAY_API_KEY".into(), "required".into()));
         }
 
-        let sign_type = match vars.get("WXPAY_SIGN_TYPE").map(|v| v.trim()) {
-            None => core::SignType::Md5,
-            Some(v) if v.eq_ignore_ascii_case("md5") => core::SignType::Md5,
-            Some(v) if v.eq_ignore_ascii_case("hmac-sha256") => core::SignType::HmacSha256,
-            Some(_) => {
-                problems.push((
-                    "WXPAY_SIGN_TYPE".into(),
-                    "must be MD5 or HMAC-SHA256".into(),
-                ));
-                core::SignType::Md5
-            }
-        };
+        let sign_type =
+            wxcoupon_api::sign_type_setting(vars.get("WXPAY_SIGN_TYPE").map(|v| v.trim()))
+                .unwrap_or_else(|rule| {
+                    problems.push(("WXPAY_SIGN_TYPE".into(), rule.into()));
+                    core::SignType::Md5
+                });
         let mut flag = |name: &str| match vars.get(name).map(|v| v.trim().to_ascii_lowercase()) {
             None => false,
             Some(v) => match v.as_str() {
@@ -178,13 +172,9 @@ impl Config {
             sandbox,
             signature_policy: core::SignaturePolicy::from_required(require_signed),
         };
-        if problems.is_empty() {
-            // The core's own checks: lengths, key form, sandbox + HMAC, base URL form.
-            problems.extend(wxcoupon_api::merchant_problem(&merchant, variable_of));
-        }
-        if !problems.is_empty() {
-            return Err(ConfigError(problems));
-        }
+        // The core's own checks: lengths, key form, sandbox + HMAC, base URL form.
+        let merchant =
+            wxcoupon_api::checked_merchant(merchant, problems, variable_of).map_err(ConfigError)?;
         Ok(Config {
             merchant,
             connect_timeout_ms,

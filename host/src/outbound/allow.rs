@@ -62,17 +62,7 @@ pub struct AllowedHost {
 
 impl fmt::Display for AllowedHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(
-                f,
-                "{}://[{}]:{}",
-                self.scheme.as_str(),
-                self.host,
-                self.port
-            )
-        } else {
-            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
-        }
+        write_origin(f, self.scheme, &self.host, self.port)
     }
 }
 
@@ -103,17 +93,17 @@ impl Destination {
 
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(
-                f,
-                "{}://[{}]:{}",
-                self.scheme.as_str(),
-                self.host,
-                self.port
-            )
-        } else {
-            write!(f, "{}://{}:{}", self.scheme.as_str(), self.host, self.port)
-        }
+        write_origin(f, self.scheme, &self.host, self.port)
+    }
+}
+
+/// Writes `scheme://host:port`, bracketing an IPv6 host.
+fn write_origin(f: &mut fmt::Formatter<'_>, scheme: Scheme, host: &str, port: u16) -> fmt::Result {
+    let scheme = scheme.as_str();
+    if host.contains(':') {
+        write!(f, "{scheme}://[{host}]:{port}")
+    } else {
+        write!(f, "{scheme}://{host}:{port}")
     }
 }
 

@@ -185,11 +185,14 @@ impl OutboundClient {
             );
             return Err(HttpError::HttpRequestDenied);
         };
-        let client = match (&self.inner.with_identity, entry.identity) {
-            (Some(c), true) if dest.scheme == Scheme::Https => c,
-            _ => &self.inner.plain,
-        };
-        let client_cert = entry.identity && dest.scheme == Scheme::Https && self.has_identity();
+        // The certificate goes to identity hosts over TLS only, and only when there is one.
+        let identity_client = self
+            .inner
+            .with_identity
+            .as_ref()
+            .filter(|_| entry.identity && dest.scheme == Scheme::Https);
+        let client_cert = identity_client.is_some();
+        let client = identity_client.unwrap_or(&self.inner.plain);
         let timeouts = self.inner.timeouts.resolve(options.as_ref());
 
         let result = async {
