@@ -1,7 +1,7 @@
 //! The component's client against the simulator, through the reference host's mutual-TLS
 //! outbound client: real HTTPS on loopback, real certificates, WeChat's wire format.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use wxcoupon::CallOptions;
 use wxcoupon_core::{
@@ -9,6 +9,7 @@ use wxcoupon_core::{
     SendCouponRequest, SignatureCheck, SignatureError,
 };
 use wxcoupon_simulator::Faults;
+use wxcoupon_tests::gateway::LogBuffer;
 use wxcoupon_tests::{Harness, HarnessOptions, TEST_KEY};
 
 fn send(stock: &str, openid: &str, trade_no: &str) -> SendCouponRequest {
@@ -319,23 +320,10 @@ async fn sequential_calls_reuse_connections() {
     assert_eq!(h.outbound.requests_sent(), N);
 }
 
-/// Collects every log line of the test (all levels) to search it.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_api_key_never_appears_in_logs_or_errors() {
-    let captured = Captured::default();
+    // Every log line of the test (all levels), to search it.
+    let captured = LogBuffer::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -405,7 +393,7 @@ fn the_api_key_never_appears_in_logs_or_errors() {
         let text = format!("{e} {e:?} {}", serde_json::to_string(e).unwrap());
         assert!(!text.contains(TEST_KEY), "key in error: {text}");
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("send_coupon") || logs.contains("mmpaymkttransfers"),
         "logs were captured: {logs}"

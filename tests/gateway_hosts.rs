@@ -18,59 +18,25 @@
 //! `wasmtime serve` 48 has no way to deny an outbound HTTP request (its `-S` network options
 //! govern wasi:sockets, not wasi:http), so there the denial is not tested.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use wxcoupon::egress::{EgressConfig, EgressProxy, EgressStats};
 use wxcoupon::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig};
-use wxcoupon::serve::{ServeConfig, Server};
+use wxcoupon::serve::ServeConfig;
 use wxcoupon_simulator::{
     CertFile, Endpoint, Faults, RunningSimulator, Simulator, SimulatorConfig,
 };
+use wxcoupon_tests::gateway::{component_env, logs, Gateway};
 use wxcoupon_tests::hosts::{
     self, assert_error, find_jco, find_wasmtime, free_port, get, post_coupon, request, require,
     temp_dir, try_request, HostProcess,
 };
-
-const APPID: &str = "wx5edab3bdfba3dc1c";
-const MCH_ID: &str = "10000098";
-const API_KEY: &str = wxcoupon_tests::TEST_KEY;
-
-// ---- log capture (the in-process proxy's lines; one subscriber for the binary) ----
-
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this process so far (debug and up).
-fn logs() -> String {
-    static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
-    let buffer = BUFFER.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        buffer
-    });
-    String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned()
-}
+use wxcoupon_tests::{APPID, MCH_ID, TEST_KEY as API_KEY};
 
 // ---- the upstream side: simulator + egress proxy ----
 
@@ -183,16 +149,6 @@ impl Runtime {
             Runtime::Wasmtime(_) => "wasmtime serve",
         }
     }
-}
-
-/// The component's environment: the test merchant calling `base_url`.
-fn component_env(base_url: &str) -> Vec<(String, String)> {
-    vec![
-        ("WXPAY_APPID".into(), APPID.into()),
-        ("WXPAY_MCH_ID".into(), MCH_ID.into()),
-        ("WXPAY_API_KEY".into(), API_KEY.into()),
-        ("WXPAY_BASE_URL".into(), base_url.into()),
-    ]
 }
 
 /// Serves the component file under `runtime` on a free loopback port with `env` as its
@@ -427,8 +383,8 @@ async fn jco_serve_issues_through_the_egress_proxy() {
     // Three servers of the same file: through the proxy (allow-list: the proxy only), straight
     // to the plain listener (the shim as it comes), and one whose allow-list lacks the target.
     let allowed = up.egress_url();
-    let env_proxy = component_env(&up.egress_url());
-    let env_plain = component_env(&up.plain_url());
+    let env_proxy = component_env(&up.egress_url(), &[]);
+    let env_plain = component_env(&up.plain_url(), &[]);
     let (proxied, direct, denied) = tokio::join!(
         serve(&runtime, &env_proxy, Some(&allowed)),
         serve(&runtime, &env_plain, None),
@@ -456,12 +412,7 @@ async fn jco_serve_issues_through_the_egress_proxy() {
 
     assert_eq!(up.sim.coupons().len(), coupons_before + 2);
     // jco runs the component in a second node process: the whole group goes on drop.
-    let groups = [proxied.pid(), direct.pid(), denied.pid()];
-    drop((proxied, direct, denied));
-    assert_all_gone(&groups);
-    let stats = up.stop().await;
-    assert_eq!(stats.refused, 0, "{stats:?}");
-    assert_no_secrets_in_logs();
+    tear_down(vec![proxied, direct, denied], up).await;
     eprintln!(
         "jco serve: 3 servers ready in {} ms, whole test {} ms",
         ready.as_millis(),
@@ -478,8 +429,8 @@ async fn wasmtime_serve_issues_through_the_egress_proxy() {
     let runtime = Runtime::Wasmtime(wasmtime);
     let up = Upstream::start().await;
 
-    let env_proxy = component_env(&up.egress_url());
-    let env_plain = component_env(&up.plain_url());
+    let env_proxy = component_env(&up.egress_url(), &[]);
+    let env_plain = component_env(&up.plain_url(), &[]);
     let (proxied, direct) = tokio::join!(
         serve(&runtime, &env_proxy, None),
         serve(&runtime, &env_plain, None),
@@ -496,17 +447,23 @@ async fn wasmtime_serve_issues_through_the_egress_proxy() {
         !output.contains(API_KEY),
         "the API key in wasmtime's output"
     );
-    let groups = [proxied.pid(), direct.pid()];
-    drop((proxied, direct));
-    assert_all_gone(&groups);
-    let stats = up.stop().await;
-    assert_eq!(stats.refused, 0, "{stats:?}");
-    assert_no_secrets_in_logs();
+    tear_down(vec![proxied, direct], up).await;
     eprintln!(
         "wasmtime serve: 2 servers ready in {} ms, whole test {} ms",
         ready.as_millis(),
         started.elapsed().as_millis()
     );
+}
+
+/// Kills the runtimes, whose process groups must all be gone, then stops the upstream: the
+/// proxy refused nothing, and no secret reached the logs.
+async fn tear_down(runtimes: Vec<HostProcess>, up: Upstream) {
+    let groups: Vec<u32> = runtimes.iter().map(HostProcess::pid).collect();
+    drop(runtimes);
+    assert_all_gone(&groups);
+    let stats = up.stop().await;
+    assert_eq!(stats.refused, 0, "{stats:?}");
+    assert_no_secrets_in_logs();
 }
 
 /// Every process of these groups has exited (killed processes are reaped at once; their
@@ -538,11 +495,7 @@ fn assert_no_secrets_in_logs() {
 
 /// The reference host serving the component (a stand-in for Spin): its outbound client has no
 /// certificate and may reach only `base_url` — the proxy supplies the certificate.
-struct InProcessGateway {
-    addr: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<wxcoupon::serve::ServeStats>>,
-}
+struct InProcessGateway(Gateway);
 
 impl InProcessGateway {
     /// `ca_pem`: any CA (never used: the proxy is plain HTTP), as a root store must not be
@@ -556,25 +509,22 @@ impl InProcessGateway {
             ..OutboundConfig::default()
         })
         .unwrap();
-        let server = Server::bind(ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            component_env: component_env(base_url),
-            hooks: Arc::new(move || Box::new(client.hooks())),
-            ..ServeConfig::default()
-        })
-        .await
-        .unwrap();
-        let addr = server.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run_until(async {
-            let _ = stopped.await;
-        }));
-        InProcessGateway { addr, stop, task }
+        InProcessGateway(
+            Gateway::start(ServeConfig {
+                component_env: component_env(base_url, &[]),
+                hooks: Arc::new(move || Box::new(client.hooks())),
+                ..ServeConfig::default()
+            })
+            .await,
+        )
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.0.addr
     }
 
     async fn stop(self) {
-        let _ = self.stop.send(());
-        let stats = self.task.await.unwrap().unwrap();
+        let stats = self.0.stop().await;
         assert_eq!(stats.failed, 0, "{stats:?}");
     }
 }
@@ -584,7 +534,7 @@ async fn wxcoupon_serve_issues_through_the_egress_proxy() {
     // Needs no external tool: the same scenario as under jco / wasmtime serve.
     let up = Upstream::start().await;
     let gateway = InProcessGateway::start(&up.egress_url(), up.sim.ca_pem()).await;
-    coupon_api(gateway.addr, &up, "wxcoupon serve").await;
+    coupon_api(gateway.addr(), &up, "wxcoupon serve").await;
     gateway.stop().await;
     let stats = up.stop().await;
     assert!(stats.forwarded >= 10, "{stats:?}");
@@ -646,7 +596,7 @@ async fn the_egress_proxy_from_variables() {
 
     let gateway = InProcessGateway::start(&egress, sim.ca_pem()).await;
     let issued = post_coupon(
-        gateway.addr,
+        gateway.addr(),
         &json!({"stock_id": "1758", "openid": "o-vars"}),
     )
     .await;
@@ -844,7 +794,7 @@ async fn spin_manifest_matches_the_component() {
     // What the reference host passes is a subset of what the component reads.
     let host = wxcoupon::config::HostConfig::load(
         None,
-        component_env("https://127.0.0.1:1"),
+        component_env("https://127.0.0.1:1", &[]),
         &Default::default(),
     )
     .unwrap();
@@ -904,22 +854,13 @@ async fn spin_manifest_matches_the_component() {
 
 /// `GET /healthz` of the component (in the reference host) with `env` as its environment.
 async fn health_with_env(env: Vec<(String, String)>) -> hosts::Answer {
-    logs();
-    let server = Server::bind(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
+    let gateway = Gateway::start(ServeConfig {
         component_env: env,
         ..ServeConfig::default()
     })
-    .await
-    .unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server.run_until(async {
-        let _ = stopped.await;
-    }));
-    let answer = get(addr, "/healthz").await;
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    .await;
+    let answer = get(gateway.addr, "/healthz").await;
+    gateway.stop().await;
     answer
 }
 

@@ -7,58 +7,22 @@
 //! graceful shutdown, access logs. Nothing may ever show the API key: every answer is checked,
 //! and so are all log lines, captured for the whole test binary.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use wxcoupon::config::{ConfigOverrides, HostConfig};
 use wxcoupon::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig};
 use wxcoupon::runtime::HooksFactory;
-use wxcoupon::serve::{ServeConfig, ServeStats, Server};
+use wxcoupon::serve::ServeConfig;
 use wxcoupon_simulator::{
     CertFile, Endpoint, Faults, RunningSimulator, Simulator, SimulatorConfig,
 };
-
-const APPID: &str = "wx5edab3bdfba3dc1c";
-const MCH_ID: &str = "10000098";
-const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
-
-// ---- log capture (one subscriber for the whole binary) ----
-
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of every test so far (debug level and up, all targets).
-fn logs() -> String {
-    static BUFFER: OnceLock<LogBuffer> = OnceLock::new();
-    let buffer = BUFFER.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        buffer
-    });
-    String::from_utf8_lossy(&buffer.0.lock().unwrap()).into_owned()
-}
+use wxcoupon_tests::gateway::{component_env as env, logs, Gateway};
+use wxcoupon_tests::hosts::{self, assert_error, Answer};
+use wxcoupon_tests::{APPID, MCH_ID, TEST_KEY as API_KEY};
 
 // ---- servers ----
 
@@ -70,18 +34,6 @@ async fn simulator() -> RunningSimulator {
     })
     .await
     .expect("start the simulator")
-}
-
-/// The merchant variables for a gateway calling `base_url`, plus `extra`.
-fn env(base_url: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("WXPAY_APPID".to_string(), APPID.to_string()),
-        ("WXPAY_MCH_ID".to_string(), MCH_ID.to_string()),
-        ("WXPAY_API_KEY".to_string(), API_KEY.to_string()),
-        ("WXPAY_BASE_URL".to_string(), base_url.to_string()),
-    ];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
 }
 
 /// The host's outbound client: the simulator's CA, the merchant certificate, and an allow-list
@@ -103,110 +55,41 @@ fn outbound(sim: &RunningSimulator, allowed: &str) -> HooksFactory {
     Arc::new(move || Box::new(client.hooks()))
 }
 
-/// A running gateway.
-struct Gateway {
-    addr: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<ServeStats>>,
-}
-
-impl Gateway {
-    async fn start(config: ServeConfig) -> Gateway {
-        logs();
-        let server = Server::bind(ServeConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..config
-        })
-        .await
-        .expect("bind the gateway");
-        let addr = server.local_addr();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server.run_until(async {
-            let _ = stopped.await;
-        }));
-        Gateway { addr, stop, task }
-    }
-
-    async fn stop(self) -> ServeStats {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("the gateway stops in time")
-            .expect("the server task")
-            .expect("the server")
+/// The gateway's configuration calling the simulator at `base_url` (and allowed to reach only
+/// that), with `extra` variables.
+fn config(sim: &RunningSimulator, base_url: &str, extra: &[(&str, &str)]) -> ServeConfig {
+    ServeConfig {
+        component_env: env(base_url, extra),
+        hooks: outbound(sim, base_url),
+        ..ServeConfig::default()
     }
 }
 
 // ---- client ----
 
-/// An answer of the gateway.
-struct Answer {
-    status: u16,
-    headers: http::HeaderMap,
-    json: Value,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.json["code"].as_str().unwrap_or("")
+/// Nothing may show the API key: not an answer's body, nor any of its headers.
+fn without_key(answer: Answer) -> Answer {
+    assert!(
+        !answer.text.contains(API_KEY),
+        "the API key in an answer: {}",
+        answer.text
+    );
+    for value in answer.headers.values() {
+        assert!(!value.to_str().unwrap_or("").contains(API_KEY));
     }
-
-    fn field(&self, name: &str) -> &str {
-        self.json[name].as_str().unwrap_or("")
-    }
+    answer
 }
 
 async fn send(addr: SocketAddr, method: &str, path: &str, body: Option<(&str, Vec<u8>)>) -> Answer {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    let bytes = match body {
-        Some((content_type, bytes)) => {
-            request = request.header("content-type", content_type);
-            bytes
-        }
-        None => Vec::new(),
-    };
-    let request = request.body(Full::new(Bytes::from(bytes))).unwrap();
-    let response = tokio::time::timeout(Duration::from_secs(30), sender.send_request(request))
-        .await
-        .expect("an answer in time")
-        .expect("an answer");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&body).into_owned();
-    assert!(!text.contains(API_KEY), "the API key in an answer: {text}");
-    for value in headers.values() {
-        assert!(!value.to_str().unwrap_or("").contains(API_KEY));
-    }
-    let json =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {status} {text}"));
-    Answer {
-        status,
-        headers,
-        json,
-    }
+    without_key(hosts::request(addr, method, path, body).await)
 }
 
 async fn get(addr: SocketAddr, path: &str) -> Answer {
-    send(addr, "GET", path, None).await
+    without_key(hosts::get(addr, path).await)
 }
 
 async fn post(addr: SocketAddr, body: Value) -> Answer {
-    send(
-        addr,
-        "POST",
-        "/v1/coupons",
-        Some(("application/json", body.to_string().into_bytes())),
-    )
-    .await
+    without_key(hosts::post_coupon(addr, &body).await)
 }
 
 /// Today's date in Beijing time, `yyyyMMdd`.
@@ -218,24 +101,12 @@ fn beijing_date() -> String {
     wxcoupon_core::time::format_beijing(now)[..8].to_string()
 }
 
-fn assert_error(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.json);
-    assert_eq!(answer.code(), code, "{}", answer.json);
-    assert!(answer.json["message"].is_string(), "{}", answer.json);
-    assert!(answer.json["retryable"].is_boolean(), "{}", answer.json);
-}
-
 // ---- tests ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issues_and_queries_over_mutual_tls() {
     let sim = simulator().await;
-    let gateway = Gateway::start(ServeConfig {
-        component_env: env(&sim.https_base_url(), &[]),
-        hooks: outbound(&sim, &sim.https_base_url()),
-        ..ServeConfig::default()
-    })
-    .await;
+    let gateway = Gateway::start(config(&sim, &sim.https_base_url(), &[])).await;
     let addr = gateway.addr;
 
     let health = get(addr, "/healthz").await;
@@ -374,12 +245,7 @@ async fn issues_and_queries_over_mutual_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_bad_requests() {
     let sim = simulator().await;
-    let gateway = Gateway::start(ServeConfig {
-        component_env: env(&sim.https_base_url(), &[]),
-        hooks: outbound(&sim, &sim.https_base_url()),
-        ..ServeConfig::default()
-    })
-    .await;
+    let gateway = Gateway::start(config(&sim, &sim.https_base_url(), &[])).await;
     let addr = gateway.addr;
 
     // 400, naming the field and the rule.
@@ -494,14 +360,11 @@ async fn refuses_bad_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_timeouts_are_504_and_retry_with_the_same_number() {
     let sim = simulator().await;
-    let gateway = Gateway::start(ServeConfig {
-        component_env: env(
-            &sim.https_base_url(),
-            &[("WXPAY_FIRST_BYTE_TIMEOUT_MS", "300")],
-        ),
-        hooks: outbound(&sim, &sim.https_base_url()),
-        ..ServeConfig::default()
-    })
+    let gateway = Gateway::start(config(
+        &sim,
+        &sim.https_base_url(),
+        &[("WXPAY_FIRST_BYTE_TIMEOUT_MS", "300")],
+    ))
     .await;
     let addr = gateway.addr;
     sim.set_faults(Faults {
@@ -541,12 +404,7 @@ async fn upstream_timeouts_are_504_and_retry_with_the_same_number() {
 async fn plain_http_listener() {
     let sim = simulator().await;
     let base = sim.http_base_url().expect("plain listener");
-    let gateway = Gateway::start(ServeConfig {
-        component_env: env(&base, &[]),
-        hooks: outbound(&sim, &base),
-        ..ServeConfig::default()
-    })
-    .await;
+    let gateway = Gateway::start(config(&sim, &base, &[])).await;
     let stock = get(gateway.addr, "/v1/stocks/1758").await;
     assert_eq!(stock.status, 200, "{}", stock.json);
     assert_eq!(stock.json["is_send_num"], 0);
@@ -654,11 +512,9 @@ async fn configuration_problems_name_the_variable_not_the_value() {
 async fn concurrency_limit_and_graceful_shutdown() {
     let sim = simulator().await;
     let gateway = Gateway::start(ServeConfig {
-        component_env: env(&sim.https_base_url(), &[]),
-        hooks: outbound(&sim, &sim.https_base_url()),
         max_concurrency: 1,
         queue_timeout: Duration::from_millis(100),
-        ..ServeConfig::default()
+        ..config(&sim, &sim.https_base_url(), &[])
     })
     .await;
     let addr = gateway.addr;
@@ -710,15 +566,14 @@ async fn serves_from_a_host_configuration() {
     .await
     .expect("start the simulator");
     let path = |file| sim.cert_path(file).unwrap().display().to_string();
-    let vars = vec![
-        ("WXPAY_APPID".to_string(), APPID.to_string()),
-        ("WXPAY_MCH_ID".to_string(), MCH_ID.to_string()),
-        ("WXPAY_API_KEY".to_string(), API_KEY.to_string()),
-        ("WXPAY_BASE_URL".to_string(), sim.https_base_url()),
-        ("WXPAY_CERT_FILE".to_string(), path(CertFile::ClientCert)),
-        ("WXPAY_KEY_FILE".to_string(), path(CertFile::ClientKey)),
-        ("WXPAY_CA_FILE".to_string(), path(CertFile::Ca)),
-    ];
+    let vars = env(
+        &sim.https_base_url(),
+        &[
+            ("WXPAY_CERT_FILE", &path(CertFile::ClientCert)),
+            ("WXPAY_KEY_FILE", &path(CertFile::ClientKey)),
+            ("WXPAY_CA_FILE", &path(CertFile::Ca)),
+        ],
+    );
     let host = HostConfig::load(None, vars, &ConfigOverrides::default()).expect("host config");
     let config = ServeConfig::from_host_config(&host, "127.0.0.1:0".parse().unwrap()).unwrap();
     assert!(!format!("{config:?}").contains(API_KEY));

@@ -321,16 +321,27 @@ fn identity() -> ClientIdentity {
     .unwrap()
 }
 
-/// A client trusting only the test CA, allowing WeChat's hosts and `base_url`.
-fn client(base_url: &str, identity: Option<ClientIdentity>) -> OutboundClient {
-    OutboundClient::new(OutboundConfig {
+/// A configuration trusting only the test CA, allowing WeChat's hosts and `base_url`.
+fn config(base_url: &str, identity: Option<ClientIdentity>) -> OutboundConfig {
+    OutboundConfig {
         identity,
         allow: AllowList::default().with_base_url(base_url).unwrap(),
         extra_ca_pem: Some(pki().ca_pem().as_bytes().to_vec()),
         use_system_roots: false,
         ..OutboundConfig::default()
-    })
-    .unwrap()
+    }
+}
+
+/// A client of [`config`].
+fn client(base_url: &str, identity: Option<ClientIdentity>) -> OutboundClient {
+    OutboundClient::new(config(base_url, identity)).unwrap()
+}
+
+/// A [`Mode::Tls13Mutual`] server and a client presenting the merchant identity to it.
+fn mutual_tls() -> (TestServer, OutboundClient) {
+    let server = TestServer::start(Mode::Tls13Mutual);
+    let client = client(&server.base_url("https"), Some(identity()));
+    (server, client)
 }
 
 fn request(url: &str) -> http::Request<WasiBody> {
@@ -371,6 +382,15 @@ async fn send_via_hooks(
     Ok((status, body))
 }
 
+/// [`send_via_hooks`] for a request that must fail: its error.
+async fn send_err(
+    client: &OutboundClient,
+    req: http::Request<WasiBody>,
+    opts: Option<RequestOptions>,
+) -> HttpError {
+    send_via_hooks(client, req, opts).await.unwrap_err()
+}
+
 fn is_tls_error(e: &HttpError) -> bool {
     matches!(
         e,
@@ -399,22 +419,19 @@ async fn unlisted_destinations_are_denied_without_any_connection() {
         format!("http://127.0.0.1:{port}/x"),
         format!("https://localhost:{port}/x"),
     ] {
-        let err = send_via_hooks(&client, request(&url), None)
-            .await
-            .unwrap_err();
+        let err = send_err(&client, request(&url), None).await;
         assert!(
             matches!(err, HttpError::HttpRequestDenied),
             "{url}: {err:?}"
         );
     }
     // User credentials in the URI are refused too.
-    let err = send_via_hooks(
+    let err = send_err(
         &client,
         request(&format!("https://user@127.0.0.1:{port}/x")),
         None,
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, HttpError::HttpRequestUriInvalid), "{err:?}");
     // No connection reached the listener.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -428,8 +445,7 @@ async fn unlisted_destinations_are_denied_without_any_connection() {
 
 #[tokio::test]
 async fn mutual_tls_with_identity_answers_200_in_origin_form() {
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
+    let (server, client) = mutual_tls();
     let url = format!("{}/mmpaymkttransfers/send_coupon", server.base_url("https"));
     let (status, body) = send_via_hooks(&client, request(&url), None).await.unwrap();
     assert_eq!(status, 200);
@@ -449,9 +465,7 @@ async fn mutual_tls_without_identity_is_a_tls_error() {
     let server = TestServer::start(Mode::Tls13Mutual);
     let client = client(&server.base_url("https"), None);
     let url = format!("{}/mmpaymkttransfers/send_coupon", server.base_url("https"));
-    let err = send_via_hooks(&client, request(&url), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, request(&url), None).await;
     // TLS 1.3: the server's certificate_required alert arrives after the client's handshake.
     match &err {
         HttpError::TlsAlertReceived {
@@ -471,9 +485,7 @@ async fn mutual_tls_without_identity_is_a_tls_error() {
 async fn mutual_tls_over_tls12_without_identity_is_a_tls_error() {
     let server = TestServer::start(Mode::Tls12Mutual);
     let client = client(&server.base_url("https"), None);
-    let err = send_via_hooks(&client, server.request("https", "/x"), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, server.request("https", "/x"), None).await;
     assert!(is_tls_error(&err), "{err:?}");
 
     // With the identity the same server answers.
@@ -493,9 +505,7 @@ async fn an_unknown_client_certificate_is_a_tls_error() {
     )
     .unwrap();
     let client = client(&server.base_url("https"), Some(rogue));
-    let err = send_via_hooks(&client, server.request("https", "/x"), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, server.request("https", "/x"), None).await;
     assert!(is_tls_error(&err), "{err:?}");
 }
 
@@ -504,18 +514,13 @@ async fn the_identity_goes_only_to_identity_hosts() {
     // The server is allowed, but as an extra host (no certificate): it refuses the handshake.
     let server = TestServer::start(Mode::Tls13Mutual);
     let client = OutboundClient::new(OutboundConfig {
-        identity: Some(identity()),
         allow: AllowList::deny_all()
             .with_host(&server.base_url("https"))
             .unwrap(),
-        extra_ca_pem: Some(pki().ca_pem().as_bytes().to_vec()),
-        use_system_roots: false,
-        ..OutboundConfig::default()
+        ..config(&server.base_url("https"), Some(identity()))
     })
     .unwrap();
-    let err = send_via_hooks(&client, server.request("https", "/x"), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, server.request("https", "/x"), None).await;
     assert!(is_tls_error(&err), "{err:?}");
 }
 
@@ -524,24 +529,17 @@ async fn an_untrusted_server_certificate_is_a_certificate_error() {
     let server = TestServer::start(Mode::Tls13);
     // Trusts only the rogue CA, not the test CA.
     let client = OutboundClient::new(OutboundConfig {
-        allow: AllowList::default()
-            .with_base_url(&server.base_url("https"))
-            .unwrap(),
         extra_ca_pem: Some(pki().rogue_ca_pem().as_bytes().to_vec()),
-        use_system_roots: false,
-        ..OutboundConfig::default()
+        ..config(&server.base_url("https"), None)
     })
     .unwrap();
-    let err = send_via_hooks(&client, server.request("https", "/x"), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, server.request("https", "/x"), None).await;
     assert!(matches!(err, HttpError::TlsCertificateError), "{err:?}");
 }
 
 #[tokio::test]
 async fn sequential_requests_reuse_one_connection() {
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
+    let (server, client) = mutual_tls();
     const N: usize = 12;
     for i in 0..N {
         let url = format!(
@@ -563,18 +561,13 @@ async fn sequential_requests_reuse_one_connection() {
 
 #[tokio::test]
 async fn an_oversized_body_is_a_body_size_error() {
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
-    let err = send_via_hooks(&client, server.request("https", "/big"), None)
-        .await
-        .unwrap_err();
+    let (server, client) = mutual_tls();
+    let err = send_err(&client, server.request("https", "/big"), None).await;
     assert!(
         matches!(err, HttpError::HttpResponseBodySize(Some(100_000))),
         "{err:?}"
     );
-    let err = send_via_hooks(&client, server.request("https", "/big-chunked"), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, server.request("https", "/big-chunked"), None).await;
     assert!(matches!(err, HttpError::HttpResponseBodySize(_)), "{err:?}");
     // A small answer on the same client still works.
     let (status, _) = send_via_hooks(&client, server.request("https", "/ok"), None)
@@ -585,16 +578,14 @@ async fn an_oversized_body_is_a_body_size_error() {
 
 #[tokio::test]
 async fn a_slow_first_byte_times_out() {
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
+    let (server, client) = mutual_tls();
     let started = Instant::now();
-    let err = send_via_hooks(
+    let err = send_err(
         &client,
         server.request("https", "/slow"),
         options(Some(300), None),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, HttpError::ConnectionReadTimeout), "{err:?}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -607,50 +598,37 @@ async fn a_slow_first_byte_times_out() {
 async fn default_timeouts_apply_when_the_guest_sets_none() {
     let server = TestServer::start(Mode::Tls13Mutual);
     let client = OutboundClient::new(OutboundConfig {
-        identity: Some(identity()),
-        allow: AllowList::default()
-            .with_base_url(&server.base_url("https"))
-            .unwrap(),
-        extra_ca_pem: Some(pki().ca_pem().as_bytes().to_vec()),
-        use_system_roots: false,
         timeouts: Timeouts {
             first_byte: Duration::from_millis(300),
             ..Timeouts::default()
         },
-        ..OutboundConfig::default()
+        ..config(&server.base_url("https"), Some(identity()))
     })
     .unwrap();
     let started = Instant::now();
-    let err = send_via_hooks(&client, server.request("https", "/slow"), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, server.request("https", "/slow"), None).await;
     assert!(matches!(err, HttpError::ConnectionReadTimeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn a_stalled_body_times_out_between_bytes() {
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
+    let (server, client) = mutual_tls();
     let started = Instant::now();
-    let err = send_via_hooks(
+    let err = send_err(
         &client,
         server.request("https", "/stall-body"),
         options(None, Some(300)),
     )
-    .await
-    .unwrap_err();
+    .await;
     assert!(matches!(err, HttpError::ConnectionReadTimeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn a_truncated_body_is_an_incomplete_response() {
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
-    let err = send_via_hooks(&client, server.request("https", "/truncated"), None)
-        .await
-        .unwrap_err();
+    let (server, client) = mutual_tls();
+    let err = send_err(&client, server.request("https", "/truncated"), None).await;
     assert!(matches!(err, HttpError::HttpResponseIncomplete), "{err:?}");
 }
 
@@ -682,9 +660,7 @@ async fn a_closed_port_is_connection_refused() {
     };
     let base = format!("https://127.0.0.1:{port}");
     let client = client(&base, Some(identity()));
-    let err = send_via_hooks(&client, request(&format!("{base}/x")), None)
-        .await
-        .unwrap_err();
+    let err = send_err(&client, request(&format!("{base}/x")), None).await;
     assert!(matches!(err, HttpError::ConnectionRefused), "{err:?}");
 }
 
@@ -824,8 +800,7 @@ async fn logs_name_the_request_but_no_header_values_bodies_or_keys() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let server = TestServer::start(Mode::Tls13Mutual);
-    let client = client(&server.base_url("https"), Some(identity()));
+    let (server, client) = mutual_tls();
     let url = format!("{}/mmpaymkttransfers/send_coupon", server.base_url("https"));
     let mut req = request(&url);
     req.headers_mut().insert(

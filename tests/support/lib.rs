@@ -3,11 +3,16 @@
 
 use std::sync::OnceLock;
 
+pub mod gateway;
 pub mod hosts;
 
 use wxcoupon::Runtime;
 use wxcoupon_core::{ApiKey, Fields, Merchant};
 
+/// The test merchant's appid.
+pub const APPID: &str = "wx5edab3bdfba3dc1c";
+/// The test merchant's mch_id.
+pub const MCH_ID: &str = "10000098";
 /// The API key of the vectors, fixtures and simulator defaults.
 pub const TEST_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
@@ -19,11 +24,7 @@ pub fn runtime() -> &'static Runtime {
 
 /// The merchant every fixture belongs to.
 pub fn merchant() -> Merchant {
-    Merchant::new(
-        "wx5edab3bdfba3dc1c",
-        "10000098",
-        ApiKey::new(TEST_KEY).unwrap(),
-    )
+    Merchant::new(APPID, MCH_ID, ApiKey::new(TEST_KEY).unwrap())
 }
 
 /// `tests/fixtures/<path>`.

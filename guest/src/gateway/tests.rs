@@ -1,6 +1,6 @@
 //! The gateway's settings, natively (`cargo test -p wxcoupon-guest`). Routing, bodies, errors
 //! and answers are `wxcoupon-api`'s, tested there; the `wasi:http` side is covered end to end by
-//! `host/tests/serve.rs`.
+//! `tests/serve.rs`.
 
 use wxcoupon_core as core;
 
