@@ -623,6 +623,13 @@ async fn the_egress_proxy_forwards_only_wechat_paths() {
     for path in [
         "/pay/unifiedorder",
         "/secapi/pay/refund",
+        // Transfers and red packets live beside the coupons: never with the certificate.
+        "/mmpaymkttransfers/promotion/transfers",
+        "/mmpaymkttransfers/sendredpack",
+        "/sandboxnew/mmpaymkttransfers/promotion/transfers",
+        // `;` path parameters some servers strip (`..;` is `..` to them).
+        "/mmpaymkttransfers/..;/secapi/pay/refund",
+        "/mmpaymkttransfers/send_coupon;/../../secapi/pay/refund",
         "/mmpaymkttransfers/../secapi/pay/refund",
         "/mmpaymkttransfers/%2e%2e/secapi/pay/refund",
         "/mmpaymkttransfers//send_coupon",
@@ -658,10 +665,42 @@ async fn the_egress_proxy_forwards_only_wechat_paths() {
     assert_eq!(absolute.status, 200, "{}", absolute.text);
     assert!(absolute.text.contains("<return_code>"), "{}", absolute.text);
     assert_eq!(up.sim.requests_seen(), 1);
+    // A query needs no certificate, so it went without one.
+    assert_eq!(up.egress_client.requests_with_certificate(), 0);
+
+    // `\` separators, which some servers read as `/`, sent raw (no client library would).
+    let raw = raw_request(
+        addr,
+        "POST /mmpaymkttransfers\\..\\secapi\\pay\\refund HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+    )
+    .await;
+    assert!(
+        raw.starts_with("HTTP/1.1 403") || raw.starts_with("HTTP/1.1 400"),
+        "{raw}"
+    );
+    assert_eq!(up.sim.requests_seen(), 1, "a refused request went out");
 
     let stats = up.stop().await;
-    assert_eq!(stats.refused, 8, "{stats:?}");
+    assert_eq!(
+        stats.refused,
+        13 + u64::from(raw.starts_with("HTTP/1.1 403")),
+        "{stats:?}"
+    );
     assert_eq!(stats.forwarded, 1, "{stats:?}");
+}
+
+/// Writes `request` as it is to `addr` and returns what comes back before the server closes or
+/// 2 s pass.
+async fn raw_request(addr: SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut out))
+        .await
+        .map(|r| r.unwrap_or(0))
+        .unwrap_or(0);
+    String::from_utf8_lossy(&out[..n]).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,16 @@
 //! ```
 //!
 //! What it refuses, so that it is no open proxy and no general use of the certificate:
-//! - every path outside [`ALLOWED_PATH_PREFIXES`] (`/mmpaymkttransfers/`, `/sandboxnew/`),
-//!   and any path with `.`/`..` segments, empty segments or `%` escapes → `403 EGRESS_PATH_REFUSED`;
+//! - every path but the seven of [`wxcoupon_core::paths::known_paths`] (the three v2 coupon
+//!   APIs, their `/sandboxnew` copies, `getsignkey`), compared exactly after the core's strict
+//!   reading ([`wxcoupon_core::paths::classify_path`]: no `;`, `\`, `%`, `.`/`..` or empty
+//!   segments, nothing but printable ASCII) → `403 EGRESS_PATH_REFUSED`, never forwarded;
+//! - the client certificate goes with `send_coupon` only (the outbound client's rule, see
+//!   [`crate::outbound::OutboundClient::send`]): the queries and `getsignkey` do not need it;
 //! - methods other than `POST` and `GET` → `405`;
+//! - an upstream that resolves to the proxy's own address (refused at start), and any request
+//!   that already carries [`HOP_HEADER`] (`508 EGRESS_LOOP`): no loop through DNS or a second
+//!   proxy;
 //! - bodies over [`MAX_REQUEST_BODY_BYTES`] → `413`;
 //! - the request's own authority (an absolute-form target, a `host` header) is ignored: requests
 //!   only ever go to the configured upstream, which is the only entry of the client's allow-list;
@@ -74,16 +81,24 @@ use tokio::sync::watch;
 use wasmtime_wasi_http::Error as HttpError;
 
 use crate::config::HostConfig;
-use crate::http_server::{Connections, LogTarget};
+use crate::http_server::{ConnectionLimits, Connections, LogTarget};
 use crate::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig, WECHAT_API_HOST};
 use crate::outbound::{WasiBody, WECHAT_BACKUP_API_HOST};
-
-/// The only paths forwarded: WeChat Pay's marketing-transfer APIs (the coupon endpoints) and the
-/// sandbox (its coupon endpoints and `getsignkey`).
-pub const ALLOWED_PATH_PREFIXES: [&str; 2] = ["/mmpaymkttransfers/", "/sandboxnew/"];
+use wxcoupon_core::paths::{classify_path, known_paths, PathRefusal};
 
 /// The largest request body forwarded (the component's signed XML requests are under 2 KiB).
 pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+
+/// The header every forwarded request carries, naming the proxy instance. A request that
+/// arrives with it has gone round a loop (the upstream, through DNS or another proxy, leads back
+/// to an egress proxy): it is answered `508 EGRESS_LOOP` and not forwarded again.
+pub const HOP_HEADER: &str = "x-wxcoupon-egress-hop";
+
+/// The proxy's connection limits: its callers are a few gateway processes on the same machine.
+const EGRESS_CONNECTION_LIMITS: ConnectionLimits = ConnectionLimits {
+    total: 512,
+    per_peer: 512,
+};
 
 /// The default listening address.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -493,24 +508,65 @@ impl Upstream {
         loopback && port == addr.port()
     }
 
+    /// Resolves the upstream and refuses it when any of its addresses is the proxy's own
+    /// listening address `local` (`127.1`, `[::ffff:127.0.0.1]`, `localhost.` and the like all
+    /// resolve to it): the proxy would forward to itself until it ran out of file descriptors.
+    /// An upstream that does not resolve now is accepted (WeChat's host from a machine without
+    /// DNS yet): [`HOP_HEADER`] stops the loops resolution cannot see.
+    async fn refuse_self(&self, local: SocketAddr) -> anyhow::Result<()> {
+        let Ok(uri) = self.origin.parse::<Uri>() else {
+            return Ok(());
+        };
+        let default_port = if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        };
+        let port = uri.port_u16().unwrap_or(default_port);
+        // `localhost.` is `localhost`: the root label changes no name.
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.');
+        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host, port)).await {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => {
+                tracing::warn!(
+                    target: "wxcoupon::egress",
+                    upstream = %self.origin,
+                    error = %e,
+                    "the upstream does not resolve now; loops are caught by the hop header"
+                );
+                return Ok(());
+            }
+        };
+        let local_ip = local.ip().to_canonical();
+        let loops = addrs.iter().any(|addr| {
+            let ip = addr.ip().to_canonical();
+            addr.port() == local.port()
+                && (ip == local_ip
+                    || (local_ip.is_unspecified() && (ip.is_loopback() || ip.is_unspecified())))
+        });
+        anyhow::ensure!(
+            !loops,
+            "the egress upstream {} resolves to the proxy's own address {local}: it would \
+             forward to itself",
+            self.origin
+        );
+        Ok(())
+    }
+
     fn uri_for(&self, path_and_query: &str) -> Result<Uri, http::uri::InvalidUri> {
         format!("{}{}{}", self.origin, self.prefix, path_and_query).parse()
     }
 }
 
-/// Whether `path` may be forwarded: under one of [`ALLOWED_PATH_PREFIXES`], with no empty,
-/// `.` or `..` segment and no percent-escape (WeChat Pay's paths have none, and refusing them
-/// leaves no way to reach another path after decoding).
-pub fn path_allowed(path: &str) -> bool {
-    if !ALLOWED_PATH_PREFIXES.iter().any(|p| path.starts_with(p)) {
-        return false;
-    }
-    if path.contains('%') || !path.is_ascii() {
-        return false;
-    }
-    path[1..]
-        .split('/')
-        .all(|s| !s.is_empty() && s != "." && s != "..")
+/// Whether `path` may be forwarded: exactly one of the coupon paths
+/// ([`wxcoupon_core::paths::classify_path`]), or why not.
+pub fn path_allowed(path: &str) -> Result<(), PathRefusal> {
+    classify_path(path).map(|_| ())
 }
 
 /// A bound proxy: the outbound client built, the socket listening.
@@ -522,6 +578,8 @@ pub struct EgressProxy {
 struct Shared {
     client: OutboundClient,
     upstream: Upstream,
+    /// This instance's value of [`HOP_HEADER`].
+    hop: http::HeaderValue,
     counters: Counters,
     next_id: AtomicU64,
     grace: Duration,
@@ -553,11 +611,16 @@ impl EgressProxy {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.listen))?;
+        let local = listener.local_addr()?;
+        upstream.refuse_self(local).await?;
+        let hop = http::HeaderValue::from_str(&format!("{}-{}", std::process::id(), local))
+            .unwrap_or(http::HeaderValue::from_static("wxcoupon"));
         Ok(EgressProxy {
             listener,
             shared: Arc::new(Shared {
                 client,
                 upstream,
+                hop,
                 counters: Counters::default(),
                 next_id: AtomicU64::new(1),
                 grace: config.shutdown_grace,
@@ -584,7 +647,7 @@ impl EgressProxy {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<EgressStats> {
         let EgressProxy { listener, shared } = self;
-        let mut connections = Connections::new(LogTarget::Egress);
+        let mut connections = Connections::new(LogTarget::Egress, EGRESS_CONNECTION_LIMITS);
         connections
             .accept_until(listener, shutdown, |stream, peer, stop| {
                 connection(shared.clone(), stream, peer, stop)
@@ -709,7 +772,8 @@ enum Refusal {
 
 /// A request the proxy does not forward.
 enum Rule {
-    Path,
+    Path(PathRefusal),
+    Loop,
     Method,
     TooLarge,
     Unreadable,
@@ -717,12 +781,22 @@ enum Rule {
 
 impl Rule {
     fn answer(self) -> Answer {
-        let allowed = ALLOWED_PATH_PREFIXES.join(", ");
         match self {
-            Rule::Path => json(
-                StatusCode::FORBIDDEN,
-                "EGRESS_PATH_REFUSED",
-                &format!("the egress proxy only forwards WeChat Pay paths under {allowed}"),
+            Rule::Path(why) => {
+                let allowed: Vec<String> = known_paths().collect();
+                json(
+                    StatusCode::FORBIDDEN,
+                    "EGRESS_PATH_REFUSED",
+                    &format!(
+                        "{why}: the egress proxy forwards these paths only: {}",
+                        allowed.join(", ")
+                    ),
+                )
+            }
+            Rule::Loop => json(
+                StatusCode::LOOP_DETECTED,
+                "EGRESS_LOOP",
+                "the request already passed an egress proxy: the upstream leads back to one",
             ),
             Rule::Method => {
                 let mut answer = json(
@@ -760,9 +834,10 @@ async fn forward(
     if path == "/healthz" && parts.method == Method::GET {
         return Err(Refusal::Health);
     }
-    if !path_allowed(path) {
-        return Err(Refusal::Rule(Rule::Path));
+    if parts.headers.contains_key(HOP_HEADER) {
+        return Err(Refusal::Rule(Rule::Loop));
     }
+    path_allowed(path).map_err(|why| Refusal::Rule(Rule::Path(why)))?;
     if parts.method != Method::POST && parts.method != Method::GET {
         return Err(Refusal::Rule(Rule::Method));
     }
@@ -774,7 +849,7 @@ async fn forward(
     let uri = shared
         .upstream
         .uri_for(path_and_query)
-        .map_err(|_| Refusal::Rule(Rule::Path))?;
+        .map_err(|_| Refusal::Rule(Rule::Path(PathRefusal::NotPrintableAscii)))?;
 
     let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -790,11 +865,14 @@ async fn forward(
         .version(http::Version::HTTP_11);
     if let Some(headers) = upstream.headers_mut() {
         copy_end_to_end(&parts.headers, headers);
+        headers.insert(HOP_HEADER, shared.hop.clone());
     }
     let body: WasiBody = Full::new(body)
         .map_err(|never| match never {})
         .boxed_unsync();
-    let upstream = upstream.body(body).map_err(|_| Refusal::Rule(Rule::Path))?;
+    let upstream = upstream
+        .body(body)
+        .map_err(|_| Refusal::Rule(Rule::Path(PathRefusal::NotPrintableAscii)))?;
 
     let response = shared
         .client
@@ -888,21 +966,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_wechat_paths_are_forwarded() {
-        for ok in [
-            "/mmpaymkttransfers/send_coupon",
-            "/mmpaymkttransfers/query_coupon_stock",
-            "/mmpaymkttransfers/querycouponsinfo",
-            "/sandboxnew/mmpaymkttransfers/send_coupon",
-            "/sandboxnew/pay/getsignkey",
-        ] {
-            assert!(path_allowed(ok), "{ok}");
+    fn only_the_coupon_paths_are_forwarded() {
+        for ok in known_paths() {
+            assert_eq!(path_allowed(&ok), Ok(()), "{ok}");
         }
         for refused in [
             "/",
             "/healthz",
             "/pay/unifiedorder",
             "/secapi/pay/refund",
+            "/mmpaymkttransfers/promotion/transfers",
+            "/mmpaymkttransfers/sendredpack",
+            "/mmpaymkttransfers/sendgroupredpack",
+            "/sandboxnew/mmpaymkttransfers/promotion/transfers",
+            "/sandboxnew/secapi/pay/refund",
+            "/mmpaymkttransfers/..;/secapi/pay/refund",
+            "/mmpaymkttransfers/send_coupon;/../../secapi/pay/refund",
+            "/mmpaymkttransfers\\..\\secapi\\pay\\refund",
             "/mmpaymkttransfers",
             "/mmpaymkttransfers/",
             "/mmpaymkttransfers/../secapi/pay/refund",
@@ -914,7 +994,7 @@ mod tests {
             "/MMPAYMKTTRANSFERS/send_coupon",
             "/mmpaymkttransfers/s\u{e9}nd",
         ] {
-            assert!(!path_allowed(refused), "{refused}");
+            assert!(path_allowed(refused).is_err(), "{refused}");
         }
     }
 
@@ -1020,6 +1100,102 @@ mod tests {
                 "WXPAY_EGRESS_UPSTREAM".to_string(),
                 "must not be the proxy's own listening address".to_string()
             )
+        );
+    }
+
+    /// A loopback port nothing listens on (bound, then released).
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    #[tokio::test]
+    async fn refuses_an_upstream_that_resolves_to_itself() {
+        for upstream in [
+            "http://127.1:{port}",
+            "http://[::ffff:127.0.0.1]:{port}",
+            "http://localhost.:{port}",
+            "https://127.0.0.1:{port}/prefix",
+        ] {
+            let port = free_port();
+            let config = EgressConfig {
+                listen: format!("127.0.0.1:{port}").parse().unwrap(),
+                upstream_base_url: upstream.replace("{port}", &port.to_string()),
+                ..EgressConfig::default()
+            };
+            let err = EgressProxy::bind(config)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{upstream} was accepted"));
+            assert!(
+                err.to_string().contains("forward to itself"),
+                "{upstream}: {err}"
+            );
+        }
+        // Another port on the same host is no loop.
+        let port = free_port();
+        let other = EgressProxy::bind(EgressConfig {
+            listen: format!("127.0.0.1:{port}").parse().unwrap(),
+            upstream_base_url: format!("http://127.1:{}", free_port()),
+            ..EgressConfig::default()
+        })
+        .await;
+        assert!(other.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_loop_through_a_second_proxy_ends_at_the_first_hop() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, b) = (free_port(), free_port());
+        let start = |listen: u16, upstream: u16| async move {
+            let proxy = EgressProxy::bind(EgressConfig {
+                listen: format!("127.0.0.1:{listen}").parse().unwrap(),
+                upstream_base_url: format!("http://127.0.0.1:{upstream}"),
+                ..EgressConfig::default()
+            })
+            .await
+            .unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(proxy.run_until(async {
+                let _ = stopped.await;
+            }));
+            (stop, task)
+        };
+        let (stop_a, task_a) = start(a, b).await;
+        let (stop_b, task_b) = start(b, a).await;
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", a))
+                .await
+                .unwrap();
+            stream
+                .write_all(
+                    b"POST /mmpaymkttransfers/query_coupon_stock HTTP/1.1\r\nhost: x\r\n\
+                      content-length: 11\r\nconnection: close\r\n\r\n<xml></xml>",
+                )
+                .await
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            answer
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(10), exchange)
+            .await
+            .expect("the loop must end, not run until descriptors run out");
+        assert!(answer.starts_with("HTTP/1.1 508"), "{answer}");
+        assert!(answer.contains("EGRESS_LOOP"), "{answer}");
+        let _ = stop_a.send(());
+        let _ = stop_b.send(());
+        let (a, b) = (
+            task_a.await.unwrap().unwrap(),
+            task_b.await.unwrap().unwrap(),
+        );
+        assert_eq!(
+            (a.forwarded, b.forwarded, b.refused),
+            (1, 0, 1),
+            "{a:?} {b:?}"
         );
     }
 

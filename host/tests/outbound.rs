@@ -27,6 +27,8 @@ mod common;
 // ---- fixtures ----
 
 const OK_BODY: &str = "<xml><return_code><![CDATA[SUCCESS]]></return_code></xml>";
+/// The one path the client certificate goes with.
+const SEND_COUPON: &str = "/mmpaymkttransfers/send_coupon";
 
 // ---- the loopback server ----
 
@@ -261,7 +263,10 @@ fn http_loop(stream: &mut dyn Conn, stats: &Stats, stop: &AtomicBool) {
         let target = head.split(' ').nth(1).unwrap_or("").to_string();
         *stats.last_target.lock().unwrap() = target.clone();
 
+        // `/slow/mmpaymkttransfers/send_coupon` behaves as `/slow`: the behaviour's name in front
+        // of the one path the client presents its certificate with.
         let path = target.split('?').next().unwrap_or("");
+        let path = path.strip_suffix(SEND_COUPON).unwrap_or(path);
         let result = match path {
             "/slow" => {
                 pause(Duration::from_secs(3), stop);
@@ -485,12 +490,12 @@ async fn mutual_tls_without_identity_is_a_tls_error() {
 async fn mutual_tls_over_tls12_without_identity_is_a_tls_error() {
     let server = TestServer::start(Mode::Tls12Mutual);
     let client = client(&server.base_url("https"), None);
-    let err = send_err(&client, server.request("https", "/x"), None).await;
+    let err = send_err(&client, server.request("https", SEND_COUPON), None).await;
     assert!(is_tls_error(&err), "{err:?}");
 
     // With the identity the same server answers.
     let client = self::client(&server.base_url("https"), Some(identity()));
-    let (status, _) = send_via_hooks(&client, server.request("https", "/x"), None)
+    let (status, _) = send_via_hooks(&client, server.request("https", SEND_COUPON), None)
         .await
         .unwrap();
     assert_eq!(status, 200);
@@ -505,7 +510,7 @@ async fn an_unknown_client_certificate_is_a_tls_error() {
     )
     .unwrap();
     let client = client(&server.base_url("https"), Some(rogue));
-    let err = send_err(&client, server.request("https", "/x"), None).await;
+    let err = send_err(&client, server.request("https", SEND_COUPON), None).await;
     assert!(is_tls_error(&err), "{err:?}");
 }
 
@@ -520,8 +525,37 @@ async fn the_identity_goes_only_to_identity_hosts() {
         ..config(&server.base_url("https"), Some(identity()))
     })
     .unwrap();
-    let err = send_err(&client, server.request("https", "/x"), None).await;
+    let err = send_err(&client, server.request("https", SEND_COUPON), None).await;
     assert!(is_tls_error(&err), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_identity_goes_with_send_coupon_only() {
+    // A server that requires a certificate on every connection: only send_coupon gets one.
+    let (server, client) = mutual_tls();
+    let base = server.base_url("https");
+    let (status, _) = send_via_hooks(&client, request(&format!("{base}{SEND_COUPON}")), None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(client.requests_with_certificate(), 1);
+    for path in [
+        "/mmpaymkttransfers/query_coupon_stock",
+        "/mmpaymkttransfers/querycouponsinfo",
+        "/sandboxnew/pay/getsignkey",
+        "/mmpaymkttransfers/promotion/transfers",
+        "/secapi/pay/refund",
+        "/x/../mmpaymkttransfers/send_coupon",
+    ] {
+        let err = send_err(&client, request(&format!("{base}{path}")), None).await;
+        assert!(is_tls_error(&err), "{path}: {err:?}");
+    }
+    assert_eq!(client.requests_with_certificate(), 1);
+    assert_eq!(
+        server.handshakes(),
+        1,
+        "only send_coupon's connection completed"
+    );
 }
 
 #[tokio::test]
@@ -533,7 +567,7 @@ async fn an_untrusted_server_certificate_is_a_certificate_error() {
         ..config(&server.base_url("https"), None)
     })
     .unwrap();
-    let err = send_err(&client, server.request("https", "/x"), None).await;
+    let err = send_err(&client, server.request("https", SEND_COUPON), None).await;
     assert!(matches!(err, HttpError::TlsCertificateError), "{err:?}");
 }
 
@@ -542,10 +576,7 @@ async fn sequential_requests_reuse_one_connection() {
     let (server, client) = mutual_tls();
     const N: usize = 12;
     for i in 0..N {
-        let url = format!(
-            "{}/mmpaymkttransfers/query_coupon_stock?i={i}",
-            server.base_url("https")
-        );
+        let url = format!("{}{SEND_COUPON}?i={i}", server.base_url("https"));
         let (status, _) = send_via_hooks(&client, request(&url), None).await.unwrap();
         assert_eq!(status, 200);
     }
@@ -562,17 +593,31 @@ async fn sequential_requests_reuse_one_connection() {
 #[tokio::test]
 async fn an_oversized_body_is_a_body_size_error() {
     let (server, client) = mutual_tls();
-    let err = send_err(&client, server.request("https", "/big"), None).await;
+    let err = send_err(
+        &client,
+        server.request("https", &format!("/big{SEND_COUPON}")),
+        None,
+    )
+    .await;
     assert!(
         matches!(err, HttpError::HttpResponseBodySize(Some(100_000))),
         "{err:?}"
     );
-    let err = send_err(&client, server.request("https", "/big-chunked"), None).await;
+    let err = send_err(
+        &client,
+        server.request("https", &format!("/big-chunked{SEND_COUPON}")),
+        None,
+    )
+    .await;
     assert!(matches!(err, HttpError::HttpResponseBodySize(_)), "{err:?}");
     // A small answer on the same client still works.
-    let (status, _) = send_via_hooks(&client, server.request("https", "/ok"), None)
-        .await
-        .unwrap();
+    let (status, _) = send_via_hooks(
+        &client,
+        server.request("https", &format!("/ok{SEND_COUPON}")),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(status, 200);
 }
 
@@ -582,7 +627,7 @@ async fn a_slow_first_byte_times_out() {
     let started = Instant::now();
     let err = send_err(
         &client,
-        server.request("https", "/slow"),
+        server.request("https", &format!("/slow{SEND_COUPON}")),
         options(Some(300), None),
     )
     .await;
@@ -606,7 +651,12 @@ async fn default_timeouts_apply_when_the_guest_sets_none() {
     })
     .unwrap();
     let started = Instant::now();
-    let err = send_err(&client, server.request("https", "/slow"), None).await;
+    let err = send_err(
+        &client,
+        server.request("https", &format!("/slow{SEND_COUPON}")),
+        None,
+    )
+    .await;
     assert!(matches!(err, HttpError::ConnectionReadTimeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
@@ -617,7 +667,7 @@ async fn a_stalled_body_times_out_between_bytes() {
     let started = Instant::now();
     let err = send_err(
         &client,
-        server.request("https", "/stall-body"),
+        server.request("https", &format!("/stall-body{SEND_COUPON}")),
         options(None, Some(300)),
     )
     .await;
@@ -628,7 +678,12 @@ async fn a_stalled_body_times_out_between_bytes() {
 #[tokio::test]
 async fn a_truncated_body_is_an_incomplete_response() {
     let (server, client) = mutual_tls();
-    let err = send_err(&client, server.request("https", "/truncated"), None).await;
+    let err = send_err(
+        &client,
+        server.request("https", &format!("/truncated{SEND_COUPON}")),
+        None,
+    )
+    .await;
     assert!(matches!(err, HttpError::HttpResponseIncomplete), "{err:?}");
 }
 

@@ -1,13 +1,10 @@
-//! The path table: which URL paths exist, which endpoint each is, and whether it belongs to
-//! production or the sandbox (`/sandboxnew` prefix).
+//! The path table: which endpoint a URL path is (the core's strict reading,
+//! [`wxcoupon_core::paths`]), and whether it belongs to production or the sandbox (`/sandboxnew`
+//! prefix).
 
 use serde::Deserialize;
+use wxcoupon_core::paths::{classify_path, Endpoint as WireEndpoint};
 use wxcoupon_core::Api;
-
-/// The prefix of WeChat's v2 simulation system (仿真测试系统).
-pub const SANDBOX_PREFIX: &str = "/sandboxnew";
-/// The sandbox key endpoint (only under the sandbox prefix).
-pub const GET_SIGN_KEY_PATH: &str = "/sandboxnew/pay/getsignkey";
 
 /// An endpoint the simulator answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
@@ -66,21 +63,16 @@ pub struct Route {
 
 /// Looks a request path up (the query string is not part of it). Unknown paths give `None`.
 pub fn route(path: &str) -> Option<Route> {
-    if path == GET_SIGN_KEY_PATH {
-        return Some(Route {
-            endpoint: Endpoint::Getsignkey,
-            environment: Environment::Sandbox,
-        });
-    }
-    let (environment, rest) = match path.strip_prefix(SANDBOX_PREFIX) {
-        Some(rest) => (Environment::Sandbox, rest),
-        None => (Environment::Production, path),
+    let wire = classify_path(path).ok()?;
+    let endpoint = match wire.endpoint {
+        WireEndpoint::GetSignKey => Endpoint::Getsignkey,
+        WireEndpoint::Coupon(Api::SendCoupon) => Endpoint::SendCoupon,
+        WireEndpoint::Coupon(Api::QueryCouponStock) => Endpoint::QueryCouponStock,
+        WireEndpoint::Coupon(Api::QueryCouponsInfo) => Endpoint::QueryCouponsInfo,
     };
-    let api = Api::ALL.into_iter().find(|api| api.path() == rest)?;
-    let endpoint = match api {
-        Api::SendCoupon => Endpoint::SendCoupon,
-        Api::QueryCouponStock => Endpoint::QueryCouponStock,
-        Api::QueryCouponsInfo => Endpoint::QueryCouponsInfo,
+    let environment = match wire.sandbox {
+        true => Environment::Sandbox,
+        false => Environment::Production,
     };
     Some(Route {
         endpoint,

@@ -1,8 +1,8 @@
 //! [`OutboundClient`]: the process-wide HTTP client behind every store's outgoing requests.
 //!
 //! Two pooled hyper-util clients over hyper-rustls (HTTP/1.1, keep-alive): one whose TLS
-//! configuration carries the merchant's identity, for identity hosts; one without, for the other
-//! allowed hosts. Without an identity there is only the second. Counters are per client (no
+//! configuration carries the merchant's identity, for `send_coupon` to identity hosts; one
+//! without, for everything else. Without an identity there is only the second. Counters are per client (no
 //! globals), for tests and metrics.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +41,7 @@ struct Inner {
     timeouts: Timeouts,
     max_response_bytes: usize,
     requests_sent: AtomicU64,
+    with_certificate: AtomicU64,
     denied: AtomicU64,
     failed: AtomicU64,
 }
@@ -107,6 +108,7 @@ impl OutboundClient {
                 timeouts: config.timeouts,
                 max_response_bytes: config.max_response_bytes,
                 requests_sent: AtomicU64::new(0),
+                with_certificate: AtomicU64::new(0),
                 denied: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
             }),
@@ -121,6 +123,11 @@ impl OutboundClient {
     /// Requests that passed the allow-list and were handed to a connection pool.
     pub fn requests_sent(&self) -> u64 {
         self.inner.requests_sent.load(Ordering::Relaxed)
+    }
+
+    /// Sent requests that went with the client certificate (`send_coupon` to an identity host).
+    pub fn requests_with_certificate(&self) -> u64 {
+        self.inner.with_certificate.load(Ordering::Relaxed)
     }
 
     /// Requests refused by the allow-list (no connection was attempted).
@@ -150,8 +157,9 @@ impl OutboundClient {
 
     /// Sends one request the way the component's `wasi:http/outgoing-handler.handle` does:
     /// allow-list first, then the exchange with the guest's timeouts (or the defaults). The
-    /// response body is complete (at most `max_response_bytes`). Errors are the `wasi:http`
-    /// ones.
+    /// client certificate is presented only for `send_coupon` to an identity host over TLS
+    /// ([`wxcoupon_core::paths::needs_client_certificate`]). The response body is complete (at
+    /// most `max_response_bytes`). Errors are the `wasi:http` ones.
     pub async fn send(
         &self,
         request: http::Request<WasiBody>,
@@ -185,12 +193,13 @@ impl OutboundClient {
             );
             return Err(HttpError::HttpRequestDenied);
         };
-        // The certificate goes to identity hosts over TLS only, and only when there is one.
-        let identity_client = self
-            .inner
-            .with_identity
-            .as_ref()
-            .filter(|_| entry.identity && dest.scheme == Scheme::Https);
+        // The certificate goes to identity hosts over TLS only, with `send_coupon` only (the
+        // core's rule: the one call WeChat needs it for), and only when there is one.
+        let identity_client = self.inner.with_identity.as_ref().filter(|_| {
+            entry.identity
+                && dest.scheme == Scheme::Https
+                && wxcoupon_core::paths::needs_client_certificate(&path)
+        });
         let client_cert = identity_client.is_some();
         let client = identity_client.unwrap_or(&self.inner.plain);
         let timeouts = self.inner.timeouts.resolve(options.as_ref());
@@ -202,6 +211,9 @@ impl OutboundClient {
             parts.version = http::Version::HTTP_11;
             let request = http::Request::from_parts(parts, Full::new(body));
             self.inner.requests_sent.fetch_add(1, Ordering::Relaxed);
+            if client_cert {
+                self.inner.with_certificate.fetch_add(1, Ordering::Relaxed);
+            }
             exchange(client, request, timeouts, self.inner.max_response_bytes).await
         }
         .await;

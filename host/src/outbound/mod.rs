@@ -106,7 +106,8 @@ impl Timeouts {
 /// roots, no identity, 64 KiB responses, timeouts 5 s / 10 s / 10 s.
 #[derive(Clone)]
 pub struct OutboundConfig {
-    /// The merchant's client certificate, presented to identity hosts only.
+    /// The merchant's client certificate, presented to identity hosts only, with `send_coupon`
+    /// only.
     pub identity: Option<ClientIdentity>,
     /// Reachable destinations.
     pub allow: AllowList,
