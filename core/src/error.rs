@@ -186,7 +186,48 @@ impl Error {
     pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Error::InvalidInput(FieldError::new(field, rule))
     }
+
+    /// Whether, after this error, it is **unknown** whether WeChat Pay carried the call out —
+    /// for `send_coupon`, whether a coupon was issued. The one rule every layer applies (the
+    /// component, the CLI, the JSON API, the Envoy filter, the language hosts): an outcome is
+    /// unknown once the request bytes may have left, unless WeChat's own answer says the call
+    /// was refused.
+    ///
+    /// | error | unknown? |
+    /// |---|---|
+    /// | `InvalidInput`, `Denied` | no: nothing was sent |
+    /// | `Transport` | when `may_have_reached_wechat` |
+    /// | `UnexpectedStatus`, `MalformedResponse`, `Signature` | yes: an answer came that cannot be trusted or read |
+    /// | `Protocol` (`return_code` FAIL) | no: WeChat refused the call |
+    /// | `Business` | when its advice is `Retry` or `ReconcileFirst` (`SYSTEMERROR`, `INVALID_REQUEST`): WeChat says it may have acted |
+    ///
+    /// The remedy is always the same, and always safe: send the same request again with the
+    /// same `partner_trade_no` (WeChat Pay answers a repeat with the first outcome), or query
+    /// first. Queries change nothing, so their outcome is never unknown.
+    pub fn outcome_unknown(&self, api: crate::Api) -> bool {
+        if api != crate::Api::SendCoupon {
+            return false;
+        }
+        match self {
+            Error::InvalidInput(_) | Error::Denied { .. } | Error::Protocol { .. } => false,
+            Error::Transport {
+                may_have_reached_wechat,
+                ..
+            } => *may_have_reached_wechat,
+            Error::UnexpectedStatus { .. }
+            | Error::MalformedResponse(_)
+            | Error::Signature { .. } => true,
+            Error::Business(b) => {
+                matches!(b.advice, RetryAdvice::Retry | RetryAdvice::ReconcileFirst)
+            }
+        }
+    }
 }
+
+/// What to tell a caller whose `send_coupon` outcome is unknown ([`Error::outcome_unknown`]).
+pub const OUTCOME_UNKNOWN_ADVICE: &str = "the coupon may have been issued: retry with the same \
+     partner_trade_no (WeChat Pay answers a repeat with the first outcome, so nothing is issued \
+     twice), or query the coupon first";
 
 impl From<FieldError> for Error {
     fn from(e: FieldError) -> Self {

@@ -17,6 +17,7 @@
 //! | [`err_code`] | meanings of `err_code` values and retry advice |
 //! | [`time`] | Unix-second and `yyyyMMddHHmmss` (UTC+8) times |
 //! | [`nonce`] | the `nonce_str` rule, and nonces from caller-supplied random bytes |
+//! | [`paths`] | the exact set of coupon paths, read strictly: which endpoint a path is, or why none |
 //! | [`error`] | the one error type |
 //!
 //! ```
@@ -42,6 +43,7 @@ pub mod err_code;
 pub mod error;
 pub mod merchant;
 pub mod nonce;
+pub mod paths;
 pub mod request;
 pub mod response;
 pub mod sign;
@@ -52,7 +54,10 @@ pub mod xml;
 /// order signatures need.
 pub type Fields = std::collections::BTreeMap<String, String>;
 
-pub use error::{BusinessError, Error, FieldError, MalformedResponse, RetryAdvice, SignatureError};
+pub use error::{
+    BusinessError, Error, FieldError, MalformedResponse, RetryAdvice, SignatureError,
+    OUTCOME_UNKNOWN_ADVICE,
+};
 pub use merchant::{ApiHost, Merchant, SignaturePolicy};
 pub use nonce::{check_nonce, nonce_from_random, NONCE_RANDOM_BYTES};
 pub use request::{
@@ -63,6 +68,6 @@ pub use response::{
     parse_response, parse_response_with_limits, CouponInfo, CouponResponse, CouponState,
     CouponStock, SentCoupon, SignatureCheck, StockStatus,
 };
-pub use sign::{sign, string_to_sign, verify, ApiKey, SignType};
+pub use sign::{sign, string_to_sign, verify, verify_with, ApiKey, SignType};
 pub use time::WechatTime;
 pub use xml::{read_xml, write_xml, XmlLimits};

@@ -7,13 +7,14 @@
 //! 3. for `send_coupon`, `ret_code` + `coupon_id` — was the coupon issued to this openid?
 //!
 //! Between 1 and 2 the signature is checked by the merchant's [`SignaturePolicy`]: verified when
-//! `sign` is present, an unsigned answer accepted unless the policy is `Require`.
+//! `sign` is present — with the merchant's own digest, so an answer cannot downgrade an
+//! HMAC-SHA256 merchant to MD5 — and an unsigned answer accepted unless the policy is `Require`.
 
 use crate::err_code;
 use crate::error::{BusinessError, Error, MalformedResponse, RetryAdvice, SignatureError};
 use crate::merchant::{Merchant, SignaturePolicy};
 use crate::request::Api;
-use crate::sign::{verify, SignType};
+use crate::sign::{verify_with, SignType};
 use crate::time::WechatTime;
 use crate::xml::{read_xml, XmlLimits};
 use crate::Fields;
@@ -324,10 +325,14 @@ fn classify(merchant: &Merchant, api: Api, fields: &Fields) -> Result<SignatureC
     }
 
     let signature = match r.text("sign") {
-        Some(sign) => match verify(fields, &merchant.api_key, &sign)? {
-            SignType::Md5 => SignatureCheck::VerifiedMd5,
-            SignType::HmacSha256 => SignatureCheck::VerifiedHmacSha256,
-        },
+        // The digest the request was signed with, never the one the answer's length suggests.
+        Some(sign) => {
+            verify_with(fields, &merchant.api_key, &sign, merchant.sign_type)?;
+            match merchant.sign_type {
+                SignType::Md5 => SignatureCheck::VerifiedMd5,
+                SignType::HmacSha256 => SignatureCheck::VerifiedHmacSha256,
+            }
+        }
         None if merchant.signature_policy == SignaturePolicy::Require => {
             return Err(SignatureError::Missing.into())
         }

@@ -139,20 +139,41 @@ pub fn sign(fields: &Fields, key: &ApiKey, sign_type: SignType) -> String {
 /// Checks `signature` against `fields` in constant time. The digest is told by the signature's
 /// length (64 hex characters mean HMAC-SHA256, 32 mean MD5), as WeChat's own SDKs do. Hex case
 /// is ignored.
+///
+/// Use this only where the digest is not known in advance (a standalone check of a message).
+/// An answer to a request is checked with [`verify_with`] and the request's digest: otherwise
+/// whoever writes the answer chooses the digest (an MD5 signature accepted by an HMAC-SHA256
+/// merchant).
 pub fn verify(fields: &Fields, key: &ApiKey, signature: &str) -> Result<SignType, SignatureError> {
-    let signature = signature.trim();
-    let sign_type = match signature.len() {
+    let sign_type = match signature.trim().len() {
         32 => SignType::Md5,
         64 => SignType::HmacSha256,
         _ => return Err(SignatureError::Malformed),
     };
-    if !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+    verify_with(fields, key, signature, sign_type).map(|()| sign_type)
+}
+
+/// Checks `signature` against `fields` in constant time with the digest `sign_type`. A
+/// well-formed signature of the other digest (32 hex characters where 64 are expected, or the
+/// reverse) is a [`SignatureError::Mismatch`]; anything that is not 32 or 64 hexadecimal
+/// characters is [`SignatureError::Malformed`]. Hex case is ignored.
+pub fn verify_with(
+    fields: &Fields,
+    key: &ApiKey,
+    signature: &str,
+    sign_type: SignType,
+) -> Result<(), SignatureError> {
+    let signature = signature.trim();
+    if !matches!(signature.len(), 32 | 64) || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(SignatureError::Malformed);
+    }
+    if signature.len() != sign_type.hex_len() {
+        return Err(SignatureError::Mismatch);
     }
     let expected = sign(fields, key, sign_type);
     let given = signature.to_ascii_uppercase();
     if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
-        Ok(sign_type)
+        Ok(())
     } else {
         Err(SignatureError::Mismatch)
     }

@@ -179,6 +179,10 @@ fn values_xml_cannot_carry_are_refused_by_name() {
 }
 
 fn signed_stock_answer(key: &str) -> Vec<u8> {
+    signed_stock_answer_with(key, SignType::Md5)
+}
+
+fn signed_stock_answer_with(key: &str, digest: SignType) -> Vec<u8> {
     let mut f = Fields::new();
     for (k, v) in [
         ("return_code", "SUCCESS"),
@@ -192,7 +196,7 @@ fn signed_stock_answer(key: &str) -> Vec<u8> {
     ] {
         f.insert(k.into(), v.into());
     }
-    let signature = wxcoupon_core::sign(&f, &ApiKey::new(key).unwrap(), SignType::Md5);
+    let signature = wxcoupon_core::sign(&f, &ApiKey::new(key).unwrap(), digest);
     f.insert("sign".into(), signature);
     write_xml(&f).unwrap().into_bytes()
 }
@@ -208,6 +212,37 @@ fn wrong_signature_is_refused() {
     );
     let good = signed_stock_answer(KEY);
     assert!(parse_response(&merchant(), Api::QueryCouponStock, 200, &good).is_ok());
+}
+
+#[test]
+fn an_answer_is_verified_with_the_digest_the_request_used() {
+    // An HMAC-SHA256 merchant must not accept an MD5 signature (the weaker digest, chosen by
+    // whoever wrote the answer), nor an MD5 merchant an HMAC one: either is a mismatch.
+    let mut hmac = merchant();
+    hmac.sign_type = SignType::HmacSha256;
+    let md5_signed = signed_stock_answer_with(KEY, SignType::Md5);
+    let hmac_signed = signed_stock_answer_with(KEY, SignType::HmacSha256);
+    let mismatch = Error::Signature {
+        problem: SignatureError::Mismatch,
+    };
+    assert_eq!(
+        parse_response(&hmac, Api::QueryCouponStock, 200, &md5_signed).unwrap_err(),
+        mismatch
+    );
+    assert_eq!(
+        parse_response(&merchant(), Api::QueryCouponStock, 200, &hmac_signed).unwrap_err(),
+        mismatch
+    );
+    assert_eq!(
+        parse_response(&hmac, Api::QueryCouponStock, 200, &hmac_signed)
+            .map(|r| match r {
+                wxcoupon_core::CouponResponse::QueryCouponStock(s) => s.signature,
+                other => panic!("{other:?}"),
+            })
+            .unwrap(),
+        wxcoupon_core::SignatureCheck::VerifiedHmacSha256
+    );
+    assert!(parse_response(&merchant(), Api::QueryCouponStock, 200, &md5_signed).is_ok());
 }
 
 #[test]

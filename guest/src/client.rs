@@ -175,8 +175,12 @@ fn ms_to_ns(ms: u32) -> u64 {
     u64::from(ms) * 1_000_000
 }
 
-/// Maps a wasi:http error code. `sent` says whether the request had been handed over; failures
-/// while connecting mean it cannot have reached WeChat.
+/// Maps a wasi:http error code. `sent` says whether the request had been handed over. Once it
+/// was, only failures that certainly happened before any byte left — the name did not resolve,
+/// the address was unreachable, the connection was refused or never made, WeChat's own
+/// certificate was not trusted — leave the request undelivered; everything else (a reset, a TLS
+/// alert or protocol error, a timeout, a cut or oversized answer) may have reached WeChat, and
+/// the core then calls the outcome unknown (`Error::outcome_unknown`).
 fn transport(code: &ErrorCode, authority: &str, sent: bool) -> core::Error {
     use ErrorCode as E;
     let (reached, what) = match code {
@@ -194,14 +198,14 @@ fn transport(code: &ErrorCode, authority: &str, sent: bool) -> core::Error {
         }
         E::ConnectionRefused => (false, "connection refused".to_string()),
         E::ConnectionTimeout => (false, "connecting timed out".to_string()),
-        E::TlsProtocolError => (false, "TLS handshake failed".to_string()),
+        E::TlsProtocolError => (true, "TLS failed".to_string()),
         E::TlsCertificateError => (
             false,
             "TLS certificate rejected (the server's, or the client certificate the server requires)"
                 .to_string(),
         ),
         E::TlsAlertReceived(alert) => (
-            false,
+            true,
             format!(
                 "the server sent TLS alert {} ({}): is the merchant's client certificate configured and accepted?",
                 alert.alert_id.map_or("?".to_string(), |id| id.to_string()),
@@ -213,7 +217,7 @@ fn transport(code: &ErrorCode, authority: &str, sent: bool) -> core::Error {
         E::ConnectionTerminated => (true, "connection closed before the response ended".to_string()),
         E::HttpResponseIncomplete => (true, "response incomplete".to_string()),
         E::HttpResponseBodySize(_) => (true, "response body over the host's limit".to_string()),
-        other => (sent, format!("{other:?}")),
+        other => (true, format!("{other:?}")),
     };
     core::Error::Transport {
         message: format!("{what} ({authority})"),
