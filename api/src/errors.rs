@@ -7,12 +7,16 @@
 //!
 //! `wechat_err_code` is present when WeChat Pay sent one; `field` names the request field at
 //! fault for `INVALID_INPUT`; `partner_trade_no` is on every `POST /v1/coupons` error raised after
-//! the number was fixed, so a caller whose number was generated can retry with it.
+//! the number was fixed, so a caller whose number was generated can retry with it;
+//! `outcome_unknown: true` says the coupon may have been issued (the request may have reached
+//! WeChat Pay and no trustworthy answer came back — the core's one rule,
+//! `wxcoupon_core::Error::outcome_unknown`): retry with the same `partner_trade_no`.
 //!
 //! | status | code | when |
 //! |---|---|---|
 //! | 400 | `INVALID_INPUT` | a field broke a rule (the message names field and rule); WeChat's `PARAM_ERROR`, `OPEN_ID_EMPTY`, `COUPON_STOCK_ID_EMPTY` |
-//! | 400 | `INVALID_JSON` | the body is not a JSON object |
+//! | 400 | `INVALID_JSON` | the body is not a JSON object, or a key appears twice in one object (`field` names it) |
+//! | 401 | `UNAUTHORIZED` | a `/v1/` route without an accepted bearer token, when callers are configured (`www-authenticate` header; see [`crate::callers`]) |
 //! | 404 | `ROUTE_NOT_FOUND` | no such route |
 //! | 404 | `STOCK_NOT_FOUND` | `COUPON_STOCK_ID_NOT_VALID`, `COUPON_STOCK_NOT_FOUND` |
 //! | 404 | `COUPON_NOT_FOUND` | `COUPON_NOT_FOUND` |
@@ -20,7 +24,8 @@
 //! | 409 | `ALREADY_RECEIVED` | `USER_AL_GET_COUPON`: the user's quota of this stock is used up |
 //! | 409 | `STOCK_UNAVAILABLE` | `AL_STOCK_OVER`, `STOCK_IS_NOT_VALID`: exhausted, not active, ended |
 //! | 413 | `BODY_TOO_LARGE` | the body is over [`crate::MAX_BODY_BYTES`] |
-//! | 415 | `UNSUPPORTED_MEDIA_TYPE` | a `content-type` other than JSON |
+//! | 421 | `MISDIRECTED_REQUEST` | `wxcoupon serve` on loopback: a `Host` it does not answer to (DNS rebinding) |
+//! | 415 | `UNSUPPORTED_MEDIA_TYPE` | a `POST` without a JSON `content-type` (absent included) |
 //! | 429 | `RATE_LIMITED` | `FREQ_OVER_LIMIT` |
 //! | 500 | `CONFIGURATION` | a setting is missing or wrong (named, never shown): a `WXPAY_*` variable of the component |
 //! | 502 | `WECHAT_ERROR` | a passing WeChat failure (`SYSTEMERROR`, `NETWORK_ERROR`, …; retryable) |
@@ -63,9 +68,17 @@ pub struct ApiError {
     /// `POST /v1/coupons`: the number this issuance was sent under; retry with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_trade_no: Option<String>,
+    /// `POST /v1/coupons`: the coupon may have been issued (the core's
+    /// `Error::outcome_unknown`): retry with the same `partner_trade_no`. Present only when
+    /// true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub outcome_unknown: bool,
     /// 405: the method the route accepts, sent as the `allow` header.
     #[serde(skip)]
     pub allow: Option<&'static str>,
+    /// 401: the challenge, sent as the `www-authenticate` header.
+    #[serde(skip)]
+    pub www_authenticate: Option<String>,
 }
 
 impl ApiError {
@@ -79,7 +92,9 @@ impl ApiError {
             retryable: false,
             field: None,
             partner_trade_no: None,
+            outcome_unknown: false,
             allow: None,
+            www_authenticate: None,
         }
     }
 
@@ -121,6 +136,15 @@ impl ApiError {
     /// Marks the error with the issuance's `partner_trade_no`.
     pub fn with_trade_no(mut self, partner_trade_no: &str) -> ApiError {
         self.partner_trade_no = Some(partner_trade_no.to_string());
+        self
+    }
+
+    /// Marks the error as an unknown outcome of `POST /v1/coupons`: retryable, with the core's
+    /// advice ([`core::OUTCOME_UNKNOWN_ADVICE`]) appended to the message.
+    pub fn outcome_unknown(mut self) -> ApiError {
+        self.outcome_unknown = true;
+        self.retryable = true;
+        self.message = format!("{} — {}", self.message, core::OUTCOME_UNKNOWN_ADVICE);
         self
     }
 

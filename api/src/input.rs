@@ -22,13 +22,7 @@ impl IssueInput {
     /// Reads the body: a JSON object with exactly the known fields. Field rules (required,
     /// length, characters) are the core's, applied when the request is built.
     pub fn parse(body: &[u8]) -> Result<IssueInput, ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                400,
-                "INVALID_JSON",
-                format!("the body must be a JSON object: {e}"),
-            )
-        })?;
+        let value = parse_json(body)?;
         let Value::Object(mut map) = value else {
             return Err(ApiError::new(
                 400,
@@ -77,14 +71,117 @@ impl IssueInput {
     }
 }
 
+/// Reads a JSON document, refusing a key that appears twice in one object (at any depth) as
+/// `400 INVALID_JSON` naming the key: parsers disagree on which copy wins, and the gateway must
+/// not issue to a different `openid` than the one a reviewing proxy saw.
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    let duplicate = std::cell::RefCell::new(None);
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let parsed =
+        serde::de::DeserializeSeed::deserialize(strict::StrictValue(&duplicate), &mut reader)
+            .and_then(|value| reader.end().map(|()| value));
+    parsed.map_err(|e| match duplicate.take() {
+        Some(key) => ApiError {
+            field: Some(key.clone()),
+            ..ApiError::new(
+                400,
+                "INVALID_JSON",
+                format!("the body must be a JSON object: the key {key:?} appears more than once"),
+            )
+        },
+        None => ApiError::new(
+            400,
+            "INVALID_JSON",
+            format!("the body must be a JSON object: {e}"),
+        ),
+    })
+}
+
+/// A `serde_json::Value` deserializer that stops at the first duplicate key and remembers it.
+mod strict {
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    /// Deserializes one value; a duplicate key is written to the cell and fails the parse.
+    #[derive(Clone, Copy)]
+    pub struct StrictValue<'a>(pub &'a RefCell<Option<String>>);
+
+    impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StrictValue<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(self)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if object.contains_key(&key) {
+                    *self.0.borrow_mut() = Some(key);
+                    return Err(A::Error::custom("duplicate key"));
+                }
+                let value = map.next_value_seed(self)?;
+                object.insert(key, value);
+            }
+            Ok(Value::Object(object))
+        }
+    }
+}
+
 /// Checks `POST /v1/coupons`'s `content-type` (its first value; `None` when absent or not
-/// UTF-8): absent, `application/json` or any `+json` type is accepted, in any case and with
-/// parameters.
+/// UTF-8): `application/json` or any `+json` type, in any case and with parameters. An absent
+/// one is refused too (`415`): a browser sends a body without it, or as a form, from any page
+/// (`navigator.sendBeacon`, `<form>`), and no such request may issue a coupon.
 pub fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
-    let Some(content_type) = content_type else {
-        return Ok(());
-    };
-    let media = content_type.split(';').next().unwrap_or("").trim();
+    let media = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
     let media = media.to_ascii_lowercase();
     if media != "application/json" && !media.ends_with("+json") {
         return Err(ApiError::new(
@@ -112,7 +209,7 @@ pub fn check_content_length(content_length: Option<&str>, max: usize) -> Result<
     }
 }
 
-/// Decodes `%XX` escapes (and `+` as a space when `plus_is_space`, for query strings) into UTF-8
+/// Decodes `%XX` escapes (`XX` exactly two hexadecimal digits; and `+` as a space when `plus_is_space`, for query strings) into UTF-8
 /// text; `None` for a broken escape or bytes that are not UTF-8.
 pub fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
     let bytes = text.as_bytes();
@@ -121,7 +218,11 @@ pub fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
+                // Exactly two hex digits (`from_str_radix` alone would take `+4`).
                 let hex = bytes.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;

@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod callers;
 pub mod errors;
 mod input;
 #[cfg(test)]
@@ -46,9 +47,10 @@ pub mod trade_no;
 use serde::Serialize;
 use wxcoupon_core as core;
 
+pub use callers::CallerTokens;
 pub use errors::ApiError;
 pub use input::{
-    check_content_length, check_content_type, percent_decode, query_pairs, IssueInput,
+    check_content_length, check_content_type, parse_json, percent_decode, query_pairs, IssueInput,
 };
 
 /// The largest request body accepted (the one body, `POST /v1/coupons`, is three short fields).
@@ -176,8 +178,10 @@ impl From<ApiError> for Reply {
             body: e.to_json(),
             headers: e
                 .allow
-                .map(|method| vec![("allow", method.to_string())])
-                .unwrap_or_default(),
+                .map(|method| ("allow", method.to_string()))
+                .into_iter()
+                .chain(e.www_authenticate.map(|c| ("www-authenticate", c)))
+                .collect(),
         }
     }
 }
@@ -326,7 +330,12 @@ impl Call {
         let response = match result {
             Ok(response) => response,
             Err(e) => {
+                let unknown = e.outcome_unknown(self.api());
                 let error = ApiError::from_core(e, setting);
+                let error = match unknown {
+                    true => error.outcome_unknown(),
+                    false => error,
+                };
                 return match self.partner_trade_no() {
                     Some(number) => error.with_trade_no(number),
                     None => error,

@@ -74,7 +74,26 @@ fn headers_and_health() {
         health.all_headers()[0],
         ("content-type", "application/json; charset=utf-8")
     );
-    assert!(crate::check_content_type(None).is_ok());
+    // No content-type is not JSON: a browser's `sendBeacon` or a form could issue otherwise.
+    let missing = crate::check_content_type(None).unwrap_err();
+    assert_eq!(
+        (missing.status, missing.code),
+        (415, "UNSUPPORTED_MEDIA_TYPE")
+    );
+    for not_json in [
+        "",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        assert_eq!(
+            crate::check_content_type(Some(not_json))
+                .unwrap_err()
+                .status,
+            415,
+            "{not_json:?}"
+        );
+    }
     assert!(crate::check_content_type(Some("Application/JSON; charset=utf-8")).is_ok());
     assert!(crate::check_content_type(Some("application/merge-patch+json")).is_ok());
     assert_eq!(
@@ -131,6 +150,70 @@ fn calls_and_their_answers() {
     let err = call.finish(Err(core::Error::UnexpectedStatus { status: 503 }), as_is);
     assert_eq!(err.status, 502);
     assert_eq!(body(&err)["partner_trade_no"], "n1");
+    // After the request may have left, a POST's failure says the coupon may have been issued,
+    // carries the number and advises retrying with it — whatever went wrong with the answer.
+    for (e, status) in [
+        (
+            core::Error::Signature {
+                problem: core::SignatureError::Mismatch,
+            },
+            502,
+        ),
+        (
+            core::Error::MalformedResponse(core::MalformedResponse::document(
+                "body is over the limit of 65536 bytes",
+            )),
+            502,
+        ),
+        (
+            core::Error::MalformedResponse(core::MalformedResponse::field(
+                "appid",
+                "does not match the merchant's",
+            )),
+            502,
+        ),
+        (
+            core::Error::Transport {
+                message: "connection reset".into(),
+                may_have_reached_wechat: true,
+            },
+            502,
+        ),
+        (core::Error::UnexpectedStatus { status: 503 }, 502),
+        (business("SYSTEMERROR"), 502),
+    ] {
+        let reply = call.finish(Err(e.clone()), as_is);
+        let json = body(&reply);
+        assert_eq!(reply.status, status, "{e:?}");
+        assert_eq!(json["outcome_unknown"], true, "{e:?}: {json}");
+        assert_eq!(json["retryable"], true, "{e:?}: {json}");
+        assert_eq!(json["partner_trade_no"], "n1", "{e:?}");
+        let message = json["message"].as_str().unwrap();
+        assert!(
+            message.contains("retry with the same partner_trade_no"),
+            "{e:?}: {message}"
+        );
+    }
+    // A refusal WeChat answered, or nothing sent: the outcome is known, nothing to add.
+    for e in [
+        business("USER_AL_GET_COUPON"),
+        core::Error::Transport {
+            message: "connection refused".into(),
+            may_have_reached_wechat: false,
+        },
+        core::Error::invalid("openid", "required"),
+    ] {
+        let json = body(&call.finish(Err(e.clone()), as_is));
+        assert!(json.get("outcome_unknown").is_none(), "{e:?}: {json}");
+    }
+    // Queries change nothing: never an unknown outcome.
+    let stock = Call::stock("1757").finish(
+        Err(core::Error::Signature {
+            problem: core::SignatureError::Mismatch,
+        }),
+        as_is,
+    );
+    assert!(body(&stock).get("outcome_unknown").is_none());
     // Another API's result is an internal error.
     let wrong = Call::stock("1757").finish(Ok(core::CouponResponse::SendCoupon(sent())), as_is);
     assert_eq!(
@@ -202,6 +285,11 @@ fn decoding() {
     assert!(percent_decode("%FF", false).is_none());
     assert!(percent_decode("%4", false).is_none());
     assert!(percent_decode("%zz", false).is_none());
+    // Exactly two hex digits: `u8::from_str_radix` alone takes a sign (`%+4` would be 0x04).
+    for broken in ["%+4", "%-1", "% 4", "%4 ", "%4+", "%+", "%0x"] {
+        assert!(percent_decode(broken, false).is_none(), "{broken:?}");
+        assert!(percent_decode(broken, true).is_none(), "{broken:?}");
+    }
     let pairs = query_pairs("openid=o%2Dx&&stock_id=1757&flag").unwrap();
     assert_eq!(
         pairs,
@@ -249,6 +337,31 @@ fn issue_bodies() {
             "{}",
             String::from_utf8_lossy(body)
         );
+    }
+    // A key twice: the last would silently win (`openid` "a" then "b" issues to "b").
+    for (body, key) in [
+        (
+            &br#"{"stock_id":"1","openid":"a","openid":"b"}"#[..],
+            "openid",
+        ),
+        (
+            br#"{"stock_id":"1","stock_id":"2","openid":"a"}"#,
+            "stock_id",
+        ),
+        (
+            br#"{"stock_id":"1","openid":"a","partner_trade_no":"x","partner_trade_no":null}"#,
+            "partner_trade_no",
+        ),
+        (br#"{"stock_id":"1","openid":"a","x":{"k":1,"k":2}}"#, "k"),
+    ] {
+        let e = IssueInput::parse(body).err().unwrap();
+        assert_eq!(
+            (e.status, e.code, e.field.as_deref()),
+            (400, "INVALID_JSON", Some(key)),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        assert!(e.message.contains(key), "{}", e.message);
     }
     for body in [&b""[..], b"[]", b"\"x\"", b"{", b"{\"a\":1}{"] {
         let e = IssueInput::parse(body).err().unwrap();

@@ -13,6 +13,13 @@
 
 use wxcoupon_core::time::format_beijing;
 
+/// The request header in which a host that fixes the number before the component runs
+/// (`wxcoupon serve`, so that its own answers after a trap or its deadline can carry it) hands
+/// it over: the gateway then issues under it, as if generated, when the body names none. A
+/// caller who sends it gets what a `partner_trade_no` in the body would give; `wxcoupon serve`
+/// removes any the caller sent.
+pub const HOST_NUMBER_HEADER: &str = "x-wxcoupon-partner-trade-no";
+
 /// Digits in the serial (WeChat Pay's documented form: "10位一天内不能重复的数字").
 pub const SERIAL_DIGITS: u32 = 10;
 

@@ -15,6 +15,7 @@
 //! | `authority` | the `:authority` of WeChat Pay calls, default `api.mch.weixin.qq.com` (`api2.mch.weixin.qq.com` for the backup host) |
 //! | `timeout_ms` | 1–600000, default 10000: the whole WeChat Pay call (`dispatch_http_call`'s timeout) |
 //! | `max_response_bytes` | 1–16777216, default 65536 |
+//! | `caller_tokens` | `name:sha256hex[,…]`: the callers of `/v1/*` (bearer tokens, kept as their SHA-256; see `wxcoupon_api::callers`); without it the filter trusts whatever Envoy lets through (put `jwt_authn` or `ext_authz` in front, docs/envoy.md) |
 //!
 //! Unknown keys are refused (a misspelt key would otherwise be silently ignored). Every problem
 //! is reported at once, each naming the key and the rule, never a value.
@@ -35,7 +36,7 @@ const MAX_TIMEOUT_MS: u32 = 600_000;
 /// The largest `max_response_bytes` (16 MiB), as the component's.
 const MAX_RESPONSE_BYTES: u32 = 16 * 1024 * 1024;
 
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "appid",
     "mch_id",
     "api_key",
@@ -48,6 +49,7 @@ const KEYS: [&str; 12] = [
     "authority",
     "timeout_ms",
     "max_response_bytes",
+    "caller_tokens",
 ];
 
 /// The checked settings.
@@ -65,6 +67,8 @@ pub struct Settings {
     pub timeout_ms: u32,
     /// The largest answer read.
     pub max_response_bytes: u32,
+    /// Who may call `/v1/*` (none: open).
+    pub callers: wxcoupon_api::CallerTokens,
 }
 
 /// What is wrong with the configuration: `(key, rule)` pairs, values never included.
@@ -186,6 +190,14 @@ impl Settings {
             MAX_RESPONSE_BYTES,
         );
 
+        let callers = match reader.string("caller_tokens", false) {
+            None => wxcoupon_api::CallerTokens::none(),
+            Some(setting) => wxcoupon_api::CallerTokens::parse(&setting).unwrap_or_else(|rule| {
+                reader.problem("caller_tokens", rule);
+                wxcoupon_api::CallerTokens::none()
+            }),
+        };
+
         let Some(api_key) = api_key.and_then(|k| core::ApiKey::new(k).ok()) else {
             if problems.iter().all(|(key, _)| !key.starts_with("api_key")) {
                 problems.push(("api_key".into(), "required".into()));
@@ -211,6 +223,7 @@ impl Settings {
             authority,
             timeout_ms,
             max_response_bytes,
+            callers,
         })
     }
 
@@ -371,6 +384,26 @@ mod tests {
             "https://api2.mch.weixin.qq.com/sandboxnew/mmpaymkttransfers/query_coupon_stock"
         );
         assert_eq!((s.timeout_ms, s.max_response_bytes), (300, 1024));
+    }
+
+    #[test]
+    fn caller_tokens_are_read_and_a_broken_list_is_refused() {
+        let hash = wxcoupon_api::callers::token_hash_hex("t0ken");
+        let base =
+            format!(r#""appid": "a", "mch_id": "1", "api_key": "{KEY}", "send_cluster": "m""#);
+        let open = parse(&format!("{{{base}}}")).unwrap();
+        assert!(open.callers.is_empty());
+        let s = parse(&format!(r#"{{{base}, "caller_tokens": "ops:{hash}"}}"#)).unwrap();
+        assert_eq!(
+            s.callers.authorize(Some("Bearer t0ken")).unwrap(),
+            Some("ops")
+        );
+        let e = problems(&format!(
+            r#"{{{base}, "caller_tokens": "ops:{}"}}"#,
+            &hash[1..]
+        ));
+        assert!(e.contains("caller_tokens: item 1 (ops): the hash"), "{e}");
+        assert!(!e.contains(&hash[1..20]), "{e}");
     }
 
     #[test]

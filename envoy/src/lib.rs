@@ -83,6 +83,7 @@ impl RootContext for Root {
         Some(Box::new(Filter {
             settings: self.settings.clone(),
             state: State::Routing,
+            caller: None,
         }))
     }
 }
@@ -103,6 +104,8 @@ enum State {
 struct Filter {
     settings: Option<Rc<Settings>>,
     state: State,
+    /// The authenticated caller's name (`caller_tokens`), for the log line of the answer.
+    caller: Option<String>,
 }
 
 impl Context for Filter {
@@ -216,6 +219,15 @@ impl Filter {
     fn start(&mut self, end_of_stream: bool) -> Result<(), ApiError> {
         let method = self.header(":method").unwrap_or_default();
         let target = self.header(":path").unwrap_or_else(|| "/".into());
+        // Callers first: nothing of a /v1 route, not even whether it exists, for strangers.
+        if api::callers::needs_caller(&target) {
+            if let Some(settings) = &self.settings {
+                self.caller = settings
+                    .callers
+                    .authorize(self.header("authorization").as_deref())?
+                    .map(str::to_string);
+            }
+        }
         let route = api::route(&method, &target)?;
         if self.settings.is_none() {
             // Envoy does not run a plugin whose configuration was refused; just in case.
@@ -327,6 +339,10 @@ impl Filter {
     /// Sends `reply` as a local reply.
     fn answer(&mut self, reply: Reply) {
         self.state = State::Answered;
+        if let Some(caller) = &self.caller {
+            // Envoy's own access log has no view of the caller: one line per authenticated call.
+            info!("wxcoupon: caller {caller} answered {}", reply.status);
+        }
         self.send_http_response(
             u32::from(reply.status),
             reply.all_headers(),

@@ -16,6 +16,7 @@
 //! | `WXPAY_FIRST_BYTE_TIMEOUT_MS` | 1–600000, default 10000 |
 //! | `WXPAY_BETWEEN_BYTES_TIMEOUT_MS` | 1–600000, default 10000 |
 //! | `WXPAY_MAX_RESPONSE_BYTES` | 1–16777216, default 65536 |
+//! | `WXPAY_GATEWAY_TOKENS` | `name:sha256hex[,…]`: the callers of `/v1/*` (bearer tokens kept as their SHA-256, `wxcoupon_api::callers`); unset: open, for a runtime that only trusted processes reach |
 //!
 //! Names and rules are the reference host's (`host/src/config.rs`); the three booleans without a
 //! host variable exist here because the environment is the gateway's only configuration. An
@@ -194,6 +195,31 @@ impl Config {
             nonce: None,
         }
     }
+}
+
+/// The callers of `/v1/*` from `WXPAY_GATEWAY_TOKENS` (read before anything else of a request; a
+/// broken setting refuses every call rather than opening the API).
+pub fn callers_from_host() -> Result<wxcoupon_api::CallerTokens, wxcoupon_api::ApiError> {
+    callers_from_vars(crate::wasi::cli::environment::get_environment())
+}
+
+/// [`callers_from_host`] over `(name, value)` pairs; the last `WXPAY_GATEWAY_TOKENS` wins.
+pub fn callers_from_vars(
+    vars: Vec<(String, String)>,
+) -> Result<wxcoupon_api::CallerTokens, wxcoupon_api::ApiError> {
+    use wxcoupon_api::callers::TOKENS_SETTING as TOKENS;
+    let setting = vars
+        .into_iter()
+        .rev()
+        .find(|(name, _)| name == TOKENS)
+        .map(|(_, value)| value)
+        .unwrap_or_default();
+    wxcoupon_api::CallerTokens::parse(&setting).map_err(|rule| {
+        wxcoupon_api::ApiError::configuration(
+            format!("the gateway is not configured: {TOKENS}: {rule}"),
+            500,
+        )
+    })
 }
 
 /// The variable behind one of the core's `merchant.*` field names.

@@ -36,6 +36,11 @@ pub fn handle(request: IncomingRequest, out: crate::wasi::http::types::ResponseO
 /// Routes the request, reads what the route needs, and makes the call.
 fn serve(request: &IncomingRequest) -> Result<Reply, ApiError> {
     let target = request.path_with_query().unwrap_or_else(|| "/".into());
+    // Callers first: nothing of a /v1 route, not even whether it exists, for strangers.
+    if api::callers::needs_caller(&target) {
+        config::callers_from_host()?
+            .authorize(http::header(request, "authorization").as_deref())?;
+    }
     let route = api::route(method_name(&request.method()), &target)?;
     // The settings are checked before anything of the request is read.
     let load = |status| Config::from_host().map_err(|e| ApiError::configuration(e, status));
@@ -49,7 +54,10 @@ fn serve(request: &IncomingRequest) -> Result<Reply, ApiError> {
             api::check_content_type(http::header(request, "content-type").as_deref())?;
             let body = http::read_body(request, api::MAX_BODY_BYTES)?;
             let input = api::IssueInput::parse(&body)?;
-            let call = Call::issue(input, || generate_trade_no(&config.merchant.mch_id));
+            let given = http::header(request, api::trade_no::HOST_NUMBER_HEADER);
+            let call = Call::issue(input, || {
+                given.unwrap_or_else(|| generate_trade_no(&config.merchant.mch_id))
+            });
             (config, call)
         }
         Route::Stock { stock_id } => (load(500)?, Call::stock(&stock_id)),

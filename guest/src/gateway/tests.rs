@@ -116,3 +116,20 @@ fn merchant_settings_are_named_by_their_variable() {
         "the gateway is not configured: WXPAY_MCH_ID: required"
     );
 }
+
+#[test]
+fn callers_come_from_their_variable_and_a_broken_one_refuses_every_call() {
+    use super::config::callers_from_vars;
+    let hash = wxcoupon_api::callers::token_hash_hex("t0ken");
+    let open = callers_from_vars(vars(&[])).unwrap();
+    assert!(open.is_empty());
+    let one = callers_from_vars(vars(&[("WXPAY_GATEWAY_TOKENS", &format!("ops:{hash}"))])).unwrap();
+    assert_eq!(one.authorize(Some("Bearer t0ken")).unwrap(), Some("ops"));
+    let broken = callers_from_vars(vars(&[("WXPAY_GATEWAY_TOKENS", "ops")])).unwrap_err();
+    assert_eq!((broken.status, broken.code), (500, "CONFIGURATION"));
+    assert!(
+        broken.message.contains("WXPAY_GATEWAY_TOKENS"),
+        "{}",
+        broken.message
+    );
+}
