@@ -536,10 +536,13 @@ async fn concurrency_limit_and_graceful_shutdown() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let refused = get(addr, "/healthz").await;
+    let refused = get(addr, "/v1/stocks/1758").await;
     assert_error(&refused, 503, "OVERLOADED");
     assert_eq!(refused.json["retryable"], true);
     assert_eq!(refused.headers["retry-after"], "1");
+    // A health check never waits behind calls: it has slots of its own.
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200, "{}", health.text);
 
     // Shutdown while the slow request runs: it still completes.
     let stopping = tokio::spawn(gateway.stop());
@@ -547,7 +550,7 @@ async fn concurrency_limit_and_graceful_shutdown() {
     assert_eq!(slow.status, 200, "{}", slow.json);
     let stats = stopping.await.unwrap();
     assert_eq!(stats.overloaded, 1, "{stats:?}");
-    assert_eq!(stats.requests, 2, "{stats:?}");
+    assert_eq!(stats.requests, 3, "{stats:?}");
     // And the listener is gone.
     assert!(TcpStream::connect(addr).await.is_err());
     sim.shutdown().await;
@@ -637,4 +640,352 @@ async fn sigterm_stops_serve_gracefully() {
         .unwrap()
         .expect("serve returns Ok");
     assert!(TcpStream::connect(addr).await.is_err());
+}
+
+// ---- hardening (issue 10): callers, host names, deadlines, slow clients ----
+
+const OPS_TOKEN: &str = "ops-token-0123456789abcdef";
+
+/// `POST /v1/coupons` with extra headers.
+async fn post_with(addr: SocketAddr, headers: &[(&str, &str)], body: Value) -> Answer {
+    let answer = hosts::try_request_with(
+        addr,
+        "POST",
+        "/v1/coupons",
+        headers,
+        Some(("application/json", body.to_string().into_bytes())),
+    )
+    .await
+    .unwrap();
+    without_key(answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_need_a_token_and_are_named_in_the_access_log() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        callers: wxcoupon_api::CallerTokens::parse(&format!(
+            "ops:{},old:{}",
+            wxcoupon_api::callers::token_hash_hex(OPS_TOKEN),
+            wxcoupon_api::callers::token_hash_hex("retired-token")
+        ))
+        .unwrap(),
+        ..config(&sim, &sim.https_base_url(), &[])
+    })
+    .await;
+    let addr = gateway.addr;
+    let issue = json!({"stock_id": "1757", "openid": "o-caller"});
+    for headers in [
+        &[][..],
+        &[("authorization", "Bearer wrong")],
+        &[("authorization", "Basic b3BzOm9wcw==")],
+    ] {
+        let refused = post_with(addr, headers, issue.clone()).await;
+        assert_error(&refused, 401, "UNAUTHORIZED");
+        assert!(
+            refused.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer realm=\"wxcoupon\""),
+            "{:?}",
+            refused.headers
+        );
+    }
+    // A GET route needs it too; an unknown /v1 route does not tell strangers it is unknown.
+    let stock = hosts::try_request_with(addr, "GET", "/v1/stocks/1757", &[], None)
+        .await
+        .unwrap();
+    assert_eq!(stock.status, 401);
+    let unknown = hosts::try_request_with(addr, "GET", "/v1/nothing", &[], None)
+        .await
+        .unwrap();
+    assert_eq!(unknown.status, 401);
+    assert_eq!(sim.requests_seen(), 0, "a refused caller reached WeChat");
+    // /healthz stays open and shows nothing secret.
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    assert!(!health.text.contains(OPS_TOKEN));
+
+    let bearer = format!("Bearer {OPS_TOKEN}");
+    let issued = post_with(addr, &[("authorization", &bearer)], issue).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let old = post_with(
+        addr,
+        &[("authorization", "Bearer retired-token")],
+        json!({"stock_id": "1757", "openid": "o-caller-2"}),
+    )
+    .await;
+    assert_eq!(old.status, 200, "{}", old.text);
+    gateway.stop().await;
+    let logs = logs();
+    assert!(logs.contains("caller=ops"), "no caller in the access log");
+    assert!(logs.contains("caller=old"), "no caller in the access log");
+    assert!(!logs.contains(OPS_TOKEN), "a token in the logs");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_a_json_content_type_issues_nothing() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(config(&sim, &sim.https_base_url(), &[])).await;
+    let body = br#"{"stock_id":"1757","openid":"o-beacon"}"#.to_vec();
+    // What `navigator.sendBeacon` or a form sends: no content-type, or a form's.
+    let none = hosts::try_request_with(gateway.addr, "POST", "/v1/coupons", &[], None)
+        .await
+        .unwrap();
+    assert_error(&none, 415, "UNSUPPORTED_MEDIA_TYPE");
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let answer = send(
+            gateway.addr,
+            "POST",
+            "/v1/coupons",
+            Some((content_type, body.clone())),
+        )
+        .await;
+        assert_error(&answer, 415, "UNSUPPORTED_MEDIA_TYPE");
+    }
+    assert!(sim.coupons().is_empty());
+    gateway.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_its_own_host_names_are_answered_on_loopback() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        allowed_hosts: vec!["coupons.internal".into()],
+        ..config(&sim, &sim.https_base_url(), &[])
+    })
+    .await;
+    let addr = gateway.addr;
+    let port = addr.port().to_string();
+    // DNS rebinding: a page on evil.example resolving to 127.0.0.1 reaches the port.
+    for host in ["evil.example", &format!("evil.example:{port}"), "127.0.0.2"] {
+        let answer =
+            hosts::try_request_with(addr, "GET", "/v1/stocks/1757", &[("host", host)], None)
+                .await
+                .unwrap();
+        assert_error(&answer, 421, "MISDIRECTED_REQUEST");
+    }
+    assert_eq!(sim.requests_seen(), 0);
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "coupons.internal".to_string(),
+    ] {
+        let answer = hosts::try_request_with(addr, "GET", "/healthz", &[("host", &host)], None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200, "{host}: {}", answer.text);
+    }
+    gateway.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_to_start_exposed_or_with_a_deadline_below_the_components() {
+    logs();
+    let exposed = wxcoupon::serve::Server::bind(ServeConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..ServeConfig::default()
+    })
+    .await
+    .err()
+    .expect("no tokens on 0.0.0.0 must be refused");
+    assert!(
+        exposed.to_string().contains("without caller tokens"),
+        "{exposed}"
+    );
+    let with_tokens = wxcoupon::serve::Server::bind(ServeConfig {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        callers: wxcoupon_api::CallerTokens::from_tokens([("ops", OPS_TOKEN)]),
+        ..ServeConfig::default()
+    })
+    .await;
+    assert!(with_tokens.is_ok());
+
+    let short = wxcoupon::serve::Server::bind(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        request_timeout: Duration::from_millis(1_000),
+        component_env: env(
+            "http://127.0.0.1:1",
+            &[("WXPAY_FIRST_BYTE_TIMEOUT_MS", "900")],
+        ),
+        ..ServeConfig::default()
+    })
+    .await
+    .err()
+    .expect("a deadline below the component's timeouts must be refused");
+    let text = short.to_string();
+    assert!(text.contains("request_timeout (1000 ms)"), "{text}");
+    assert!(text.contains("WXPAY_FIRST_BYTE_TIMEOUT_MS"), "{text}");
+}
+
+/// Hooks whose requests never answer: the component waits on wasi:http until the host's
+/// deadline, whatever timeouts it asked for.
+#[derive(Debug)]
+struct NeverAnswer;
+
+impl wasmtime_wasi_http::WasiHttpHooks for NeverAnswer {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_answer_carries_the_number_and_says_the_outcome_is_unknown() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        hooks: Arc::new(|| Box::new(NeverAnswer)),
+        request_timeout: Duration::from_millis(1_500),
+        ..config(
+            &sim,
+            &sim.https_base_url(),
+            &[
+                ("WXPAY_CONNECT_TIMEOUT_MS", "200"),
+                ("WXPAY_FIRST_BYTE_TIMEOUT_MS", "500"),
+                ("WXPAY_BETWEEN_BYTES_TIMEOUT_MS", "500"),
+            ],
+        )
+    })
+    .await;
+    // A generated number: the host fixed it before the component ran.
+    let late = post(
+        gateway.addr,
+        json!({"stock_id": "1757", "openid": "o-late"}),
+    )
+    .await;
+    assert_error(&late, 504, "GATEWAY_TIMEOUT");
+    let number = late.field("partner_trade_no");
+    assert!(
+        number.starts_with(MCH_ID) && number.len() == MCH_ID.len() + 18,
+        "{}",
+        late.text
+    );
+    assert_eq!(late.json["outcome_unknown"], true, "{}", late.text);
+    assert_eq!(late.json["retryable"], true);
+    assert!(late
+        .field("message")
+        .contains("retry with the same partner_trade_no"));
+    // The caller's own number comes back as it was sent.
+    let own = post(
+        gateway.addr,
+        json!({"stock_id": "1757", "openid": "o-late", "partner_trade_no": "mine-1"}),
+    )
+    .await;
+    assert_error(&own, 504, "GATEWAY_TIMEOUT");
+    assert_eq!(own.field("partner_trade_no"), "mine-1");
+    // A query's deadline has no outcome to speak of.
+    let stock = get(gateway.addr, "/v1/stocks/1757").await;
+    assert_error(&stock, 504, "GATEWAY_TIMEOUT");
+    assert!(stock.json.get("outcome_unknown").is_none());
+    gateway.stop().await;
+    sim.shutdown().await;
+}
+
+/// Opens a connection and sends a request head announcing a body it then trickles, one byte a
+/// second, for as long as the connection lives.
+async fn trickle(addr: SocketAddr) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /v1/coupons HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         content-length: 4000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::spawn(async move {
+        for _ in 0..60 {
+            if stream.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_senders_hold_no_slot_and_time_out() {
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        max_concurrency: 2,
+        queue_timeout: Duration::from_millis(200),
+        body_timeout: Duration::from_secs(2),
+        ..config(&sim, &sim.https_base_url(), &[])
+    })
+    .await;
+    let addr = gateway.addr;
+    let mut slow = Vec::new();
+    for _ in 0..16 {
+        slow.push(trickle(addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Sixteen bodies trickle in; calls and health checks go on.
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    let stock = get(addr, "/v1/stocks/1757").await;
+    assert_eq!(stock.status, 200, "{}", stock.text);
+    let issued = post(addr, json!({"stock_id": "1757", "openid": "o-fast"})).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    // Past the body timeout the trickles are answered 408 and closed.
+    let started = std::time::Instant::now();
+    for task in slow {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the slow sender's connection is closed after the body timeout")
+            .unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stats = gateway.stop().await;
+    assert_eq!(stats.overloaded, 0, "{stats:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_capped_per_peer() {
+    use tokio::io::AsyncReadExt;
+    let sim = simulator().await;
+    let gateway = Gateway::start(ServeConfig {
+        max_connections_per_peer: 3,
+        ..config(&sim, &sim.https_base_url(), &[])
+    })
+    .await;
+    let addr = gateway.addr;
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The fourth is closed at once: reading gives end-of-stream (or a reset), not a wait.
+    let mut fourth = TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), fourth.read(&mut buf))
+        .await
+        .expect("the connection over the cap is closed at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    // Once one closes, a new connection is served again.
+    drop(idle.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let health = get(addr, "/healthz").await;
+    assert_eq!(health.status, 200);
+    drop(idle);
+    gateway.stop().await;
+    sim.shutdown().await;
 }

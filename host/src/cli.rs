@@ -3,7 +3,8 @@
 //! Output is JSON on stdout. Errors are one line on stderr (`error: <field>: <rule>`) plus, for
 //! errors the component reported, a JSON object `{"error": {...}}` on stdout so scripts can branch
 //! on `kind`. Exit codes: 0 success, 1 WeChat Pay or the response refused, 2 bad input, 3 host
-//! failure.
+//! failure, 4 an unknown outcome (`send`: the coupon may have been issued; the JSON carries
+//! `"outcome_unknown": true` and the `partner_trade_no` to retry with).
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -22,6 +23,9 @@ pub const EXIT_REFUSED: u8 = 1;
 pub const EXIT_INPUT: u8 = 2;
 /// The exit code for failures of the host itself.
 pub const EXIT_HOST: u8 = 3;
+/// The exit code for an unknown outcome: the coupon may have been issued (the core's
+/// `Error::outcome_unknown`). Retry with the same `--partner-trade-no`.
+pub const EXIT_OUTCOME_UNKNOWN: u8 = 4;
 
 /// Issue WeChat Pay merchant coupons (代金券) through the wxcoupon WebAssembly component.
 ///
@@ -36,15 +40,18 @@ pub const EXIT_HOST: u8 = 3;
 /// Prefer the environment or the file for the API key: flags are visible in the process list.
 ///
 /// Exit codes: 0 success · 1 WeChat Pay or its answer refused the operation · 2 bad input ·
-/// 3 host failure.
-#[derive(Parser, Debug)]
+/// 3 host failure · 4 unknown outcome: the coupon may have been issued (retry `send` with the
+/// same --partner-trade-no).
+// No `Debug` here nor on the structs below that hold the API key or the .p12 password: a
+// derived one would print them (`cli/tests.rs` checks).
+#[derive(Parser)]
 #[command(name = "wxcoupon", version, about, long_about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand)]
 enum Command {
     /// Sign fields with the v2 rule and print `{"sign": …}`.
     ///
@@ -152,6 +159,19 @@ enum Command {
         /// Most requests served at once; more wait briefly, then get 503.
         #[arg(long, default_value_t = 64)]
         max_concurrency: u32,
+        /// A caller of /v1/*: NAME:SHA256HEX, the hex SHA-256 of its bearer token (`printf %s
+        /// "$TOKEN" | sha256sum`); repeat it, or give a comma-separated list. Required on an
+        /// address other than loopback [WXPAY_GATEWAY_TOKENS].
+        #[arg(long = "caller-token", env = "WXPAY_GATEWAY_TOKENS", value_delimiter = ',')]
+        caller_tokens: Vec<String>,
+        /// A Host name to answer to besides localhost, 127.0.0.1, [::1] and the listen
+        /// address (others get 421 on loopback: DNS rebinding); repeat it.
+        #[arg(long = "allowed-host")]
+        allowed_hosts: Vec<String>,
+        /// The host's deadline per request, in ms; must exceed the component's connect +
+        /// first-byte + between-bytes timeouts.
+        #[arg(long, default_value_t = 30_000)]
+        request_timeout_ms: u64,
     },
     /// Run the egress proxy: plain HTTP on loopback → WeChat Pay with the merchant's client
     /// certificate, for hosts whose wasi:http cannot present one (Spin, wasmtime serve, jco
@@ -222,7 +242,7 @@ impl From<ApiArg> for core::Api {
 
 /// The merchant's client certificate and the CAs to trust: shared by the commands that reach
 /// WeChat Pay (`send`, `stock`, `coupon`, `serve`) and by `egress`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Default)]
 struct IdentityArgs {
     /// Client certificate, PEM [WXPAY_CERT_FILE] (with --key-file).
     #[arg(long, value_name = "FILE")]
@@ -243,7 +263,7 @@ struct IdentityArgs {
 
 /// Merchant settings and connection options: flags override `WXPAY_*` variables, which override
 /// the `--config` file.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Default)]
 struct ConfigArgs {
     /// TOML configuration file (keys as in the README); WXPAY_* variables and flags override it.
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -387,6 +407,11 @@ impl RequestArgs {
 enum Failure {
     /// The component (or WeChat's answer) reported an error.
     Component(core::Error),
+    /// `send` failed after the request may have left: the coupon may have been issued.
+    OutcomeUnknown {
+        error: Box<core::Error>,
+        partner_trade_no: String,
+    },
     /// The configuration is incomplete or invalid (every problem listed).
     Config(ConfigErrors),
     /// The host could not do its part.
@@ -422,6 +447,25 @@ pub async fn run(cli: Cli) -> ExitCode {
                 _ => EXIT_REFUSED,
             })
         }
+        Err(Failure::OutcomeUnknown {
+            error,
+            partner_trade_no,
+        }) => {
+            eprintln!(
+                "error: {error}\n{} (partner_trade_no {partner_trade_no})",
+                core::OUTCOME_UNKNOWN_ADVICE
+            );
+            println!(
+                "{}",
+                serde_json::json!({
+                    "error": error,
+                    "outcome_unknown": true,
+                    "partner_trade_no": partner_trade_no,
+                    "advice": core::OUTCOME_UNKNOWN_ADVICE,
+                })
+            );
+            ExitCode::from(EXIT_OUTCOME_UNKNOWN)
+        }
         Err(Failure::Config(e)) => {
             eprintln!("error: the configuration is incomplete or invalid:\n{e}");
             let problems: Vec<_> =
@@ -456,13 +500,42 @@ async fn execute(command: Command) -> Result<String, Failure> {
             config,
             listen,
             max_concurrency,
+            caller_tokens,
+            allowed_hosts,
+            request_timeout_ms,
         } => {
             let host = config.load()?;
             let mut serve = wxcoupon::serve::ServeConfig::from_host_config(&host, listen)?;
             serve.max_concurrency = max_concurrency;
+            serve.callers =
+                wxcoupon_api::CallerTokens::parse(&caller_tokens.join(",")).map_err(|rule| {
+                    Failure::Config(ConfigErrors(vec![core::FieldError::new(
+                        wxcoupon_api::callers::TOKENS_SETTING,
+                        rule,
+                    )]))
+                })?;
+            serve.allowed_hosts = allowed_hosts;
+            serve.request_timeout = std::time::Duration::from_millis(request_timeout_ms);
             init_logging();
-            eprintln!("wxcoupon serve: listening on http://{listen}");
-            wxcoupon::serve::serve(serve).await?;
+            let server = wxcoupon::serve::Server::bind(serve).await?;
+            // After the bind, so the port is real even for --listen 127.0.0.1:0.
+            println!(
+                "{}",
+                serde_json::json!({
+                    "event": "ready",
+                    "listen": server.local_addr().to_string(),
+                    "url": format!("http://{}", server.local_addr()),
+                })
+            );
+            let stats = server
+                .run_until(wxcoupon::serve::shutdown_signal())
+                .await?;
+            tracing::info!(
+                requests = stats.requests,
+                overloaded = stats.overloaded,
+                failed = stats.failed,
+                "wxcoupon gateway stopped"
+            );
             Ok(String::new())
         }
         command => execute_call(&runtime, command).await,
@@ -597,7 +670,14 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             };
             let sent = session
                 .send_coupon(&config.merchant(), &request, &call_options(&config))
-                .await??;
+                .await?
+                .map_err(|error| match error.outcome_unknown(core::Api::SendCoupon) {
+                    true => Failure::OutcomeUnknown {
+                        error: Box::new(error),
+                        partner_trade_no: request.partner_trade_no.clone(),
+                    },
+                    false => Failure::Component(error),
+                })?;
             if json {
                 to_json(&sent)
             } else {
@@ -740,3 +820,6 @@ fn fields_from_json(bytes: &[u8]) -> Result<Vec<(String, String)>, Failure> {
         })?;
     Ok(map.into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,12 @@
 //! The accept loop `serve` and `egress` share: accept connections until shutdown, one task per
-//! connection, then tell every connection to stop and drain them within a grace period.
+//! connection, at most [`ConnectionLimits`] open at once (in total and per peer address: more
+//! are closed as soon as they are accepted), then tell every connection to stop and drain them
+//! within a grace period.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -33,19 +37,71 @@ macro_rules! log_at {
     };
 }
 
+/// How many connections a listener keeps open at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// In total.
+    pub total: usize,
+    /// From one peer IP address.
+    pub per_peer: usize,
+}
+
+/// Open connections per peer address; an entry goes when its last connection ends.
+#[derive(Default)]
+struct PeerCounts(Mutex<HashMap<IpAddr, usize>>);
+
+impl PeerCounts {
+    /// Counts one more connection from `ip`, unless it already has `max`.
+    fn try_add(&self, ip: IpAddr, max: usize) -> bool {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= max {
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    fn remove(&self, ip: IpAddr) {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Gives a connection's place back when its task ends (or is dropped at shutdown).
+struct PeerSlot {
+    counts: Arc<PeerCounts>,
+    ip: IpAddr,
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        self.counts.remove(self.ip);
+    }
+}
+
 /// The connections of one listener and the signal that tells them to stop.
 pub(crate) struct Connections {
     target: LogTarget,
+    limits: ConnectionLimits,
+    peers: Arc<PeerCounts>,
     stop_tx: watch::Sender<bool>,
     stop_rx: watch::Receiver<bool>,
     tasks: JoinSet<()>,
 }
 
 impl Connections {
-    pub(crate) fn new(target: LogTarget) -> Connections {
+    pub(crate) fn new(target: LogTarget, limits: ConnectionLimits) -> Connections {
         let (stop_tx, stop_rx) = watch::channel(false);
         Connections {
             target,
+            limits,
+            peers: Arc::default(),
             stop_tx,
             stop_rx,
             tasks: JoinSet::new(),
@@ -87,8 +143,20 @@ impl Connections {
                             continue;
                         }
                     };
+                    if self.tasks.len() >= self.limits.total
+                        || !self.peers.try_add(peer.ip(), self.limits.per_peer)
+                    {
+                        log_at!(self.target, warn, %peer, open = self.tasks.len(), "connection limit reached: closed");
+                        drop(stream);
+                        continue;
+                    }
+                    let slot = PeerSlot { counts: self.peers.clone(), ip: peer.ip() };
                     let _ = stream.set_nodelay(true);
-                    self.tasks.spawn(connection(stream, peer, self.stop_rx.clone()));
+                    let served = connection(stream, peer, self.stop_rx.clone());
+                    self.tasks.spawn(async move {
+                        let _slot = slot;
+                        served.await
+                    });
                 }
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }

@@ -64,8 +64,10 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
+use wxcoupon_api::{self as api, ApiError, CallerTokens, Reply};
+
 use crate::config::HostConfig;
-use crate::http_server::{Connections, LogTarget};
+use crate::http_server::{ConnectionLimits, Connections, LogTarget};
 use crate::outbound::OutboundClient;
 use crate::runtime::{DenyAllHooks, HooksFactory};
 
@@ -82,7 +84,8 @@ const MEMORIES_PER_COMPONENT: u32 = 2;
 
 /// Everything the server needs. [`Default`]: `127.0.0.1:8080`, no component environment
 /// (the component then answers `CONFIGURATION` errors), outbound requests denied, 64 requests
-/// at once, 1 s queue, 30 s per request, 10 s grace, 64 MiB per instance.
+/// at once, 1 s queue, 30 s per request, 10 s grace, 64 MiB per instance, no callers (open: loopback
+/// only), 10 s to read a body, 1024 connections (256 per peer).
 #[derive(Clone)]
 pub struct ServeConfig {
     /// Where to listen (port 0: one chosen by the system; [`Server::local_addr`] tells which).
@@ -105,6 +108,22 @@ pub struct ServeConfig {
     pub max_instance_memory_bytes: usize,
     /// Let the component write to the host's stderr (panic messages); stdout is discarded.
     pub inherit_stderr: bool,
+    /// Who may call `/v1/*` (bearer tokens as SHA-256 hashes, see
+    /// [`wxcoupon_api::callers`]). Empty: anyone who reaches the listener — which is then
+    /// refused anywhere but on loopback.
+    pub callers: CallerTokens,
+    /// Host names the gateway answers to besides `localhost`, `127.0.0.1`, `[::1]` and the
+    /// listen address (those are always accepted on a loopback listener). A request with any
+    /// other `Host` is `421 MISDIRECTED_REQUEST` on loopback (DNS rebinding); on another
+    /// address the list is enforced when it is not empty.
+    pub allowed_hosts: Vec<String>,
+    /// How long reading a request body may take; it is read **before** a concurrency slot is
+    /// taken, so slow senders hold no slot (`408 BODY_TIMEOUT` past it).
+    pub body_timeout: Duration,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one peer address at most.
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for ServeConfig {
@@ -119,6 +138,11 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(10),
             max_instance_memory_bytes: 64 * 1024 * 1024,
             inherit_stderr: true,
+            callers: CallerTokens::none(),
+            allowed_hosts: Vec::new(),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            max_connections_per_peer: 256,
         }
     }
 }
@@ -135,6 +159,11 @@ impl fmt::Debug for ServeConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_instance_memory_bytes", &self.max_instance_memory_bytes)
             .field("inherit_stderr", &self.inherit_stderr)
+            .field("callers (names only)", &self.callers)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_peer", &self.max_connections_per_peer)
             .finish_non_exhaustive()
     }
 }
@@ -205,6 +234,53 @@ impl ServeConfig {
     }
 }
 
+impl ServeConfig {
+    /// What [`Server::bind`] refuses, each naming the setting and the rule: no concurrency; no
+    /// callers on a listener beyond loopback (anyone on the network could issue coupons); a
+    /// deadline that does not exceed the component's own connect + first-byte + between-bytes
+    /// timeouts (the component's precise timeout answer, which carries the trade number, would
+    /// never arrive first).
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.max_concurrency > 0,
+            "max_concurrency must be at least 1"
+        );
+        anyhow::ensure!(
+            self.max_connections > 0 && self.max_connections_per_peer > 0,
+            "max_connections and max_connections_per_peer must be at least 1"
+        );
+        anyhow::ensure!(
+            self.listen.ip().is_loopback() || !self.callers.is_empty(),
+            "wxcoupon serve refuses to listen on {} without caller tokens: anyone who reaches it \
+             could issue coupons. Configure --caller-token NAME:SHA256 (or {}), or listen on \
+             loopback",
+            self.listen,
+            api::callers::TOKENS_SETTING
+        );
+        let defaults = crate::outbound::Timeouts::default();
+        let ms = |name: &str, default: Duration| -> u128 {
+            self.component_env
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, v)| v.trim().parse::<u128>().ok())
+                .unwrap_or(default.as_millis())
+        };
+        let component = ms("WXPAY_CONNECT_TIMEOUT_MS", defaults.connect)
+            + ms("WXPAY_FIRST_BYTE_TIMEOUT_MS", defaults.first_byte)
+            + ms("WXPAY_BETWEEN_BYTES_TIMEOUT_MS", defaults.between_bytes);
+        anyhow::ensure!(
+            self.request_timeout.as_millis() > component,
+            "request_timeout ({} ms) must exceed the component's connect + first-byte + \
+             between-bytes timeouts ({component} ms: WXPAY_CONNECT_TIMEOUT_MS, \
+             WXPAY_FIRST_BYTE_TIMEOUT_MS, WXPAY_BETWEEN_BYTES_TIMEOUT_MS), so that the \
+             component's own timeout answers first",
+            self.request_timeout.as_millis()
+        );
+        Ok(())
+    }
+}
+
 /// What a server did, returned when it stops.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ServeStats {
@@ -267,14 +343,48 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
+/// Instances kept for `GET /healthz` beside [`ServeConfig::max_concurrency`]: a health check
+/// never waits behind calls, and calls never take these.
+pub const HEALTH_SLOTS: u32 = 4;
+
 /// What every request's task shares.
 struct Shared {
     engine: Engine,
     pre: ProxyPre<ServeState>,
     config: ServeConfig,
     permits: Arc<Semaphore>,
+    health_permits: Arc<Semaphore>,
+    /// The `Host` names answered to; `None`: any.
+    host_names: Option<Vec<String>>,
     counters: Counters,
     next_id: AtomicU64,
+}
+
+impl Shared {
+    /// A `partner_trade_no` in WeChat's form for the configured `WXPAY_MCH_ID` (none without
+    /// one: the component then answers the configuration error itself).
+    fn generate_trade_no(&self) -> Option<String> {
+        let (_, mch_id) = self
+            .config
+            .component_env
+            .iter()
+            .rev()
+            .find(|(name, value)| name == "WXPAY_MCH_ID" && !value.trim().is_empty())?;
+        let random = rustls::crypto::ring::default_provider().secure_random;
+        let mut failed = false;
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2));
+        let number = api::trade_no::generate(mch_id.trim(), seconds, || {
+            let mut bytes = [0u8; 8];
+            if random.fill(&mut bytes).is_err() {
+                failed = true;
+                return 0; // ends the rejection loop; the number is thrown away
+            }
+            u64::from_le_bytes(bytes)
+        });
+        (!failed).then_some(number)
+    }
 }
 
 impl Server {
@@ -286,10 +396,7 @@ impl Server {
     /// The same with another build of the component (it must export
     /// `wasi:http/incoming-handler@0.2.x`).
     pub async fn bind_component(config: ServeConfig, bytes: &[u8]) -> anyhow::Result<Server> {
-        anyhow::ensure!(
-            config.max_concurrency > 0,
-            "max_concurrency must be at least 1"
-        );
+        config.check()?;
         let engine = engine(&config)?;
         let component = Component::new(&engine, bytes)
             .map_err(|e| anyhow::anyhow!("compile the wxcoupon component: {e}"))?;
@@ -303,6 +410,16 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.listen))?;
         let permits = Arc::new(Semaphore::new(config.max_concurrency as usize));
+        let health_permits = Arc::new(Semaphore::new(HEALTH_SLOTS as usize));
+        let listen = listener.local_addr().unwrap_or(config.listen);
+        let host_names = if listen.ip().is_loopback() {
+            Some(api::callers::loopback_host_names(
+                &listen.to_string(),
+                &config.allowed_hosts,
+            ))
+        } else {
+            (!config.allowed_hosts.is_empty()).then(|| config.allowed_hosts.clone())
+        };
         Ok(Server {
             listener,
             shared: Arc::new(Shared {
@@ -310,6 +427,8 @@ impl Server {
                 pre,
                 config,
                 permits,
+                health_permits,
+                host_names,
                 counters: Counters::default(),
                 next_id: AtomicU64::new(1),
             }),
@@ -330,7 +449,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<ServeStats> {
         let Server { listener, shared } = self;
-        let mut connections = Connections::new(LogTarget::Serve);
+        let mut connections = Connections::new(
+            LogTarget::Serve,
+            ConnectionLimits {
+                total: shared.config.max_connections,
+                per_peer: shared.config.max_connections_per_peer,
+            },
+        );
         let ticker = tokio::spawn(tick_epochs(
             shared.engine.clone(),
             connections.stop_signal(),
@@ -365,7 +490,7 @@ impl Server {
 /// The engine: async, component model, epoch interruption, pooling allocator sized for
 /// `max_concurrency` instances.
 fn engine(config: &ServeConfig) -> anyhow::Result<Engine> {
-    let n = config.max_concurrency;
+    let n = config.max_concurrency.saturating_add(HEALTH_SLOTS);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(n)
         .total_core_instances(n.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
@@ -424,8 +549,8 @@ async fn connection(
     }
 }
 
-/// One request: a slot, a fresh instance, the guest's answer (or a JSON error of the host's),
-/// one access-log line.
+/// One request: the host's checks (host name, caller, body read within its timeout), a slot,
+/// a fresh instance, the guest's answer (or a JSON error of the host's), one access-log line.
 async fn handle(
     shared: Arc<Shared>,
     request: hyper::Request<hyper::body::Incoming>,
@@ -436,14 +561,23 @@ async fn handle(
     shared.counters.requests.fetch_add(1, Ordering::Relaxed);
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = match run_guest(&shared, request, id).await {
-        Ok(response) => response,
-        Err(failure) => failure.into_response(&shared),
+    let (response, caller) = match admit(&shared, request).await {
+        Ok(admitted) => {
+            let caller = admitted.caller.clone();
+            let trade_no = admitted.trade_no.clone();
+            let response = match run_guest(&shared, admitted, id).await {
+                Ok(response) => response,
+                Err(failure) => failure.into_response(&shared, trade_no.as_deref()),
+            };
+            (response, caller)
+        }
+        Err(refused) => (reply_response(refused.into()), None),
     };
     tracing::info!(
         target: "wxcoupon::access",
         id,
         %peer,
+        caller = %caller.as_deref().unwrap_or("-"),
         %method,
         path = %path,
         status = response.status().as_u16(),
@@ -452,11 +586,128 @@ async fn handle(
     response
 }
 
-/// Why the host answered instead of the component.
+/// A request the host has checked and read, ready for the component.
+struct Admitted {
+    request: hyper::Request<FullBody>,
+    /// `GET /healthz`: served from its own slots, so it never waits behind calls.
+    health: bool,
+    /// The authenticated caller's name.
+    caller: Option<String>,
+    /// `POST /v1/coupons`: the number the coupon is issued under (the caller's, or the one the
+    /// host generated and hands the component in [`api::trade_no::HOST_NUMBER_HEADER`]).
+    trade_no: Option<String>,
+}
+
+/// The body the component reads: already complete.
+type FullBody = http_body_util::combinators::UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+
+/// The host's own checks, in order: the `Host` name, the caller (`/v1/*`), then the whole body
+/// within [`ServeConfig::body_timeout`] and [`api::MAX_BODY_BYTES`]. Nothing here holds a slot.
+async fn admit(
+    shared: &Shared,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> Result<Admitted, ApiError> {
+    let config = &shared.config;
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| header(request.headers(), http::header::HOST.as_str()));
+    if let Some(allowed) = &shared.host_names {
+        api::callers::check_host(host.as_deref(), allowed)?;
+    } else if host.is_none() {
+        return Err(ApiError::new(
+            400,
+            "BAD_REQUEST",
+            "the request has no host header",
+        ));
+    }
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_string(),
+        |p| p.as_str().to_string(),
+    );
+    let caller = if api::callers::needs_caller(&target) {
+        let authorization = header(request.headers(), http::header::AUTHORIZATION.as_str());
+        config
+            .callers
+            .authorize(authorization.as_deref())?
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let health = request.method() == http::Method::GET && request.uri().path() == "/healthz";
+    let issue = request.method() == http::Method::POST && request.uri().path() == "/v1/coupons";
+
+    let (mut parts, body) = request.into_parts();
+    api::check_content_length(
+        header(&parts.headers, http::header::CONTENT_LENGTH.as_str()).as_deref(),
+        api::MAX_BODY_BYTES,
+    )?;
+    let read = http_body_util::Limited::new(body, api::MAX_BODY_BYTES).collect();
+    let body = match tokio::time::timeout(config.body_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(ApiError::body_too_large(api::MAX_BODY_BYTES))
+        }
+        Ok(Err(_)) => {
+            return Err(ApiError::new(
+                400,
+                "BAD_REQUEST",
+                "the request body could not be read",
+            ))
+        }
+        Err(_) => {
+            return Err(ApiError::new(
+                408,
+                "BODY_TIMEOUT",
+                format!(
+                    "the request body did not arrive within {} ms",
+                    config.body_timeout.as_millis()
+                ),
+            ))
+        }
+    };
+
+    // The number is fixed here, before the component runs, so that every answer — the
+    // component's, or the host's own after a trap or the deadline — can carry it.
+    parts.headers.remove(api::trade_no::HOST_NUMBER_HEADER);
+    // A body the component cannot read it answers with the precise error itself.
+    let input = issue.then(|| api::IssueInput::parse(&body).ok()).flatten();
+    let trade_no = input.map(|input| match input.partner_trade_no {
+        Some(number) => Some(number),
+        None => shared.generate_trade_no().inspect(|number| {
+            if let Ok(value) = http::HeaderValue::from_str(number) {
+                parts
+                    .headers
+                    .insert(api::trade_no::HOST_NUMBER_HEADER, value);
+            }
+        }),
+    });
+    let trade_no = trade_no.flatten();
+    let body: FullBody = Full::new(body)
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    Ok(Admitted {
+        request: hyper::Request::from_parts(parts, body),
+        health,
+        caller,
+        trade_no,
+    })
+}
+
+/// A header's first value, as text.
+fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Why the host answered instead of the component, after the request was admitted.
 enum Failure {
     /// No slot within the queue timeout.
     Overloaded,
-    /// The request could not be handed to the component (no `host` header, …).
+    /// The request could not be handed to the component.
     BadRequest(String),
     /// The component did not answer within the request timeout.
     Deadline,
@@ -465,65 +716,76 @@ enum Failure {
 }
 
 impl Failure {
-    fn into_response(self, shared: &Shared) -> hyper::Response<HyperOutgoingBody> {
+    /// The answer; `trade_no` is the issuance's number on `POST /v1/coupons`. After the
+    /// component ran, a call it made may have reached WeChat: the outcome is then unknown.
+    fn into_response(
+        self,
+        shared: &Shared,
+        trade_no: Option<&str>,
+    ) -> hyper::Response<HyperOutgoingBody> {
         let counters = &shared.counters;
-        let (status, code, message, retryable) = match self {
+        let (error, ran) = match self {
             Failure::Overloaded => {
                 counters.overloaded.fetch_add(1, Ordering::Relaxed);
-                (
-                    503,
-                    "OVERLOADED",
-                    "the gateway is at its concurrency limit; retry shortly".to_string(),
-                    true,
-                )
+                let error = ApiError {
+                    retryable: true,
+                    ..ApiError::new(
+                        503,
+                        "OVERLOADED",
+                        "the gateway is at its concurrency limit; retry shortly",
+                    )
+                };
+                (error, false)
             }
-            Failure::BadRequest(why) => (400, "BAD_REQUEST", why, false),
+            Failure::BadRequest(why) => (ApiError::new(400, "BAD_REQUEST", why), false),
             Failure::Deadline => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
-                (
-                    504,
-                    "GATEWAY_TIMEOUT",
-                    format!(
-                        "no answer within {} ms",
-                        shared.config.request_timeout.as_millis()
-                    ),
-                    true,
-                )
+                let error = ApiError {
+                    retryable: true,
+                    ..ApiError::new(
+                        504,
+                        "GATEWAY_TIMEOUT",
+                        format!(
+                            "no answer within {} ms",
+                            shared.config.request_timeout.as_millis()
+                        ),
+                    )
+                };
+                (error, true)
             }
             Failure::Component => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 (
-                    500,
-                    "INTERNAL",
-                    "the component failed to answer".to_string(),
-                    false,
+                    ApiError::new(500, "INTERNAL", "the component failed to answer"),
+                    true,
                 )
             }
         };
-        let body = serde_json::json!({
-            "code": code,
-            "message": message,
-            "retryable": retryable,
-        });
-        json_response(status, &body, retryable.then_some("1"))
+        let error = match trade_no {
+            Some(number) if ran => error.outcome_unknown().with_trade_no(number),
+            Some(number) => error.with_trade_no(number),
+            None => error,
+        };
+        let retry_after = error.retryable;
+        let mut response = reply_response(error.into());
+        if retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
-/// A JSON answer of the host's own.
-fn json_response(
-    status: u16,
-    body: &serde_json::Value,
-    retry_after: Option<&str>,
-) -> hyper::Response<HyperOutgoingBody> {
-    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-    let mut builder = hyper::Response::builder()
-        .status(status)
-        .header("content-type", "application/json; charset=utf-8")
-        .header("cache-control", "no-store");
-    if let Some(seconds) = retry_after {
-        builder = builder.header("retry-after", seconds);
+/// An answer of the host's own, in the JSON API's shape ([`wxcoupon_api::Reply`]).
+fn reply_response(reply: Reply) -> hyper::Response<HyperOutgoingBody> {
+    let mut builder = hyper::Response::builder().status(reply.status);
+    for (name, value) in reply.all_headers() {
+        builder = builder.header(name, value);
     }
-    let body = Full::new(bytes).map_err(|e| match e {}).boxed_unsync();
+    let body = Full::new(Bytes::from(reply.body))
+        .map_err(|e| match e {})
+        .boxed_unsync();
     builder
         .body(body)
         .unwrap_or_else(|_| hyper::Response::new(empty_body()))
@@ -535,21 +797,20 @@ fn empty_body() -> HyperOutgoingBody {
         .boxed_unsync()
 }
 
-/// Runs the component on one request; the permit and the instance live in their own task
-/// until the guest returns (it may still be writing the body after answering), at most
+/// Runs the component on one admitted request; the permit and the instance live in their own
+/// task until the guest returns (it may still be writing the body after answering), at most
 /// `request_timeout`.
 async fn run_guest(
     shared: &Arc<Shared>,
-    request: hyper::Request<hyper::body::Incoming>,
+    admitted: Admitted,
     id: u64,
 ) -> Result<hyper::Response<HyperOutgoingBody>, Failure> {
     let config = &shared.config;
-    if request.uri().authority().is_none() && !request.headers().contains_key(http::header::HOST) {
-        return Err(Failure::BadRequest(
-            "the request has no host header".to_string(),
-        ));
-    }
-    let permit = tokio::time::timeout(config.queue_timeout, shared.permits.clone().acquire_owned())
+    let slots = match admitted.health {
+        true => &shared.health_permits,
+        false => &shared.permits,
+    };
+    let permit = tokio::time::timeout(config.queue_timeout, slots.clone().acquire_owned())
         .await
         .map_err(|_| Failure::Overloaded)?
         .map_err(|_| Failure::Overloaded)?;
@@ -562,7 +823,7 @@ async fn run_guest(
     let (req, out) = {
         let mut http = store.data_mut().http();
         let req = http
-            .new_incoming_request(Scheme::Http, request)
+            .new_incoming_request(Scheme::Http, admitted.request)
             .map_err(|e| Failure::BadRequest(format!("unusable request: {e}")))?;
         let out = http
             .new_response_outparam(sender)

@@ -328,6 +328,18 @@ pub async fn try_request(
     path: &str,
     body: Option<(&str, Vec<u8>)>,
 ) -> Result<Answer, String> {
+    try_request_with(addr, method, path, &[], body).await
+}
+
+/// [`try_request`] with extra request headers (a `host` among them replaces the default one,
+/// the address).
+pub async fn try_request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<Answer, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
@@ -335,10 +347,16 @@ pub async fn try_request(
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(conn);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
+    let mut request = hyper::Request::builder().method(method).uri(path);
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        request = request.header("host", addr.to_string());
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     let bytes = match body {
         Some((content_type, bytes)) => {
             request = request.header("content-type", content_type);
