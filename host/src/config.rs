@@ -446,7 +446,8 @@ impl Source {
     }
 }
 
-#[derive(Clone, Debug)]
+// No `Debug` on `Raw` and `Value`: they hold the API key and the .p12 password as read.
+#[derive(Clone)]
 enum Raw {
     Text(String),
     Bool(bool),
@@ -455,7 +456,7 @@ enum Raw {
     Path(PathBuf),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct Value {
     source: Source,
     raw: Raw,

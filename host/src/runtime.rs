@@ -17,8 +17,10 @@ use wxcoupon_core as core;
 use crate::convert;
 
 /// Bindings generated from `wit/` for the `coupons` world.
+///
+/// The functions take and return the types of [`wit`]: the generated ones, except `merchant`.
 #[allow(missing_docs)]
-pub mod bindings {
+mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "coupons",
@@ -28,12 +30,67 @@ pub mod bindings {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            // Every use of a `types` type goes through `wit`, which replaces `merchant`.
+            "wxpay:coupon/types": crate::runtime::wit,
         },
     });
 }
 
 pub use bindings::exports::wxpay::coupon::client::CallOptions as WitCallOptions;
-pub use bindings::exports::wxpay::coupon::types as wit;
+
+/// The `wxpay:coupon/types` interface as the bindings use it: the generated types, except
+/// [`Merchant`](wit::Merchant), whose `Debug` keeps the API key out (the generated record's
+/// `Debug` prints every field).
+pub mod wit {
+    // A local item shadows the glob's item of the same name: `Merchant` below.
+    pub use super::bindings::exports::wxpay::coupon::types::*;
+
+    /// `record merchant`: the merchant settings every call needs.
+    #[derive(
+        wasmtime::component::ComponentType,
+        wasmtime::component::Lift,
+        wasmtime::component::Lower,
+        Clone,
+    )]
+    #[component(record)]
+    pub struct Merchant {
+        /// Official Account appid the openids belong to (String(32)).
+        #[component(name = "appid")]
+        pub appid: String,
+        /// Merchant id (商户号, String(32)).
+        #[component(name = "mch-id")]
+        pub mch_id: String,
+        /// The 32-character APIv2 key: never shown by `Debug`.
+        #[component(name = "api-key")]
+        pub api_key: String,
+        /// The request signature digest.
+        #[component(name = "sign-type")]
+        pub sign_type: SignType,
+        /// Where requests go.
+        #[component(name = "host")]
+        pub host: ApiHost,
+        /// Prefix every path with `/sandboxnew` (MD5 only).
+        #[component(name = "sandbox")]
+        pub sandbox: bool,
+        /// What to do with a response's `sign`.
+        #[component(name = "signature-policy")]
+        pub signature_policy: SignaturePolicy,
+    }
+
+    impl std::fmt::Debug for Merchant {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Merchant")
+                .field("appid", &self.appid)
+                .field("mch-id", &self.mch_id)
+                .field("api-key", &"<redacted>")
+                .field("sign-type", &self.sign_type)
+                .field("host", &self.host)
+                .field("sandbox", &self.sandbox)
+                .field("signature-policy", &self.signature_policy)
+                .finish()
+        }
+    }
+}
 
 /// Makes the outbound-HTTP hooks of each new store.
 pub type HooksFactory = Arc<dyn Fn() -> Box<dyn WasiHttpHooks> + Send + Sync>;
