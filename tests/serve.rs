@@ -753,7 +753,7 @@ async fn a_post_without_a_json_content_type_issues_nothing() {
 async fn only_its_own_host_names_are_answered_on_loopback() {
     let sim = simulator().await;
     let gateway = Gateway::start(ServeConfig {
-        allowed_hosts: vec!["coupons.internal".into()],
+        host_names: vec!["coupons.internal".into()],
         ..config(&sim, &sim.https_base_url(), &[])
     })
     .await;

@@ -190,7 +190,7 @@ pub fn check_host(host: Option<&str>, allowed: &[String]) -> Result<(), ApiError
         ApiError::new(
             421,
             "MISDIRECTED_REQUEST",
-            "this gateway does not answer to that host name (configure it with --allowed-host)",
+            "this gateway does not answer to that host name (wxcoupon serve: add it with --host-name)",
         )
     };
     let host = host

@@ -166,8 +166,8 @@ enum Command {
         caller_tokens: Vec<String>,
         /// A Host name to answer to besides localhost, 127.0.0.1, [::1] and the listen
         /// address (others get 421 on loopback: DNS rebinding); repeat it.
-        #[arg(long = "allowed-host")]
-        allowed_hosts: Vec<String>,
+        #[arg(long = "host-name", value_name = "HOST[:PORT]")]
+        host_names: Vec<String>,
         /// The host's deadline per request, in ms; must exceed the component's connect +
         /// first-byte + between-bytes timeouts.
         #[arg(long, default_value_t = 30_000)]
@@ -501,7 +501,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             listen,
             max_concurrency,
             caller_tokens,
-            allowed_hosts,
+            host_names,
             request_timeout_ms,
         } => {
             let host = config.load()?;
@@ -514,7 +514,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
                         rule,
                     )]))
                 })?;
-            serve.allowed_hosts = allowed_hosts;
+            serve.host_names = host_names;
             serve.request_timeout = std::time::Duration::from_millis(request_timeout_ms);
             init_logging();
             let server = wxcoupon::serve::Server::bind(serve).await?;

@@ -116,7 +116,7 @@ pub struct ServeConfig {
     /// listen address (those are always accepted on a loopback listener). A request with any
     /// other `Host` is `421 MISDIRECTED_REQUEST` on loopback (DNS rebinding); on another
     /// address the list is enforced when it is not empty.
-    pub allowed_hosts: Vec<String>,
+    pub host_names: Vec<String>,
     /// How long reading a request body may take; it is read **before** a concurrency slot is
     /// taken, so slow senders hold no slot (`408 BODY_TIMEOUT` past it).
     pub body_timeout: Duration,
@@ -139,7 +139,7 @@ impl Default for ServeConfig {
             max_instance_memory_bytes: 64 * 1024 * 1024,
             inherit_stderr: true,
             callers: CallerTokens::none(),
-            allowed_hosts: Vec::new(),
+            host_names: Vec::new(),
             body_timeout: Duration::from_secs(10),
             max_connections: 1024,
             max_connections_per_peer: 256,
@@ -160,7 +160,7 @@ impl fmt::Debug for ServeConfig {
             .field("max_instance_memory_bytes", &self.max_instance_memory_bytes)
             .field("inherit_stderr", &self.inherit_stderr)
             .field("callers (names only)", &self.callers)
-            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_names", &self.host_names)
             .field("body_timeout", &self.body_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_peer", &self.max_connections_per_peer)
@@ -343,6 +343,10 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
+/// How much longer than [`ServeConfig::request_timeout`] an instance may run when nobody
+/// waits for its answer any more.
+const INSTANCE_GRACE: Duration = Duration::from_secs(1);
+
 /// Instances kept for `GET /healthz` beside [`ServeConfig::max_concurrency`]: a health check
 /// never waits behind calls, and calls never take these.
 pub const HEALTH_SLOTS: u32 = 4;
@@ -415,10 +419,10 @@ impl Server {
         let host_names = if listen.ip().is_loopback() {
             Some(api::callers::loopback_host_names(
                 &listen.to_string(),
-                &config.allowed_hosts,
+                &config.host_names,
             ))
         } else {
-            (!config.allowed_hosts.is_empty()).then(|| config.allowed_hosts.clone())
+            (!config.host_names.is_empty()).then(|| config.host_names.clone())
         };
         Ok(Server {
             listener,
@@ -832,11 +836,13 @@ async fn run_guest(
     };
 
     let pre = shared.pre.clone();
-    let lifetime = config.request_timeout;
+    // A little past the deadline: whoever waits for the answer sees the deadline (504) first
+    // and aborts the task; the task's own bound is for when nobody waits any more.
+    let lifetime = config.request_timeout + INSTANCE_GRACE;
     let task = tokio::spawn(async move {
         let _permit = permit;
-        // The instance lives at most `request_timeout`, even when the client has gone away
-        // and nobody waits for its answer any more.
+        // The instance lives at most `request_timeout` (plus the grace), even when the client
+        // has gone away and nobody waits for its answer any more.
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy

@@ -273,7 +273,96 @@ async fn send_stock_and_coupon_against_the_simulator() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CA_ERROR"));
     assert_eq!(sim.coupons().len(), 1);
+
+    // WeChat issued, but its answer cannot be trusted (a wrong signature): the outcome is
+    // unknown, exit 4, and the JSON says which number to retry with.
+    sim.set_faults(wxcoupon_simulator::Faults {
+        wrong_sign: true,
+        only: Some(wxcoupon_simulator::Endpoint::SendCoupon),
+        times: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let send_3 = || {
+        run(vec![
+            "send",
+            "--stock-id",
+            "1757",
+            "--openid",
+            "o-cli-3",
+            "--partner-trade-no",
+            "1000009820261128779",
+            "--json",
+        ])
+    };
+    let out = send_3();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unknown = json(&out);
+    assert_eq!(unknown["outcome_unknown"], true, "{unknown}");
+    assert_eq!(unknown["partner_trade_no"], "1000009820261128779");
+    assert_eq!(unknown["error"]["kind"], "signature");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("retry with the same partner_trade_no"),
+        "{stderr}"
+    );
+    // (The simulator's wrong_sign spoils the answer without issuing; either way) the retry
+    // with the same number is safe: one coupon for o-cli-3, and a repeat adds none.
+    let out = send_3();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sim.coupons().len(), 2);
+    assert_eq!(json(&out)["coupon_id"], sim.coupons()[1].coupon_id.as_str());
+    assert_eq!(send_3().status.code(), Some(0));
+    assert_eq!(sim.coupons().len(), 2, "a repeat issues nothing more");
     sim.shutdown().await;
+}
+
+#[test]
+fn serve_prints_its_real_address_once_it_listens() {
+    use std::io::{BufRead as _, Read as _};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wxcoupon"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_clear()
+        .env("WXPAY_API_KEY", KEY)
+        .env("WXPAY_APPID", "wx5edab3bdfba3dc1c")
+        .env("WXPAY_MCH_ID", "10000098")
+        .env("WXPAY_BASE_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run wxcoupon serve");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("one JSON ready line");
+    assert_eq!(ready["event"], "ready", "{line}");
+    let listen: std::net::SocketAddr = ready["listen"].as_str().unwrap().parse().unwrap();
+    assert_ne!(listen.port(), 0, "{line}");
+    assert_eq!(ready["url"], format!("http://{listen}"));
+    // It is listening already: the health check answers.
+    let mut stream = std::net::TcpStream::connect(listen).expect("listening after the ready line");
+    stream
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nhost: {listen}\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]
