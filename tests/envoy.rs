@@ -400,6 +400,9 @@ impl Drop for Envoy {
 
 /// The filter's plugin configuration; `key` is `("api_key_env", variable)` or
 /// `("api_key", key)`.
+/// The bearer token of the `wxcoupon_callers` listener's one caller, `batch`.
+const CALLER_TOKEN: &str = "envoy-caller-token-2f7c";
+
 fn plugin_config(send_cluster: &str, query_cluster: &str, key: (&str, &str)) -> String {
     let mut config = json!({
         "appid": APPID,
@@ -536,6 +539,19 @@ fn envoy_config(sim: &RunningSimulator, filter: &Path, closed: SocketAddr) -> Va
                     filter,
                     plugin_config("wechat_pay", "wechat_pay", ("api_key", API_KEY)),
                 ),
+                listener("wxcoupon_callers", filter, {
+                    let mut plugin: Value = serde_json::from_str(&plugin_config(
+                        "wechat_pay",
+                        "wechat_pay",
+                        ("api_key", API_KEY),
+                    ))
+                    .unwrap();
+                    plugin["caller_tokens"] = json!(format!(
+                        "batch:{}",
+                        wxcoupon_api::callers::token_hash_hex(CALLER_TOKEN)
+                    ));
+                    plugin.to_string()
+                }),
                 listener(
                     "wxcoupon_unreachable",
                     filter,
@@ -755,12 +771,18 @@ impl Edges {
                 .as_str()
                 .unwrap_or("")
                 .replace(authority, "<upstream>");
+            // A POST's outcome is then unknown: the core's advice follows (both edges alike).
+            let ending = match body["outcome_unknown"] == true {
+                true => format!(
+                    "(the request may have reached WeChat Pay: query before retrying) — {}",
+                    wxcoupon_core::OUTCOME_UNKNOWN_ADVICE
+                ),
+                false => "(the request may have reached WeChat Pay: query before retrying)".into(),
+            };
             assert!(
                 message.starts_with("transport error: timed out ")
                     && message.contains(" (<upstream>) ")
-                    && message.ends_with(
-                        "(the request may have reached WeChat Pay: query before retrying)"
-                    ),
+                    && message.ends_with(&ending),
                 "{}: {message}",
                 exchange.name
             );
@@ -918,6 +940,44 @@ async fn envoy_serves_the_gateway_api_like_gateway_mode() {
     let configured = "wxcoupon: wxcoupon 0.1.0: configured: appid=wx5edab3bdfba3dc1c";
     let log = envoy.log_with(configured).await;
     assert!(log.contains(configured), "the configuration line:\n{log}");
+
+    // Callers in real Envoy: /v1/* needs the bearer token, /healthz does not.
+    let guarded = listeners["wxcoupon_callers"];
+    for headers in [&[][..], &[("authorization", "Bearer nope")]] {
+        let refused = request(guarded, "GET", "/v1/stocks/1757", headers, b"").await;
+        assert_eq!(
+            refused.status,
+            401,
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
+        assert!(refused
+            .header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Bearer realm=\"wxcoupon\"")));
+        assert_eq!(refused.json()["code"], "UNAUTHORIZED");
+    }
+    let bearer = format!("Bearer {CALLER_TOKEN}");
+    let allowed = request(
+        guarded,
+        "GET",
+        "/v1/stocks/1757",
+        &[("authorization", &bearer)],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        allowed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&allowed.body)
+    );
+    assert_eq!(
+        request(guarded, "GET", "/healthz", &[], b"").await.status,
+        200
+    );
+    let named = envoy.log_with("caller batch answered 200").await;
+    assert!(named.contains("caller batch answered 200"), "{named}");
+    assert!(!named.contains(CALLER_TOKEN), "the token in Envoy's log");
 
     // The conformance scenario, step by step.
     let live = live_scenario();
