@@ -276,3 +276,98 @@ async fn hostile_bodies_through_the_component() {
         }
     }
 }
+
+/// `protocol.outcome-unknown` is the core's one rule, not a second copy of it: on a table of
+/// errors of every kind, for every API, the component answers what `Error::outcome_unknown`
+/// answers natively; `outcome-unknown-advice` is the core's sentence.
+#[tokio::test]
+async fn outcome_unknown_export_is_the_core_rule() {
+    use wxcoupon_core::{err_code, BusinessError, MalformedResponse};
+    fn business(code: &str) -> Error {
+        let advice = err_code::advice(code);
+        Error::Business(BusinessError {
+            err_code: Some(code.into()),
+            err_code_des: Some("描述".into()),
+            ret_msg: None,
+            meaning: None,
+            advice,
+            retryable: advice.is_retryable(),
+        })
+    }
+    let errors = [
+        Error::invalid("openid", "required"),
+        Error::UnexpectedStatus { status: 502 },
+        Error::UnexpectedStatus { status: 404 },
+        Error::MalformedResponse(MalformedResponse::document("body is over the limit")),
+        Error::MalformedResponse(MalformedResponse::field("appid", "does not match")),
+        Error::Protocol {
+            return_msg: "签名错误".into(),
+        },
+        business("SYSTEMERROR"),
+        business("INVALID_REQUEST"),
+        business("USER_AL_GET_COUPON"),
+        business("FREQ_OVER_LIMIT"),
+        business("SOMETHING_UNDOCUMENTED"),
+        Error::Signature {
+            problem: SignatureError::Mismatch,
+        },
+        Error::Signature {
+            problem: SignatureError::Missing,
+        },
+        Error::Signature {
+            problem: SignatureError::Malformed,
+        },
+        Error::Transport {
+            message: "connection reset".into(),
+            may_have_reached_wechat: true,
+        },
+        Error::Transport {
+            message: "connection refused".into(),
+            may_have_reached_wechat: false,
+        },
+        Error::Denied {
+            message: "example.com is not allowed".into(),
+        },
+    ];
+    let mut session = runtime().session().await.unwrap();
+    let mut unknown = 0;
+    for e in &errors {
+        for api in Api::ALL {
+            let verdict = session.outcome_unknown(api, e).await.unwrap();
+            assert_eq!(verdict, e.outcome_unknown(api), "{api:?} {e:?}");
+            unknown += usize::from(verdict);
+        }
+    }
+    // The table exercises both answers: 10 unknown send_coupon outcomes, no unknown query.
+    assert_eq!(unknown, 10);
+    assert_eq!(
+        session.outcome_unknown_advice().await.unwrap(),
+        core::OUTCOME_UNKNOWN_ADVICE
+    );
+}
+
+/// `conformance/cases/outcome.json`, the verdicts every host must reproduce, is the core's rule:
+/// each case's canonical error (the core's serde form) judged natively and through the component.
+#[tokio::test]
+async fn outcome_conformance_cases_are_the_core_rule() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../conformance/cases/outcome.json"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    let mut session = runtime().session().await.unwrap();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let api = Api::from_name(case["api"].as_str().unwrap()).unwrap();
+        let error: Error = serde_json::from_value(case["error"].clone()).unwrap();
+        let expected = case["expected"]["ok"].as_bool().unwrap();
+        assert_eq!(error.outcome_unknown(api), expected, "core: {name}");
+        assert_eq!(
+            session.outcome_unknown(api, &error).await.unwrap(),
+            expected,
+            "component: {name}"
+        );
+    }
+}

@@ -230,3 +230,42 @@ pub fn error_out(e: core::Error) -> wit::CouponError {
         core::Error::Denied { message } => wit::CouponError::Denied(message),
     }
 }
+
+pub fn error_in(e: wit::CouponError) -> core::Error {
+    match e {
+        wit::CouponError::InvalidInput(f) => core::Error::invalid(f.field, f.rule),
+        wit::CouponError::UnexpectedStatus(status) => core::Error::UnexpectedStatus { status },
+        wit::CouponError::MalformedResponse(m) => {
+            core::Error::MalformedResponse(core::MalformedResponse {
+                field: m.field,
+                problem: m.problem,
+            })
+        }
+        wit::CouponError::Protocol(return_msg) => core::Error::Protocol { return_msg },
+        wit::CouponError::Business(b) => core::Error::Business(core::BusinessError {
+            err_code: b.err_code,
+            err_code_des: b.err_code_des,
+            ret_msg: b.ret_msg,
+            meaning: b.meaning,
+            advice: match b.advice {
+                wit::RetryAdvice::DoNotRetry => core::RetryAdvice::DoNotRetry,
+                wit::RetryAdvice::Retry => core::RetryAdvice::Retry,
+                wit::RetryAdvice::RetryLater => core::RetryAdvice::RetryLater,
+                wit::RetryAdvice::ReconcileFirst => core::RetryAdvice::ReconcileFirst,
+            },
+            retryable: b.retryable,
+        }),
+        wit::CouponError::Signature(problem) => core::Error::Signature {
+            problem: match problem {
+                wit::SignatureError::Missing => core::SignatureError::Missing,
+                wit::SignatureError::Malformed => core::SignatureError::Malformed,
+                wit::SignatureError::Mismatch => core::SignatureError::Mismatch,
+            },
+        },
+        wit::CouponError::Transport(t) => core::Error::Transport {
+            message: t.message,
+            may_have_reached_wechat: t.may_have_reached_wechat,
+        },
+        wit::CouponError::Denied(message) => core::Error::Denied { message },
+    }
+}

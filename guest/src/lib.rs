@@ -76,6 +76,14 @@ impl Protocol for Component {
             .map(convert::response_out)
             .map_err(convert::error_out)
     }
+
+    fn outcome_unknown(api: wit::Api, error: wit::CouponError) -> bool {
+        convert::error_in(error).outcome_unknown(convert::api_in(api))
+    }
+
+    fn outcome_unknown_advice() -> String {
+        wxcoupon_core::OUTCOME_UNKNOWN_ADVICE.to_string()
+    }
 }
 
 impl Client for Component {

@@ -249,3 +249,47 @@ pub fn error_in(e: wit::CouponError) -> core::Error {
         wit::CouponError::Denied(message) => core::Error::Denied { message },
     }
 }
+
+/// Core → WIT error (to hand an error back to the component, as `outcome-unknown` takes one).
+pub fn error_out(e: &core::Error) -> wit::CouponError {
+    match e {
+        core::Error::InvalidInput(f) => wit::CouponError::InvalidInput(wit::FieldError {
+            field: f.field.clone(),
+            rule: f.rule.clone(),
+        }),
+        core::Error::UnexpectedStatus { status } => wit::CouponError::UnexpectedStatus(*status),
+        core::Error::MalformedResponse(m) => {
+            wit::CouponError::MalformedResponse(wit::MalformedResponse {
+                field: m.field.clone(),
+                problem: m.problem.clone(),
+            })
+        }
+        core::Error::Protocol { return_msg } => wit::CouponError::Protocol(return_msg.clone()),
+        core::Error::Business(b) => wit::CouponError::Business(wit::BusinessError {
+            err_code: b.err_code.clone(),
+            err_code_des: b.err_code_des.clone(),
+            ret_msg: b.ret_msg.clone(),
+            meaning: b.meaning.clone(),
+            advice: match b.advice {
+                core::RetryAdvice::DoNotRetry => wit::RetryAdvice::DoNotRetry,
+                core::RetryAdvice::Retry => wit::RetryAdvice::Retry,
+                core::RetryAdvice::RetryLater => wit::RetryAdvice::RetryLater,
+                core::RetryAdvice::ReconcileFirst => wit::RetryAdvice::ReconcileFirst,
+            },
+            retryable: b.retryable,
+        }),
+        core::Error::Signature { problem } => wit::CouponError::Signature(match problem {
+            core::SignatureError::Missing => wit::SignatureError::Missing,
+            core::SignatureError::Malformed => wit::SignatureError::Malformed,
+            core::SignatureError::Mismatch => wit::SignatureError::Mismatch,
+        }),
+        core::Error::Transport {
+            message,
+            may_have_reached_wechat,
+        } => wit::CouponError::Transport(wit::TransportError {
+            message: message.clone(),
+            may_have_reached_wechat: *may_have_reached_wechat,
+        }),
+        core::Error::Denied { message } => wit::CouponError::Denied(message.clone()),
+    }
+}

@@ -347,6 +347,35 @@ impl Session {
         Ok(r.map(convert::response_in).map_err(convert::error_in))
     }
 
+    /// `protocol.outcome-unknown`: the component's verdict (the core's
+    /// [`core::Error::outcome_unknown`]) on whether `error` leaves the outcome of `api` unknown.
+    pub async fn outcome_unknown(
+        &mut self,
+        api: core::Api,
+        error: &core::Error,
+    ) -> anyhow::Result<bool> {
+        let unknown = self
+            .coupons
+            .wxpay_coupon_protocol()
+            .call_outcome_unknown(
+                &mut self.store,
+                convert::api_out(api),
+                &convert::error_out(error),
+            )
+            .await?;
+        Ok(unknown)
+    }
+
+    /// `protocol.outcome-unknown-advice`: the core's [`core::OUTCOME_UNKNOWN_ADVICE`].
+    pub async fn outcome_unknown_advice(&mut self) -> anyhow::Result<String> {
+        let advice = self
+            .coupons
+            .wxpay_coupon_protocol()
+            .call_outcome_unknown_advice(&mut self.store)
+            .await?;
+        Ok(advice)
+    }
+
     /// `client.send-coupon`: build, send through the host's outbound client, parse.
     pub async fn send_coupon(
         &mut self,
