@@ -136,14 +136,36 @@ func (c *Client) httpClient(cert *tls.Certificate) *http.Client {
 // Merchant returns the client's merchant settings.
 func (c *Client) Merchant() Merchant { return c.merchant() }
 
-// SendCoupon issues one coupon (send_coupon), presenting the certificate. On a *TransportError
-// with MayHaveReachedWeChat, query before sending again with the same PartnerTradeNo.
+// SendCoupon issues one coupon (send_coupon), presenting the certificate. Every typed error
+// carries its Outcome: when OutcomeUnknown, the coupon may have been issued; send again with the
+// same PartnerTradeNo.
 func (c *Client) SendCoupon(ctx context.Context, req SendCouponRequest) (*SentCoupon, error) {
 	resp, err := c.do(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, c.withOutcome(err, req.PartnerTradeNo)
 	}
 	return resp.(*SentCoupon), nil
+}
+
+// withOutcome gives a SendCoupon error its Outcome, as the component's rule judges it. Should the
+// component not answer (the Runtime closed meanwhile), the outcome is reported unknown: sending
+// again with the same number is always safe.
+func (c *Client) withOutcome(err error, partnerTradeNo string) error {
+	var typed contractError
+	if !errors.As(err, &typed) {
+		return err
+	}
+	unknown, verr := c.rt.outcomeUnknown(vEnum("send-coupon"), typed)
+	if verr != nil {
+		unknown = true
+	}
+	o := typed.outcome()
+	o.PartnerTradeNo = partnerTradeNo
+	o.OutcomeUnknown = unknown
+	if unknown {
+		o.advice = c.rt.advice
+	}
+	return err
 }
 
 // QueryCouponStock reads a stock (query_coupon_stock).

@@ -348,6 +348,70 @@ func TestConformanceParse(t *testing.T) {
 	}
 }
 
+// canonicalErrorCase is a canonical ERROR as a case file holds it: the fields of every kind.
+type canonicalErrorCase struct {
+	Kind                 string  `json:"kind"`
+	Field                *string `json:"field"`
+	Rule                 string  `json:"rule"`
+	Status               int     `json:"status"`
+	Problem              string  `json:"problem"`
+	ReturnMsg            string  `json:"return_msg"`
+	ErrCode              *string `json:"err_code"`
+	ErrCodeDes           *string `json:"err_code_des"`
+	RetMsg               *string `json:"ret_msg"`
+	Meaning              *string `json:"meaning"`
+	Advice               string  `json:"advice"`
+	Retryable            bool    `json:"retryable"`
+	Message              string  `json:"message"`
+	MayHaveReachedWeChat bool    `json:"may_have_reached_wechat"`
+}
+
+// errorFrom is this package's error for a canonical ERROR.
+func errorFrom(t *testing.T, e canonicalErrorCase) error {
+	field := ""
+	if e.Field != nil {
+		field = *e.Field
+	}
+	switch e.Kind {
+	case "invalid-input":
+		return &InvalidInputError{Field: field, Rule: e.Rule}
+	case "unexpected-status":
+		return &UnexpectedStatusError{Status: e.Status}
+	case "malformed-response":
+		return &MalformedResponseError{Field: field, Problem: e.Problem}
+	case "protocol":
+		return &ProtocolError{ReturnMsg: e.ReturnMsg}
+	case "business":
+		return &BusinessError{ErrCode: e.ErrCode, ErrCodeDes: e.ErrCodeDes, RetMsg: e.RetMsg, Meaning: e.Meaning, Advice: RetryAdvice(e.Advice), Retryable: e.Retryable}
+	case "signature":
+		return &SignatureError{Problem: SignatureProblem(e.Problem)}
+	case "transport":
+		return &TransportError{Message: e.Message, MayHaveReachedWeChat: e.MayHaveReachedWeChat}
+	case "denied":
+		return &DeniedError{Message: e.Message}
+	}
+	t.Fatalf("unknown error kind %q", e.Kind)
+	return nil
+}
+
+func TestConformanceOutcome(t *testing.T) {
+	rt := testRuntime(t)
+	file := loadCases(t, "outcome")
+	for _, raw := range file.Cases {
+		var c struct {
+			Name     string             `json:"name"`
+			API      string             `json:"api"`
+			Error    canonicalErrorCase `json:"error"`
+			Expected interface{}        `json:"expected"`
+		}
+		decodeCase(t, raw, &c)
+		t.Run(c.Name, func(t *testing.T) {
+			unknown, err := rt.OutcomeUnknown(API(c.API), errorFrom(t, c.Error))
+			same(t, outcome(t, unknown, err), c.Expected)
+		})
+	}
+}
+
 var stepRef = regexp.MustCompile(`\$\{([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\}`)
 
 // maskVolatile replaces each dotted path of an ok value by "<volatile>" where present.

@@ -328,3 +328,47 @@ func errorFromValue(v value) error {
 	}
 	return fmt.Errorf("wxcoupon: unknown coupon-error case %q", v.text)
 }
+
+// errorValue is the `coupon-error` a typed Go error stands for: the inverse of errorFromValue, so
+// the component can judge errors this package made itself. Strings are made valid UTF-8 first
+// (the component takes nothing else); no verdict depends on a text.
+func errorValue(err contractError) value {
+	text := func(s string) value { return vString(strings.ToValidUTF8(s, "\uFFFD")) }
+	optText := func(s *string) value {
+		if s == nil {
+			return vNone()
+		}
+		return vSome(text(*s))
+	}
+	var payload value
+	switch e := err.(type) {
+	case *InvalidInputError:
+		payload = vRecord("field", text(e.Field), "rule", text(e.Rule))
+	case *UnexpectedStatusError:
+		payload = vU16(uint16(e.Status))
+	case *MalformedResponseError:
+		field := vNone()
+		if e.Field != "" {
+			field = vSome(text(e.Field))
+		}
+		payload = vRecord("field", field, "problem", text(e.Problem))
+	case *ProtocolError:
+		payload = text(e.ReturnMsg)
+	case *BusinessError:
+		payload = vRecord(
+			"err-code", optText(e.ErrCode),
+			"err-code-des", optText(e.ErrCodeDes),
+			"ret-msg", optText(e.RetMsg),
+			"meaning", optText(e.Meaning),
+			"advice", vEnum(string(e.Advice)),
+			"retryable", vBool(e.Retryable),
+		)
+	case *SignatureError:
+		payload = vEnum(string(e.Problem))
+	case *TransportError:
+		payload = vRecord("message", text(e.Message), "may-have-reached-wechat", vBool(e.MayHaveReachedWeChat))
+	case *DeniedError:
+		payload = text(e.Message)
+	}
+	return vVariant(err.kind(), &payload)
+}

@@ -14,5 +14,7 @@
 //	fmt.Println(coupon.CouponID)
 //
 // Failures of the contract are typed errors (*InvalidInputError, *BusinessError,
-// *TransportError, …); none of their messages contains the API key.
+// *TransportError, …); none of their messages contains the API key. Each embeds an Outcome:
+// after SendCoupon, OutcomeUnknown says the coupon may have been issued (the component's rule),
+// and PartnerTradeNo is the number to send again with.
 package wxcoupon

@@ -1,6 +1,9 @@
 package wxcoupon
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Every outcome of the contract that is not a result is one of the error types below (test with
 // errors.As). Their messages never contain the API key or the certificate. Other errors (a
@@ -10,6 +13,43 @@ import "fmt"
 type contractError interface {
 	error
 	kind() string
+	outcome() *Outcome
+}
+
+// Outcome is embedded in every error type: after Client.SendCoupon, whether the coupon may have
+// been issued. Read it with errors.As on the error's own type (e.OutcomeUnknown) or with
+// OutcomeOf(err). Queries and the Runtime's protocol functions leave it zero.
+type Outcome struct {
+	// OutcomeUnknown: the request may have reached WeChat Pay and no answer says it was refused
+	// (a reset, a timeout after sending, a non-200, an unreadable, oversized or badly signed
+	// answer, SYSTEMERROR), so the coupon may have been issued. The verdict is the component's
+	// `outcome-unknown` (Runtime.OutcomeUnknown), the one rule of every host; the message then
+	// ends with Runtime.OutcomeUnknownAdvice: send again with the same PartnerTradeNo (WeChat
+	// answers a repeat with the first outcome), or query first.
+	OutcomeUnknown bool
+	// PartnerTradeNo is the SendCoupon request's number ("" for queries).
+	PartnerTradeNo string
+	// advice: what the message adds when the outcome is unknown.
+	advice string
+}
+
+func (o *Outcome) outcome() *Outcome { return o }
+
+// suffix is what an unknown outcome adds to an error's message.
+func (o *Outcome) suffix() string {
+	if !o.OutcomeUnknown || o.advice == "" {
+		return ""
+	}
+	return " — " + o.advice
+}
+
+// OutcomeOf is the Outcome of err (or of the typed error it wraps); zero for other errors.
+func OutcomeOf(err error) Outcome {
+	var typed contractError
+	if errors.As(err, &typed) {
+		return *typed.outcome()
+	}
+	return Outcome{}
 }
 
 // InvalidInputError: a request field, a setting or an argument broke a rule. Field is the wire
@@ -17,18 +57,22 @@ type contractError interface {
 type InvalidInputError struct {
 	Field string
 	Rule  string
+	Outcome
 }
 
 func (e *InvalidInputError) Error() string {
-	return fmt.Sprintf("wxcoupon: invalid %s: %s", e.Field, e.Rule)
+	return fmt.Sprintf("wxcoupon: invalid %s: %s", e.Field, e.Rule) + e.suffix()
 }
 func (*InvalidInputError) kind() string { return "invalid-input" }
 
 // UnexpectedStatusError: the HTTP status was not 200.
-type UnexpectedStatusError struct{ Status int }
+type UnexpectedStatusError struct {
+	Status int
+	Outcome
+}
 
 func (e *UnexpectedStatusError) Error() string {
-	return fmt.Sprintf("wxcoupon: WeChat answered HTTP %d", e.Status)
+	return fmt.Sprintf("wxcoupon: WeChat answered HTTP %d", e.Status) + e.suffix()
 }
 func (*UnexpectedStatusError) kind() string { return "unexpected-status" }
 
@@ -37,21 +81,27 @@ func (*UnexpectedStatusError) kind() string { return "unexpected-status" }
 type MalformedResponseError struct {
 	Field   string
 	Problem string
+	Outcome
 }
 
 func (e *MalformedResponseError) Error() string {
 	if e.Field == "" {
-		return "wxcoupon: malformed response: " + e.Problem
+		return "wxcoupon: malformed response: " + e.Problem + e.suffix()
 	}
-	return fmt.Sprintf("wxcoupon: malformed response field %s: %s", e.Field, e.Problem)
+	return fmt.Sprintf("wxcoupon: malformed response field %s: %s", e.Field, e.Problem) + e.suffix()
 }
 func (*MalformedResponseError) kind() string { return "malformed-response" }
 
 // ProtocolError: `return_code` FAIL without an `err_code`; WeChat refused the call.
-type ProtocolError struct{ ReturnMsg string }
+type ProtocolError struct {
+	ReturnMsg string
+	Outcome
+}
 
-func (e *ProtocolError) Error() string { return "wxcoupon: WeChat refused the call: " + e.ReturnMsg }
-func (*ProtocolError) kind() string    { return "protocol" }
+func (e *ProtocolError) Error() string {
+	return "wxcoupon: WeChat refused the call: " + e.ReturnMsg + e.suffix()
+}
+func (*ProtocolError) kind() string { return "protocol" }
 
 // RetryAdvice is what WeChat advises after a business error.
 type RetryAdvice string
@@ -74,9 +124,12 @@ type BusinessError struct {
 	Meaning   *string
 	Advice    RetryAdvice
 	Retryable bool
+	Outcome
 }
 
-func (e *BusinessError) Error() string {
+func (e *BusinessError) Error() string { return e.message() + e.suffix() }
+
+func (e *BusinessError) message() string {
 	code := "FAIL"
 	if e.ErrCode != nil {
 		code = *e.ErrCode
@@ -106,10 +159,15 @@ const (
 )
 
 // SignatureError: the response signature is missing, malformed or wrong.
-type SignatureError struct{ Problem SignatureProblem }
+type SignatureError struct {
+	Problem SignatureProblem
+	Outcome
+}
 
-func (e *SignatureError) Error() string { return "wxcoupon: response signature " + string(e.Problem) }
-func (*SignatureError) kind() string    { return "signature" }
+func (e *SignatureError) Error() string {
+	return "wxcoupon: response signature " + string(e.Problem) + e.suffix()
+}
+func (*SignatureError) kind() string { return "signature" }
 
 // TransportError: connecting, sending or receiving failed or timed out. When
 // MayHaveReachedWeChat, query the stock or the coupon before sending again (with the same
@@ -117,13 +175,19 @@ func (*SignatureError) kind() string    { return "signature" }
 type TransportError struct {
 	Message              string
 	MayHaveReachedWeChat bool
+	Outcome
 }
 
-func (e *TransportError) Error() string { return "wxcoupon: " + e.Message }
+func (e *TransportError) Error() string { return "wxcoupon: " + e.Message + e.suffix() }
 func (*TransportError) kind() string    { return "transport" }
 
 // DeniedError: the host refused the outbound request; nothing was sent.
-type DeniedError struct{ Message string }
+type DeniedError struct {
+	Message string
+	Outcome
+}
 
-func (e *DeniedError) Error() string { return "wxcoupon: outbound request denied: " + e.Message }
-func (*DeniedError) kind() string    { return "denied" }
+func (e *DeniedError) Error() string {
+	return "wxcoupon: outbound request denied: " + e.Message + e.suffix()
+}
+func (*DeniedError) kind() string { return "denied" }

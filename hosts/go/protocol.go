@@ -4,6 +4,8 @@ package wxcoupon
 // Use them to do the HTTP yourself; Client does it for you.
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 )
 
@@ -124,3 +126,36 @@ func (rt *Runtime) parseResponse(merchant, api value, status int, body []byte) (
 	}
 	return couponResponseFrom(out)
 }
+
+// OutcomeUnknown says whether, after err (one of this package's error types, or an error wrapping
+// one), it is unknown if WeChat Pay carried out the call to api — for send_coupon, if the coupon
+// was issued. It is the component's `outcome-unknown`: the one rule of every host (unknown once
+// the request may have left, unless WeChat's answer says it refused; never for queries).
+// Client.SendCoupon's errors carry the verdict in their Outcome.
+func (rt *Runtime) OutcomeUnknown(api API, err error) (bool, error) {
+	a, aerr := apiValue(api)
+	if aerr != nil {
+		return false, aerr
+	}
+	var typed contractError
+	if !errors.As(err, &typed) {
+		return false, &InvalidInputError{Field: "error", Rule: "must be one of this package's error types"}
+	}
+	return rt.outcomeUnknown(a, typed)
+}
+
+// outcomeUnknown asks the component about a typed error, the `api` enum already lowered.
+func (rt *Runtime) outcomeUnknown(api value, err contractError) (bool, error) {
+	out, ierr := rt.invoke("outcome-unknown", api, errorValue(err))
+	if ierr != nil {
+		return false, ierr
+	}
+	if out.kind != kindBool {
+		return false, fmt.Errorf("wxcoupon: outcome-unknown returned a %d value, not a bool", out.kind)
+	}
+	return out.flag, nil
+}
+
+// OutcomeUnknownAdvice is what to do after an unknown outcome (the component's
+// `outcome-unknown-advice`): retry with the same partner_trade_no, or query first.
+func (rt *Runtime) OutcomeUnknownAdvice() string { return rt.advice }

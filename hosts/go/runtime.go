@@ -34,7 +34,7 @@ const (
 )
 
 var exportedFuncs = map[string][]string{
-	protocolInterface: {"sign", "verify", "build-request", "parse-response"},
+	protocolInterface: {"sign", "verify", "build-request", "parse-response", "outcome-unknown", "outcome-unknown-advice"},
 	clientInterface:   {"send-coupon", "query-coupon-stock", "query-coupons-info"},
 }
 
@@ -46,6 +46,9 @@ type Runtime struct {
 	component *C.wasmtime_component_t
 	linker    *C.wasmtime_component_linker_t
 	exports   map[string]*C.wasmtime_component_export_index_t
+
+	// advice is `outcome-unknown-advice`, asked once at load.
+	advice string
 
 	mu     sync.Mutex
 	idle   []*session
@@ -115,6 +118,14 @@ func New(wasm []byte) (*Runtime, error) {
 		return nil, err
 	}
 	rt.idle = append(rt.idle, s)
+	advice, err := rt.invoke("outcome-unknown-advice")
+	if err != nil {
+		return nil, err
+	}
+	if advice.kind != kindString {
+		return nil, fmt.Errorf("wxcoupon: outcome-unknown-advice returned a %d value, not a string", advice.kind)
+	}
+	rt.advice = advice.text
 	ok = true
 	return rt, nil
 }
@@ -223,16 +234,37 @@ func (rt *Runtime) release(s *session, reusable bool) {
 }
 
 // call runs the export `name` with args and returns its single result, which for every wxcoupon
-// export is `result<T, coupon-error>`: the `ok` payload, or the `err` payload as a typed error.
+// export but `outcome-unknown*` is `result<T, coupon-error>`: the `ok` payload, or the `err`
+// payload as a typed error.
 func (rt *Runtime) call(name string, args ...value) (value, error) {
+	result, err := rt.invoke(name, args...)
+	if err != nil {
+		return value{}, err
+	}
+	if result.kind != kindResult {
+		return value{}, fmt.Errorf("wxcoupon: %s returned a %d value, not a result", name, result.kind)
+	}
+	if !result.flag {
+		if result.payload == nil {
+			return value{}, fmt.Errorf("wxcoupon: %s failed without an error value", name)
+		}
+		return value{}, errorFromValue(*result.payload)
+	}
+	if result.payload == nil {
+		return value{}, nil
+	}
+	return *result.payload, nil
+}
+
+// invoke runs the export `name` with args and returns its single result as it is.
+func (rt *Runtime) invoke(name string, args ...value) (value, error) {
 	s, err := rt.acquire()
 	if err != nil {
 		return value{}, err
 	}
 	result, err := rt.callIn(s, name, args)
 	// A trap leaves the instance unusable; any other outcome leaves it as good as new.
-	var typed contractError
-	rt.release(s, err == nil || errors.As(err, &typed))
+	rt.release(s, err == nil)
 	return result, err
 }
 
@@ -265,20 +297,7 @@ func (rt *Runtime) callIn(s *session, name string, args []value) (value, error) 
 	if err != nil {
 		return value{}, fmt.Errorf("wxcoupon: calling %s: %w", name, err)
 	}
-	result := lift(results)
-	if result.kind != kindResult {
-		return value{}, fmt.Errorf("wxcoupon: %s returned a %d value, not a result", name, result.kind)
-	}
-	if !result.flag {
-		if result.payload == nil {
-			return value{}, fmt.Errorf("wxcoupon: %s failed without an error value", name)
-		}
-		return value{}, errorFromValue(*result.payload)
-	}
-	if result.payload == nil {
-		return value{}, nil
-	}
-	return *result.payload, nil
+	return lift(results), nil
 }
 
 // wasmtimeError turns a Wasmtime error into a Go error (nil stays nil) and frees it.

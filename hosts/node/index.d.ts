@@ -194,6 +194,14 @@ export function sendCoupon(merchant: Merchant, request: SendCouponRequest, optio
 export function queryCouponStock(merchant: Merchant, request: QueryCouponStockRequest, options?: CallOptions): Promise<CouponStock>;
 export function queryCouponsInfo(merchant: Merchant, request: QueryCouponsInfoRequest, options?: CallOptions): Promise<CouponInfo>;
 
+/**
+ * Whether, after `error`, it is unknown if WeChat Pay carried out the call to `api` (for
+ * send_coupon: if the coupon was issued): the component's one rule. Never true for queries.
+ */
+export function outcomeUnknown(api: Api, error: WxCouponError): boolean;
+/** What to do after an unknown outcome: retry with the same partner_trade_no, or query first. */
+export function outcomeUnknownAdvice(): string;
+
 /** Closes the pooled keep-alive connections of the native transport. */
 export function closeConnections(): void;
 
@@ -209,6 +217,14 @@ export type ErrorKind =
 
 export class WxCouponError extends Error {
   readonly kind: ErrorKind;
+  /**
+   * After `sendCoupon`: the coupon may have been issued (the component's `outcome-unknown`); send
+   * again with the same `partnerTradeNo`. The message then ends with `outcomeUnknownAdvice()`.
+   * Always false for queries and the protocol functions.
+   */
+  readonly outcomeUnknown: boolean;
+  /** After `sendCoupon`: the call's `partnerTradeNo`; null otherwise. */
+  readonly partnerTradeNo: string | null;
 }
 export class InvalidInputError extends WxCouponError {
   readonly kind: 'invalid-input';

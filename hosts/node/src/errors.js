@@ -6,6 +6,29 @@ export class WxCouponError extends Error {
     super(message);
     this.name = new.target.name;
     this.kind = kind;
+    /**
+     * After `sendCoupon`: whether the coupon may have been issued (the component's
+     * `outcome-unknown`); if so, send again with the same `partnerTradeNo`. Always false for
+     * queries and for the protocol functions.
+     */
+    this.outcomeUnknown = false;
+    /** After `sendCoupon`: the call's `partnerTradeNo`; null otherwise. */
+    this.partnerTradeNo = null;
+  }
+
+  /** Records a send's outcome; an unknown one ends the message with `advice`. */
+  setOutcome(unknown, partnerTradeNo, advice) {
+    this.partnerTradeNo = partnerTradeNo;
+    this.outcomeUnknown = unknown;
+    if (unknown) {
+      const before = this.message;
+      this.message = `${before} — ${advice}`;
+      const head = `${this.name}: ${before}`;
+      if (typeof this.stack === 'string' && this.stack.startsWith(head)) {
+        this.stack = `${this.name}: ${this.message}${this.stack.slice(head.length)}`;
+      }
+    }
+    return this;
   }
 }
 
@@ -131,4 +154,24 @@ export function fromWitError(e) {
     default:
       return new WxCouponError(String(e.tag), `unknown coupon-error case ${e.tag}`);
   }
+}
+
+/**
+ * The WIT `coupon-error` (as jco lowers it) that an error of this package stands for: the inverse
+ * of fromWitError, so the component can judge errors the host made itself. Null for anything else.
+ */
+export function toWitError(e) {
+  const opt = (v) => (v === null ? undefined : v);
+  if (e instanceof InvalidInputError) return { tag: 'invalid-input', val: { field: e.field, rule: e.rule } };
+  if (e instanceof UnexpectedStatusError) return { tag: 'unexpected-status', val: e.status };
+  if (e instanceof MalformedResponseError) return { tag: 'malformed-response', val: { field: opt(e.field), problem: e.problem } };
+  if (e instanceof ProtocolError) return { tag: 'protocol', val: e.returnMsg };
+  if (e instanceof BusinessError) {
+    const val = { errCode: opt(e.errCode), errCodeDes: opt(e.errCodeDes), retMsg: opt(e.retMsg), meaning: opt(e.meaning) };
+    return { tag: 'business', val: { ...val, advice: e.advice, retryable: e.retryable } };
+  }
+  if (e instanceof SignatureError) return { tag: 'signature', val: e.problem };
+  if (e instanceof TransportError) return { tag: 'transport', val: { message: e.detail, mayHaveReachedWechat: e.mayHaveReachedWechat } };
+  if (e instanceof DeniedError) return { tag: 'denied', val: e.detail };
+  return null;
 }

@@ -8,7 +8,7 @@
 // client instead.
 import { call, client, protocol } from './component.js';
 import * as convert from './convert.js';
-import { InvalidInputError, TransportError, WxCouponError } from './errors.js';
+import { InvalidInputError, toWitError, TransportError, WxCouponError } from './errors.js';
 import { exchange } from './http.js';
 
 export * from './errors.js';
@@ -51,6 +51,35 @@ export function parseResponse(merchant, api, status, body) {
   if (!(bytes instanceof Uint8Array)) throw new InvalidInputError('body', 'must be a string or a Uint8Array');
   if (!Number.isInteger(status) || status < 0 || status > 65535) throw new InvalidInputError('status', 'must be an HTTP status');
   return convert.couponResponse(call(() => protocol.parseResponse(m, witApi, status, bytes)));
+}
+
+/**
+ * Whether, after `error` (a WxCouponError), it is unknown if WeChat Pay carried out the call to
+ * `api` — for send_coupon, if the coupon was issued. The component's `outcome-unknown`: the one
+ * rule every layer applies (unknown once the request may have left, unless WeChat's answer says
+ * it refused; never for queries). `sendCoupon`'s errors carry the verdict as `outcomeUnknown`.
+ */
+export function outcomeUnknown(api, error) {
+  const witApi = convert.witApi(api);
+  const wit = toWitError(error);
+  if (wit === null) throw new InvalidInputError('error', 'must be a WxCouponError of this package');
+  return call(() => protocol.outcomeUnknown(witApi, wit));
+}
+
+let advice;
+/** What to do after an unknown outcome (the component's `outcome-unknown-advice`). */
+export function outcomeUnknownAdvice() {
+  advice ??= call(() => protocol.outcomeUnknownAdvice());
+  return advice;
+}
+
+/** Gives an error of `sendCoupon` its outcome, as the component's rule judges it. */
+function withOutcome(error, request) {
+  const wit = toWitError(error);
+  if (wit === null) return error;
+  const unknown = call(() => protocol.outcomeUnknown('send-coupon', wit));
+  const tradeNo = request !== null && typeof request === 'object' && typeof request.partnerTradeNo === 'string' ? request.partnerTradeNo : null;
+  return error.setOutcome(unknown, tradeNo, unknown ? outcomeUnknownAdvice() : null);
 }
 
 function transportOf(options) {
@@ -103,9 +132,15 @@ async function clientCall(tag, method, toWit, fromWit, merchant, request, option
 /**
  * Issues one coupon (send_coupon). Pass the merchant's API certificate in `options`: `cert` + `key`
  * (PEM) or `pfx` (+ `passphrase`, WeChat's default being the mch_id), and `ca` for a private CA.
+ * Every error carries `outcomeUnknown` and `partnerTradeNo`: when the outcome is unknown the
+ * coupon may have been issued; send again with the same `partnerTradeNo`.
  */
 export async function sendCoupon(merchant, request, options = {}) {
-  return clientCall('send-coupon', 'sendCoupon', convert.witSendCoupon, convert.sentCoupon, merchant, request, options);
+  try {
+    return await clientCall('send-coupon', 'sendCoupon', convert.witSendCoupon, convert.sentCoupon, merchant, request, options);
+  } catch (e) {
+    throw withOutcome(e, request);
+  }
 }
 
 /** Reads a stock (query_coupon_stock); no certificate needed. */

@@ -225,3 +225,104 @@ describe('calls against the simulator', () => {
     await assert.rejects(wx.sendCoupon({ ...MERCHANT, baseUrl: 'http://127.0.0.1:9' }, send(5), { firstByteTimeoutMs: -1 }), (e) => e.field === 'options.first_byte_timeout_ms');
   });
 });
+
+// The component's one rule (`outcome-unknown`) on every send_coupon error: unknown once the
+// request may have left, unless WeChat's answer says it refused; then a retry with the same
+// partner_trade_no is safe and issues exactly one coupon.
+describe('send_coupon outcomes', () => {
+  test('outcomeUnknown is the component export, for a few error values', () => {
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.TransportError('connection reset', true)), true);
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.TransportError('connection refused', false)), false);
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.SignatureError('mismatch')), true);
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.MalformedResponseError(null, 'body is over the limit of 100 bytes')), true);
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.BusinessError({ errCode: 'SYSTEMERROR', advice: 'retry', retryable: true })), true);
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.BusinessError({ errCode: 'USER_AL_GET_COUPON', advice: 'do-not-retry', retryable: false })), false);
+    assert.equal(wx.outcomeUnknown('send_coupon', new wx.ProtocolError('签名错误')), false);
+    assert.equal(wx.outcomeUnknown('query_coupon_stock', new wx.UnexpectedStatusError(502)), false);
+    assert.match(wx.outcomeUnknownAdvice(), /retry with the same partner_trade_no/);
+    assert.throws(() => wx.outcomeUnknown('send_coupon', new Error('x')), (e) => e instanceof wx.InvalidInputError && e.field === 'error');
+  });
+
+  const unknown = [
+    ['wrong signature', { wrong_sign: true }, {}, wx.SignatureError],
+    ['truncated body', { truncated_body: true }, {}, wx.TransportError],
+    ['connection reset', { reset_connection: true }, {}, wx.TransportError],
+    ['HTTP 502', { status: 502 }, {}, wx.UnexpectedStatusError],
+    ['latency beyond the first-byte timeout', { latency_ms: 1500 }, { firstByteTimeoutMs: 300 }, wx.TransportError],
+  ];
+  for (const [name, fault, options, type] of unknown) {
+    test(`${name}: outcome unknown with the trade number; the retry issues one coupon`, async () => {
+      await withSimulator({ faults: { ...fault, only: 'send_coupon', times: 1 } }, async (sim, tls) => {
+        const pem = { ca: readFileSync(sim.ca), cert: readFileSync(sim.client_cert), key: readFileSync(sim.client_key) };
+        const request = send(20);
+        await assert.rejects(wx.sendCoupon(tls, request, { ...pem, ...options }), (e) => {
+          assert.ok(e instanceof type, String(e));
+          assert.equal(e.outcomeUnknown, true, String(e));
+          assert.equal(e.partnerTradeNo, request.partnerTradeNo);
+          assert.ok(e.message.endsWith(` — ${wx.outcomeUnknownAdvice()}`), e.message);
+          assert.ok(String(e.stack).includes(wx.outcomeUnknownAdvice()), 'the stack shows the advice');
+          return true;
+        });
+        const coupon = await wx.sendCoupon(tls, request, pem);
+        assert.match(coupon.couponId, /^\d+$/);
+        assert.equal((await wx.queryCouponStock(tls, { couponStockId: '1758' }, pem)).isSendNum, 1);
+      });
+    });
+  }
+
+  test("the component's own client: a reset on send_coupon is unknown too", async () => {
+    await withSimulator({ faults: { reset_connection: true, only: 'send_coupon', times: 1 } }, async (sim, tls, plain) => {
+      await assert.rejects(wx.sendCoupon(plain, send(21), { transport: 'component' }), (e) => {
+        assert.ok(e instanceof wx.TransportError, String(e));
+        assert.equal(e.outcomeUnknown, true);
+        assert.equal(e.partnerTradeNo, send(21).partnerTradeNo);
+        return true;
+      });
+    });
+  });
+
+  test('a refusal, a refused connection, bad input: known, with the trade number, no advice', async () => {
+    await withSimulator({ faults: { err_code: 'USER_AL_GET_COUPON', only: 'send_coupon', times: 1 } }, async (sim, tls) => {
+      const pem = { ca: readFileSync(sim.ca), cert: readFileSync(sim.client_cert), key: readFileSync(sim.client_key) };
+      const known = (e) => {
+        assert.equal(e.outcomeUnknown, false, String(e));
+        assert.equal(e.partnerTradeNo, send(22).partnerTradeNo);
+        assert.ok(!e.message.includes(wx.outcomeUnknownAdvice()), e.message);
+        return true;
+      };
+      await assert.rejects(wx.sendCoupon(tls, send(22), pem), (e) => e instanceof wx.BusinessError && known(e));
+      // Without the certificate: CA_ERROR, WeChat refused.
+      await assert.rejects(wx.sendCoupon(tls, send(22), { ca: pem.ca }), (e) => e instanceof wx.BusinessError && e.errCode === 'CA_ERROR' && known(e));
+      // The fault fired once and changed nothing: the same number now issues one coupon.
+      await wx.sendCoupon(tls, send(22), pem);
+      assert.equal((await wx.queryCouponStock(tls, { couponStockId: '1758' }, pem)).isSendNum, 1);
+    });
+    const server = net.createServer();
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const port = server.address().port;
+    await new Promise((r) => server.close(r));
+    await assert.rejects(wx.sendCoupon({ ...MERCHANT, baseUrl: `http://127.0.0.1:${port}` }, send(22)), (e) => e instanceof wx.TransportError && known2(e));
+    await assert.rejects(wx.sendCoupon(MERCHANT, { ...send(22), openid: '' }), (e) => e instanceof wx.InvalidInputError && known2(e));
+    function known2(e) {
+      assert.equal(e.outcomeUnknown, false, String(e));
+      assert.equal(e.partnerTradeNo, send(22).partnerTradeNo);
+      return true;
+    }
+  });
+
+  test('queries are never unknown and carry no trade number', async () => {
+    await withSimulator({ faults: { status: 502 } }, async (sim, tls, plain) => {
+      for (const [merchant, options] of [
+        [tls, { ca: readFileSync(sim.ca) }],
+        [plain, { transport: 'component' }],
+      ]) {
+        await assert.rejects(wx.queryCouponStock(merchant, { couponStockId: '1758' }, options), (e) => {
+          assert.ok(e instanceof wx.UnexpectedStatusError, String(e));
+          assert.equal(e.outcomeUnknown, false);
+          assert.equal(e.partnerTradeNo, null);
+          return true;
+        });
+      }
+    });
+  });
+});

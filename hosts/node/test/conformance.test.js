@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { buildRequest, closeConnections, parseResponse, sign } from 'wxcoupon';
+import { buildRequest, closeConnections, outcomeUnknown, parseResponse, sign } from 'wxcoupon';
 import { canonical, canonicalHttpRequest, canonicalResponse } from 'wxcoupon/canonical';
 import {
+  errorFrom,
   loadCases,
   merchantFrom,
   mergedMerchant,
@@ -48,6 +49,15 @@ describe('conformance: parse', () => {
       const merchant = merchantFrom(mergedMerchant(doc, c));
       const result = await canonical(() => parseResponse(merchant, c.api, c.status ?? 200, parseBody(c)), canonicalResponse);
       same(result, c.expected);
+    });
+  }
+});
+
+describe('conformance: outcome', () => {
+  const doc = loadCases('outcome');
+  for (const c of doc.cases) {
+    test(c.name, async () => {
+      same(await canonical(() => outcomeUnknown(c.api, errorFrom(c.error))), c.expected);
     });
   }
 });

@@ -2,6 +2,8 @@
 import {
   BusinessError,
   buildRequest,
+  outcomeUnknown,
+  outcomeUnknownAdvice,
   parseResponse,
   queryCouponStock,
   queryCouponsInfo,
@@ -9,6 +11,7 @@ import {
   sign,
   TransportError,
   verify,
+  WxCouponError,
   type Merchant,
 } from 'wxcoupon';
 import { canonical, canonicalResponse } from 'wxcoupon/canonical';
@@ -30,6 +33,7 @@ export async function usage(): Promise<string> {
     return `${coupon.couponId} ${n} ${state}`;
   } catch (e) {
     if (e instanceof BusinessError && e.retryable) return e.advice;
+    if (e instanceof WxCouponError && e.outcomeUnknown) return `retry ${e.partnerTradeNo ?? ''}: ${outcomeUnknownAdvice()}`;
     if (e instanceof TransportError && e.mayHaveReachedWechat) return 'reconcile';
     throw e;
   }
@@ -44,4 +48,7 @@ const code: number = parsed.statusCode;
 void check;
 void body;
 void code;
+declare const failure: WxCouponError;
+const unknown: boolean = outcomeUnknown('send_coupon', failure);
+void unknown;
 void canonical(() => parsed, canonicalResponse);

@@ -68,6 +68,28 @@ def resolve_refs(request: Dict[str, Any], results: Dict[str, Any]) -> Dict[str, 
     return {k: one(v) for k, v in request.items()}
 
 
+def error_from(e: Dict[str, Any]) -> wxcoupon.WxCouponError:
+    """A canonical ERROR (conformance/README.md) → this package's exception."""
+    kind = e["kind"]
+    if kind == "invalid-input":
+        return wxcoupon.InvalidInputError(e["field"], e["rule"])
+    if kind == "unexpected-status":
+        return wxcoupon.UnexpectedStatusError(e["status"])
+    if kind == "malformed-response":
+        return wxcoupon.MalformedResponseError(e["field"], e["problem"])
+    if kind == "protocol":
+        return wxcoupon.ProtocolError(e["return_msg"])
+    if kind == "business":
+        return wxcoupon.BusinessError(e["err_code"], e["err_code_des"], e["ret_msg"], e["meaning"], e["advice"], e["retryable"])
+    if kind == "signature":
+        return wxcoupon.SignatureError(e["problem"])
+    if kind == "transport":
+        return wxcoupon.TransportError(e["message"], e["may_have_reached_wechat"])
+    if kind == "denied":
+        return wxcoupon.DeniedError(e["message"])
+    raise ValueError(f"unknown error kind {kind}")
+
+
 CALLS = {
     "send_coupon": wxcoupon.send_coupon,
     "query_coupon_stock": wxcoupon.query_coupon_stock,

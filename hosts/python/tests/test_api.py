@@ -257,3 +257,103 @@ def test_options_are_checked_before_anything_is_sent():
     with pytest.raises(wxcoupon.InvalidInputError) as e:
         wxcoupon.send_coupon(with_base("http://127.0.0.1:9"), send(6), wxcoupon.CallOptions(first_byte_timeout_ms=-1))
     assert e.value.field == "options.first_byte_timeout_ms"
+
+
+# --- send_coupon outcomes: the component's one rule (`outcome-unknown`) on every send error ----
+
+
+def test_outcome_unknown_is_the_component_export():
+    unknown = wxcoupon.outcome_unknown
+    assert unknown("send_coupon", wxcoupon.TransportError("connection reset", True)) is True
+    assert unknown("send_coupon", wxcoupon.TransportError("connection refused", False)) is False
+    assert unknown("send_coupon", wxcoupon.SignatureError("mismatch")) is True
+    assert unknown("send_coupon", wxcoupon.MalformedResponseError(None, "body is over the limit of 100 bytes")) is True
+    assert unknown("send_coupon", wxcoupon.BusinessError("SYSTEMERROR", None, None, None, "retry", True)) is True
+    assert unknown("send_coupon", wxcoupon.BusinessError("USER_AL_GET_COUPON", "x", None, None, "do-not-retry", False)) is False
+    assert unknown("send_coupon", wxcoupon.ProtocolError("签名错误")) is False
+    assert unknown("query_coupon_stock", wxcoupon.UnexpectedStatusError(502)) is False
+    assert "retry with the same partner_trade_no" in wxcoupon.outcome_unknown_advice()
+    with pytest.raises(wxcoupon.InvalidInputError) as e:
+        unknown("send_coupon", ValueError("x"))  # type: ignore[arg-type]
+    assert e.value.field == "error"
+
+
+def _pem(sim):
+    return wxcoupon.CallOptions(ca_file=sim["ca"], cert_file=sim["client_cert"], key_file=sim["client_key"])
+
+
+UNKNOWN = [
+    ("wrong-sign", {"wrong_sign": True}, {}, wxcoupon.SignatureError),
+    ("truncated", {"truncated_body": True}, {}, wxcoupon.TransportError),
+    ("reset", {"reset_connection": True}, {}, wxcoupon.TransportError),
+    ("http-502", {"status": 502}, {}, wxcoupon.UnexpectedStatusError),
+    ("latency", {"latency_ms": 1500}, {"first_byte_timeout_ms": 300}, wxcoupon.TransportError),
+]
+
+
+@pytest.mark.parametrize("name,fault,options,cls", UNKNOWN, ids=[u[0] for u in UNKNOWN])
+def test_send_outcome_unknown_then_one_coupon_on_retry(name, fault, options, cls):
+    with simulator(dict(fault, only="send_coupon", times=1)) as sim:
+        tls = with_base(sim["https_base_url"])
+        request = send(20)
+        with pytest.raises(cls) as e:
+            wxcoupon.send_coupon(
+                tls,
+                request,
+                wxcoupon.CallOptions(ca_file=sim["ca"], cert_file=sim["client_cert"], key_file=sim["client_key"], **options),
+            )
+        assert e.value.outcome_unknown is True, repr(e.value)
+        assert e.value.partner_trade_no == request.partner_trade_no
+        assert str(e.value).endswith(" — " + wxcoupon.outcome_unknown_advice()), str(e.value)
+        coupon = wxcoupon.send_coupon(tls, request, _pem(sim))
+        assert coupon.coupon_id.isdigit()
+        assert wxcoupon.query_coupon_stock(tls, {"coupon_stock_id": "1758"}, _pem(sim)).is_send_num == 1
+
+
+def test_send_through_the_component_client_reset_is_unknown():
+    with simulator({"reset_connection": True, "only": "send_coupon", "times": 1}) as sim:
+        with pytest.raises(wxcoupon.TransportError) as e:
+            wxcoupon.send_coupon(with_base(sim["http_base_url"]), send(21), wxcoupon.CallOptions(transport="component"))
+        assert (e.value.outcome_unknown, e.value.partner_trade_no) == (True, send(21).partner_trade_no)
+
+
+def _known(e):
+    assert e.outcome_unknown is False, repr(e)
+    assert e.partner_trade_no == send(22).partner_trade_no
+    assert wxcoupon.outcome_unknown_advice() not in str(e)
+
+
+def test_send_refusals_and_refused_connections_are_known():
+    with simulator({"err_code": "USER_AL_GET_COUPON", "only": "send_coupon", "times": 1}) as sim:
+        tls = with_base(sim["https_base_url"])
+        with pytest.raises(wxcoupon.BusinessError) as e:
+            wxcoupon.send_coupon(tls, send(22), _pem(sim))
+        _known(e.value)
+        with pytest.raises(wxcoupon.BusinessError) as e:
+            wxcoupon.send_coupon(tls, send(22), wxcoupon.CallOptions(ca_file=sim["ca"]))
+        assert e.value.err_code == "CA_ERROR"
+        _known(e.value)
+        # The fault fired once and changed nothing: the same number now issues one coupon.
+        wxcoupon.send_coupon(tls, send(22), _pem(sim))
+        assert wxcoupon.query_coupon_stock(tls, {"coupon_stock_id": "1758"}, _pem(sim)).is_send_num == 1
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    with pytest.raises(wxcoupon.TransportError) as e:
+        wxcoupon.send_coupon(with_base(f"http://127.0.0.1:{port}"), send(22))
+    _known(e.value)
+    with pytest.raises(wxcoupon.InvalidInputError) as e:
+        wxcoupon.send_coupon(MERCHANT, {"coupon_stock_id": "1758", "openid": "", "partner_trade_no": send(22).partner_trade_no})
+    _known(e.value)
+
+
+def test_queries_are_never_unknown():
+    with simulator({"status": 502}) as sim:
+        for merchant, options in [
+            (with_base(sim["https_base_url"]), wxcoupon.CallOptions(ca_file=sim["ca"])),
+            (with_base(sim["http_base_url"]), wxcoupon.CallOptions(transport="component")),
+        ]:
+            with pytest.raises(wxcoupon.UnexpectedStatusError) as e:
+                wxcoupon.query_coupon_stock(merchant, {"coupon_stock_id": "1758"}, options)
+            assert (e.value.outcome_unknown, e.value.partner_trade_no) == (False, None)

@@ -8,10 +8,10 @@ import pytest
 import wxcoupon
 from wxcoupon.canonical import canonical, canonical_http_request, canonical_response, stable_dumps
 
-from conformance import load_cases, merchant_from, merged_merchant, parse_body, run_scenario
+from conformance import error_from, load_cases, merchant_from, merged_merchant, parse_body, run_scenario
 from conftest import simulator
 
-SIGN, BUILD, PARSE, LIVE = (load_cases(g) for g in ("sign", "build", "parse", "live"))
+SIGN, BUILD, PARSE, LIVE, OUTCOME = (load_cases(g) for g in ("sign", "build", "parse", "live", "outcome"))
 
 
 def same(actual, expected):
@@ -38,6 +38,11 @@ def test_parse(case):
     body = parse_body(case)
     result = canonical(lambda: wxcoupon.parse_response(merchant, case["api"], case.get("status", 200), body), canonical_response)
     same(result, case["expected"])
+
+
+@pytest.mark.parametrize("case", OUTCOME["cases"], ids=lambda c: c["name"])
+def test_outcome(case):
+    same(canonical(lambda: wxcoupon.outcome_unknown(case["api"], error_from(case["error"]))), case["expected"])
 
 
 @pytest.mark.parametrize("mode", ["native", "component-http"])

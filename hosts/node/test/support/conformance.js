@@ -103,4 +103,35 @@ export async function runScenario(doc, sim, mode) {
   return Object.fromEntries(Object.entries(results).map(([k, v]) => [k, maskVolatile(v, doc.volatile ?? [])]));
 }
 
+/** A canonical ERROR (conformance/README.md) → this package's error object. */
+export function errorFrom(e) {
+  switch (e.kind) {
+    case 'invalid-input':
+      return new wx.InvalidInputError(e.field, e.rule);
+    case 'unexpected-status':
+      return new wx.UnexpectedStatusError(e.status);
+    case 'malformed-response':
+      return new wx.MalformedResponseError(e.field, e.problem);
+    case 'protocol':
+      return new wx.ProtocolError(e.return_msg);
+    case 'business':
+      return new wx.BusinessError({
+        errCode: e.err_code,
+        errCodeDes: e.err_code_des,
+        retMsg: e.ret_msg,
+        meaning: e.meaning,
+        advice: e.advice,
+        retryable: e.retryable,
+      });
+    case 'signature':
+      return new wx.SignatureError(e.problem);
+    case 'transport':
+      return new wx.TransportError(e.message, e.may_have_reached_wechat);
+    case 'denied':
+      return new wx.DeniedError(e.message);
+    default:
+      throw new Error(`unknown error kind ${e.kind}`);
+  }
+}
+
 export { stableStringify };

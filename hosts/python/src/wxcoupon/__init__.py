@@ -56,6 +56,8 @@ __all__ = [
     "verify",
     "build_request",
     "parse_response",
+    "outcome_unknown",
+    "outcome_unknown_advice",
     "send_coupon",
     "query_coupon_stock",
     "query_coupons_info",
@@ -128,6 +130,40 @@ def parse_response(merchant: Merchant, api: str, status: int, body: Union[bytes,
     return convert.coupon_response(runtime().call("parse-response", m, wit_api, status, bytes(body)))
 
 
+def outcome_unknown(api: str, error: WxCouponError) -> bool:
+    """Whether, after ``error``, it is unknown if WeChat Pay carried out the call to ``api`` — for
+    ``"send_coupon"``, if the coupon was issued. The component's ``outcome-unknown``: the one rule
+    every layer applies (unknown once the request may have left, unless WeChat's answer says it
+    refused; never for queries). ``send_coupon``'s exceptions carry the verdict as
+    ``outcome_unknown``."""
+    wit_api = convert.wit_api(api)
+    wit = convert.wit_error(error)
+    if wit is None:
+        raise InvalidInputError("error", "must be a WxCouponError of this package")
+    return bool(runtime().call("outcome-unknown", wit_api, wit))
+
+
+def outcome_unknown_advice() -> str:
+    """What to do after an unknown outcome (the component's ``outcome-unknown-advice``): retry with
+    the same ``partner_trade_no``, or query first."""
+    return str(runtime().call("outcome-unknown-advice"))
+
+
+def _trade_no(request: Any) -> Optional[str]:
+    number = request.get("partner_trade_no") if isinstance(request, Mapping) else getattr(request, "partner_trade_no", None)
+    return number if isinstance(number, str) else None
+
+
+def _with_outcome(error: WxCouponError, request: Any) -> None:
+    """Gives an exception of ``send_coupon`` its outcome, as the component's rule judges it."""
+    wit = convert.wit_error(error)
+    if wit is None:
+        return
+    rt = runtime()
+    unknown = bool(rt.call("outcome-unknown", "send-coupon", wit))
+    error._set_outcome(unknown, _trade_no(request), rt.call("outcome-unknown-advice") if unknown else None)
+
+
 def _options(options: Optional[CallOptions]) -> CallOptions:
     if options is None:
         return CallOptions()
@@ -161,8 +197,15 @@ def _call(
 
 def send_coupon(merchant: Merchant, request: Union[SendCouponRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> SentCoupon:
     """Issues one coupon (send_coupon). Give the merchant's API certificate in ``options``:
-    ``cert_file`` + ``key_file`` (PEM), and ``ca_file`` for a private CA."""
-    return _call("send-coupon", merchant, request, options, convert.wit_send_coupon, convert.sent_coupon)
+    ``cert_file`` + ``key_file`` (PEM), and ``ca_file`` for a private CA.
+
+    Every exception carries ``outcome_unknown`` and ``partner_trade_no``: when the outcome is
+    unknown the coupon may have been issued; send again with the same ``partner_trade_no``."""
+    try:
+        return _call("send-coupon", merchant, request, options, convert.wit_send_coupon, convert.sent_coupon)
+    except WxCouponError as e:
+        _with_outcome(e, request)
+        raise
 
 
 def query_coupon_stock(merchant: Merchant, request: Union[QueryCouponStockRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponStock:

@@ -59,7 +59,7 @@ class Runtime:
                 if index is None:
                     continue
                 for name in (
-                    ["sign", "verify", "build-request", "parse-response"]
+                    ["sign", "verify", "build-request", "parse-response", "outcome-unknown", "outcome-unknown-advice"]
                     if iface == PROTOCOL
                     else ["send-coupon", "query-coupon-stock", "query-coupons-info"]
                 ):

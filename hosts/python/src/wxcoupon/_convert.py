@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional, Type, TypeVar, Union
 
 from wasmtime.component import Record, Variant
 
+from . import errors
 from .errors import InvalidInputError
 from .models import (
     CouponInfo,
@@ -228,3 +229,36 @@ def http_request(h: Any) -> HttpRequest:
         body=bytes(h.body),
         needs_client_certificate=get(h, "needs_client_certificate"),
     )
+
+
+def wit_error(e: Any) -> Optional[Variant]:
+    """The WIT ``coupon-error`` an exception of this package stands for (the inverse of
+    ``errors.from_wit_error``), so the component can judge errors the host made itself; None for
+    anything else."""
+    if isinstance(e, errors.InvalidInputError):
+        return Variant("invalid-input", record(field=e.field, rule=e.rule))
+    if isinstance(e, errors.UnexpectedStatusError):
+        return Variant("unexpected-status", e.status)
+    if isinstance(e, errors.MalformedResponseError):
+        return Variant("malformed-response", record(field=e.field, problem=e.problem))
+    if isinstance(e, errors.ProtocolError):
+        return Variant("protocol", e.return_msg)
+    if isinstance(e, errors.BusinessError):
+        return Variant(
+            "business",
+            record(
+                err_code=e.err_code,
+                err_code_des=e.err_code_des,
+                ret_msg=e.ret_msg,
+                meaning=e.meaning,
+                advice=e.advice,
+                retryable=e.retryable,
+            ),
+        )
+    if isinstance(e, errors.SignatureError):
+        return Variant("signature", e.problem)
+    if isinstance(e, errors.TransportError):
+        return Variant("transport", record(message=e.detail, may_have_reached_wechat=e.may_have_reached_wechat))
+    if isinstance(e, errors.DeniedError):
+        return Variant("denied", e.detail)
+    return None

@@ -22,9 +22,24 @@ __all__ = [
 
 
 class WxCouponError(Exception):
-    """Base class of every failure of this package."""
+    """Base class of every failure of this package.
+
+    After :func:`wxcoupon.send_coupon`, ``outcome_unknown`` says whether the coupon may have been
+    issued (the component's ``outcome-unknown``: the request may have reached WeChat Pay and no
+    answer says it was refused); the message then ends with the advice: send again with the same
+    ``partner_trade_no``, the call's number. Queries and the protocol functions leave them
+    ``False`` and ``None``.
+    """
 
     kind: str = ""
+    outcome_unknown: bool = False
+    partner_trade_no: Optional[str] = None
+
+    def _set_outcome(self, unknown: bool, partner_trade_no: Optional[str], advice: Optional[str]) -> None:
+        self.partner_trade_no = partner_trade_no
+        self.outcome_unknown = unknown
+        if unknown and self.args:
+            self.args = (f"{self.args[0]} — {advice}",) + self.args[1:]
 
 
 class InvalidInputError(WxCouponError, ValueError):
