@@ -193,6 +193,12 @@ enum Command {
         #[arg(long)]
         mch_id: Option<String>,
     },
+    /// Issue a stock to a list of users: plan the list into a journal, run it at a set rate,
+    /// resume after any crash, never twice to anyone. See `wxcoupon campaign --help`.
+    Campaign {
+        #[command(subcommand)]
+        action: campaign::CampaignCommand,
+    },
     /// Describe the component: where it is, its size, what it imports and exports.
     Info,
     /// The main job: start the WeChat Pay simulator in-process and, through the component, issue
@@ -414,6 +420,8 @@ enum Failure {
     },
     /// The configuration is incomplete or invalid (every problem listed).
     Config(ConfigErrors),
+    /// A campaign run ended short of done: what to print on stdout, the reason, the exit code.
+    Campaign(String, String, u8),
     /// The host could not do its part.
     Host(anyhow::Error),
 }
@@ -466,6 +474,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             );
             ExitCode::from(EXIT_OUTCOME_UNKNOWN)
         }
+        Err(Failure::Campaign(out, why, code)) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            eprintln!("error: {why}");
+            ExitCode::from(code)
+        }
         Err(Failure::Config(e)) => {
             eprintln!("error: the configuration is incomplete or invalid:\n{e}");
             let problems: Vec<_> =
@@ -496,6 +511,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             crate::demo::run(&runtime).await?;
             Ok(String::new())
         }
+        Command::Campaign { action } => campaign::execute(&runtime, action).await,
         Command::Serve {
             config,
             listen,
@@ -651,7 +667,7 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
                 .await??;
             to_json(&response)
         }
-        Command::Demo | Command::Serve { .. } | Command::Egress { .. } => {
+        Command::Demo | Command::Serve { .. } | Command::Egress { .. } | Command::Campaign { .. } => {
             unreachable!("handled by execute")
         }
         Command::Send {
@@ -821,5 +837,6 @@ fn fields_from_json(bytes: &[u8]) -> Result<Vec<(String, String)>, Failure> {
     Ok(map.into_iter().collect())
 }
 
+mod campaign;
 #[cfg(test)]
 mod tests;

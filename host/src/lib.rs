@@ -11,6 +11,7 @@
 //! | [`config`] | [`config::HostConfig`] from a TOML file, `WXPAY_*` variables and overrides |
 //! | [`serve`] | `wxcoupon serve`: the component's gateway mode as an HTTP server, an instance per request |
 //! | [`egress`] | the egress proxy: plain HTTP on loopback → WeChat Pay with the client certificate |
+//! | [`campaign`] | a stock issued to a list of users: the SQLite journal, the rate, resumable runs |
 //!
 //! The component is built from this source tree by `build.rs` and embedded in the binary
 //! ([`COMPONENT_BYTES`]); [`COMPONENT_PATH`] says where the `.wasm` file is for other hosts.
@@ -31,6 +32,7 @@
 #![warn(missing_docs)]
 #![allow(clippy::ptr_arg)] // bindgen! wants `&Vec` for `list<…>` arguments.
 
+pub mod campaign;
 pub mod config;
 pub mod convert;
 pub mod egress;

@@ -68,6 +68,10 @@ pub struct SimulatorConfig {
     pub plain_listen: Option<SocketAddr>,
     /// Faults armed from the start (see [`Faults`]); they can be changed at run time.
     pub faults: Faults,
+    /// WeChat's issuing rate limit: at most this many `send_coupon` requests per second (a
+    /// fixed one-second window, production and sandbox counted together); the ones beyond are
+    /// answered `FREQ_OVER_LIMIT` and not processed. `None`: no limit.
+    pub send_coupon_per_second: Option<u32>,
 }
 
 impl Default for SimulatorConfig {
@@ -84,6 +88,7 @@ impl Default for SimulatorConfig {
             plain_http: false,
             plain_listen: None,
             faults: Faults::default(),
+            send_coupon_per_second: None,
         }
     }
 }
@@ -102,6 +107,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("plain_http", &self.plain_http)
             .field("plain_listen", &self.plain_listen)
             .field("faults", &self.faults)
+            .field("send_coupon_per_second", &self.send_coupon_per_second)
             .finish()
     }
 }

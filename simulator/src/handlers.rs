@@ -107,6 +107,12 @@ fn operation_refused(err_code: &'static str, des: impl Into<String>) -> Failure 
 /// Handles one request to a known endpoint. `fault` is what fired for it (only `err_code` and
 /// `wrong_sign` matter here; the server applies the others).
 pub(crate) fn handle(ctx: &Context<'_>, req: &Incoming<'_>, fault: Option<&Faults>) -> Answer {
+    let throttled = match ctx.config.send_coupon_per_second {
+        Some(limit) if req.route.endpoint.api() == Some(Api::SendCoupon) => {
+            !lock(ctx.state).admit_send(req.now, limit)
+        }
+        _ => false,
+    };
     let forced = fault.and_then(|f| {
         f.err_code.as_deref().map(|code| {
             let des = f
@@ -114,6 +120,13 @@ pub(crate) fn handle(ctx: &Context<'_>, req: &Incoming<'_>, fault: Option<&Fault
                 .clone()
                 .unwrap_or_else(|| default_err_code_des(code).to_string());
             (code.to_string(), des)
+        })
+    });
+    // Over the issuing rate: WeChat's FREQ_OVER_LIMIT, and nothing happens.
+    let forced = forced.or_else(|| {
+        throttled.then(|| {
+            let code = "FREQ_OVER_LIMIT";
+            (code.to_string(), default_err_code_des(code).to_string())
         })
     });
     let wrong_sign = fault.is_some_and(|f| f.wrong_sign);

@@ -145,6 +145,8 @@ pub(crate) struct State {
     production: Ledger,
     sandbox: Ledger,
     next_coupon_id: u64,
+    /// `send_coupon` requests in the current second: `(unix second, count)`.
+    send_window: (i64, u32),
 }
 
 /// The first coupon id handed out.
@@ -163,7 +165,21 @@ impl State {
             production: Ledger::seeded(stocks),
             sandbox: Ledger::seeded(stocks),
             next_coupon_id: FIRST_COUPON_ID,
+            send_window: (0, 0),
         }
+    }
+
+    /// Counts one `send_coupon` request at `now` against `limit` per second; `false` when the
+    /// second's allowance is used up (the request is then refused, not processed).
+    pub(crate) fn admit_send(&mut self, now: i64, limit: u32) -> bool {
+        if self.send_window.0 != now {
+            self.send_window = (now, 0);
+        }
+        if self.send_window.1 >= limit {
+            return false;
+        }
+        self.send_window.1 += 1;
+        true
     }
 
     fn ledger(&self, env: Environment) -> &Ledger {

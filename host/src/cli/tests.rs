@@ -125,6 +125,10 @@ fn no_argument_struct_shows_a_secret() {
             P12_PASSWORD,
         ],
     ];
+    let mut campaign = vec!["campaign", "run"];
+    campaign.extend(SECRET_FLAGS);
+    campaign.extend(["--journal", "j.sqlite"]);
+    let lines: Vec<Vec<&str>> = lines.into_iter().chain([campaign]).collect();
     for line in &lines {
         let cli = parse(line);
         let what = format!("Cli for `wxcoupon {}`", line[0]);
@@ -139,6 +143,10 @@ fn no_argument_struct_shows_a_secret() {
             | Command::Coupon { config, .. }
             | Command::Serve { config, .. } => check_config(config),
             Command::Egress { identity, .. } => check_identity(identity),
+            Command::Campaign { action } => match action {
+                super::campaign::CampaignCommand::Run { config, .. } => check_config(config),
+                _ => unreachable!(),
+            },
             Command::Info | Command::Demo => unreachable!(),
         }
     }
