@@ -162,7 +162,11 @@ enum Command {
         /// A caller of /v1/*: NAME:SHA256HEX, the hex SHA-256 of its bearer token (`printf %s
         /// "$TOKEN" | sha256sum`); repeat it, or give a comma-separated list. Required on an
         /// address other than loopback [WXPAY_GATEWAY_TOKENS].
-        #[arg(long = "caller-token", env = "WXPAY_GATEWAY_TOKENS", value_delimiter = ',')]
+        #[arg(
+            long = "caller-token",
+            env = "WXPAY_GATEWAY_TOKENS",
+            value_delimiter = ','
+        )]
         caller_tokens: Vec<String>,
         /// A Host name to answer to besides localhost, 127.0.0.1, [::1] and the listen
         /// address (others get 421 on loopback: DNS rebinding); repeat it.
@@ -543,9 +547,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
                     "url": format!("http://{}", server.local_addr()),
                 })
             );
-            let stats = server
-                .run_until(wxcoupon::serve::shutdown_signal())
-                .await?;
+            let stats = server.run_until(wxcoupon::serve::shutdown_signal()).await?;
             tracing::info!(
                 requests = stats.requests,
                 overloaded = stats.overloaded,
@@ -667,7 +669,10 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
                 .await??;
             to_json(&response)
         }
-        Command::Demo | Command::Serve { .. } | Command::Egress { .. } | Command::Campaign { .. } => {
+        Command::Demo
+        | Command::Serve { .. }
+        | Command::Egress { .. }
+        | Command::Campaign { .. } => {
             unreachable!("handled by execute")
         }
         Command::Send {
