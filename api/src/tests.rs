@@ -370,15 +370,7 @@ fn issue_bodies() {
 }
 
 fn business(code: &str) -> core::Error {
-    let advice = core::err_code::advice(code);
-    core::Error::Business(core::BusinessError {
-        err_code: Some(code.to_string()),
-        err_code_des: None,
-        ret_msg: None,
-        meaning: None,
-        advice,
-        retryable: advice.is_retryable(),
-    })
+    core::Error::Business(core::BusinessError::new(Some(code.to_string()), None, None))
 }
 
 #[test]

@@ -76,6 +76,28 @@ pub struct BusinessError {
     pub retryable: bool,
 }
 
+impl BusinessError {
+    /// A refusal with `err_code` and the texts WeChat sent with it; the documented meaning and
+    /// the advice come from the table of known codes ([`crate::err_code`]), `DoNotRetry` for an
+    /// unknown or missing code.
+    pub fn new(
+        err_code: Option<String>,
+        err_code_des: Option<String>,
+        ret_msg: Option<String>,
+    ) -> BusinessError {
+        let info = err_code.as_deref().and_then(crate::err_code::lookup);
+        let advice = info.map_or(RetryAdvice::DoNotRetry, |i| i.advice);
+        BusinessError {
+            err_code,
+            err_code_des,
+            ret_msg,
+            meaning: info.map(|i| i.meaning.to_string()),
+            advice,
+            retryable: advice.is_retryable(),
+        }
+    }
+}
+
 /// What is wrong with a response signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

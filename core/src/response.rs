@@ -10,8 +10,7 @@
 //! `sign` is present — with the merchant's own digest, so an answer cannot downgrade an
 //! HMAC-SHA256 merchant to MD5 — and an unsigned answer accepted unless the policy is `Require`.
 
-use crate::err_code;
-use crate::error::{BusinessError, Error, MalformedResponse, RetryAdvice, SignatureError};
+use crate::error::{BusinessError, Error, MalformedResponse, SignatureError};
 use crate::merchant::{Merchant, SignaturePolicy};
 use crate::request::Api;
 use crate::sign::{verify_with, SignType};
@@ -386,16 +385,11 @@ fn classify(merchant: &Merchant, api: Api, fields: &Fields) -> Result<SignatureC
 }
 
 fn business(r: &Reader<'_>, err_code: Option<String>) -> Error {
-    let info = err_code.as_deref().and_then(err_code::lookup);
-    let advice = info.map_or(RetryAdvice::DoNotRetry, |i| i.advice);
-    Error::Business(BusinessError {
+    Error::Business(BusinessError::new(
         err_code,
-        err_code_des: r.text("err_code_des").or_else(|| r.text("return_msg")),
-        ret_msg: r.text("ret_msg"),
-        meaning: info.map(|i| i.meaning.to_string()),
-        advice,
-        retryable: advice.is_retryable(),
-    })
+        r.text("err_code_des").or_else(|| r.text("return_msg")),
+        r.text("ret_msg"),
+    ))
 }
 
 /// Typed access to the fields, with errors that name the field.

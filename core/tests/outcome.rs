@@ -5,15 +5,7 @@ use wxcoupon_core::{
 };
 
 fn business(code: &str) -> Error {
-    let advice = err_code::advice(code);
-    Error::Business(BusinessError {
-        err_code: Some(code.into()),
-        err_code_des: None,
-        ret_msg: None,
-        meaning: None,
-        advice,
-        retryable: advice.is_retryable(),
-    })
+    Error::Business(BusinessError::new(Some(code.into()), None, None))
 }
 
 #[test]

@@ -612,15 +612,7 @@ mod tests {
     use super::*;
 
     fn business(code: &str) -> core::Error {
-        let advice = core::err_code::advice(code);
-        core::Error::Business(core::BusinessError {
-            err_code: Some(code.into()),
-            err_code_des: None,
-            ret_msg: None,
-            meaning: None,
-            advice,
-            retryable: advice.is_retryable(),
-        })
+        core::Error::Business(core::BusinessError::new(Some(code.into()), None, None))
     }
 
     #[test]
