@@ -431,14 +431,37 @@ async fn wasmtime_serve_issues_through_the_egress_proxy() {
 
     let env_proxy = component_env(&up.egress_url(), &[]);
     let env_plain = component_env(&up.plain_url(), &[]);
-    let (proxied, direct) = tokio::join!(
+    // The component checks callers itself where its runtime does not (WXPAY_GATEWAY_TOKENS).
+    let tokens = format!(
+        "batch:{}",
+        wxcoupon_api::callers::token_hash_hex("component-caller-token")
+    );
+    let env_guarded = component_env(&up.plain_url(), &[("WXPAY_GATEWAY_TOKENS", &tokens)]);
+    let (proxied, direct, guarded) = tokio::join!(
         serve(&runtime, &env_proxy, None),
         serve(&runtime, &env_plain, None),
+        serve(&runtime, &env_guarded, None),
     );
     let ready = started.elapsed();
 
     coupon_api(proxied.addr, &up, "wasmtime serve").await;
     without_the_proxy(direct.addr, "wasmtime serve").await;
+    let refused = get(guarded.addr, "/v1/stocks/1757").await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(refused.code(), "UNAUTHORIZED");
+    assert!(refused.headers.contains_key("www-authenticate"));
+    let health = get(guarded.addr, "/healthz").await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    let allowed = hosts::try_request_with(
+        guarded.addr,
+        "GET",
+        "/v1/stocks/1757",
+        &[("authorization", "Bearer component-caller-token")],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(allowed.status, 200, "{}", allowed.text);
     // No denial test: wasmtime serve 48 cannot refuse an outbound wasi:http request.
 
     // `--env NAME` kept the key off the command line.
@@ -447,9 +470,9 @@ async fn wasmtime_serve_issues_through_the_egress_proxy() {
         !output.contains(API_KEY),
         "the API key in wasmtime's output"
     );
-    tear_down(vec![proxied, direct], up).await;
+    tear_down(vec![proxied, direct, guarded], up).await;
     eprintln!(
-        "wasmtime serve: 2 servers ready in {} ms, whole test {} ms",
+        "wasmtime serve: 3 servers ready in {} ms, whole test {} ms",
         ready.as_millis(),
         started.elapsed().as_millis()
     );
