@@ -422,3 +422,44 @@ async fn a_rate_limit_slows_the_run_down_instead_of_failing_it() {
     assert!(csv.lines().skip(1).all(|l| l.contains(",issued,")), "{csv}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_after_the_calls_in_flight_and_the_next_run_finishes() {
+    const USERS: usize = 2000;
+    let scratch = Scratch::new("sigint");
+    let sim = simulator(&scratch.0, 10_000, None).await;
+    let journal = scratch.0.join("journal.sqlite");
+    plan(&sim, &scratch.0, &journal, USERS);
+    let mut command = run_command(&sim, &journal, &["--rate", "500", "--concurrency", "8"]);
+    command.stderr(Stdio::piped());
+    let child = tokio::task::block_in_place(|| command.spawn().unwrap());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let interrupt = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupt.success());
+    let out = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+        "{}",
+        text(&out)
+    );
+    let (issued, states) = tokio::task::block_in_place(|| reconcile(&sim, &journal));
+    assert!(issued > 0 && issued < USERS, "{issued}");
+    // Stopped cleanly: nothing was left in flight.
+    assert_eq!(states.get(&RowState::Sending), None, "{states:?}");
+    assert_eq!(states.get(&RowState::Issued).copied(), Some(issued as u64));
+    let out = tokio::task::block_in_place(|| {
+        output(run_command(
+            &sim,
+            &journal,
+            &["--rate", "3000", "--concurrency", "16"],
+        ))
+    });
+    assert!(out.status.success(), "{}", text(&out));
+    let (issued, _) = tokio::task::block_in_place(|| reconcile(&sim, &journal));
+    assert_eq!(issued, USERS);
+    sim.shutdown().await;
+}

@@ -439,9 +439,14 @@ pub async fn run_campaign(
         }
     };
     tokio::pin!(interrupted);
+    // `interrupted` is polled until it fires, never after.
+    let mut interrupt_pending = true;
     let dispatched = tokio::select! {
         r = dispatch => r,
-        _ = &mut interrupted => Ok(()),
+        _ = &mut interrupted => {
+            interrupt_pending = false;
+            Ok(())
+        }
     };
     // Workers finish their calls; an interrupt while they do still stops them taking more.
     let mut first_error = dispatched.err();
@@ -453,7 +458,7 @@ pub async fn run_campaign(
                 Some(Ok(Err(e))) => { first_error.get_or_insert(e); shared.stop(StopReason::Interrupted); }
                 Some(Err(e)) => { first_error.get_or_insert(RunError::Component(e.to_string())); }
             },
-            _ = &mut interrupted => {}
+            _ = &mut interrupted, if interrupt_pending => interrupt_pending = false,
         }
     }
     if let Some(e) = first_error {
