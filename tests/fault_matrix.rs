@@ -83,83 +83,72 @@ struct Outcome {
 
 /// Issues to `openid` until an answer says it is done, retrying as advised.
 async fn issue(addr: SocketAddr, openid: String, unknowns: Arc<AtomicU64>) -> Outcome {
-    let mut number: Option<String> = None;
     let mut numbers = BTreeSet::new();
-    for attempt in 1..=MAX_ATTEMPTS {
+    let mut attempts = 0;
+    let result = retry_as_advised(addr, &openid, &unknowns, &mut numbers, &mut attempts).await;
+    let (coupon_id, failure) = match result {
+        Ok(coupon_id) => (coupon_id, None),
+        Err(why) => (None, Some(why)),
+    };
+    Outcome {
+        openid,
+        coupon_id,
+        attempts,
+        numbers,
+        failure,
+    }
+}
+
+/// The client's loop: the coupon id of the success, or why it gave up.
+async fn retry_as_advised(
+    addr: SocketAddr,
+    openid: &str,
+    unknowns: &AtomicU64,
+    numbers: &mut BTreeSet<String>,
+    attempts: &mut usize,
+) -> Result<Option<String>, String> {
+    let mut number: Option<String> = None;
+    while *attempts < MAX_ATTEMPTS {
+        *attempts += 1;
         let mut body = json!({"stock_id": STOCK, "openid": openid});
         if let Some(n) = &number {
             body["partner_trade_no"] = json!(n);
         }
-        let answer = match hosts::try_request(
+        let answer = hosts::try_request(
             addr,
             "POST",
             "/v1/coupons",
             Some(("application/json", body.to_string().into_bytes())),
         )
         .await
-        {
-            Ok(answer) => answer,
-            Err(e) => {
-                return Outcome {
-                    openid,
-                    coupon_id: None,
-                    attempts: attempt,
-                    numbers,
-                    failure: Some(format!("no answer: {e}")),
-                }
-            }
-        };
+        .map_err(|e| format!("no answer: {e}"))?;
         let json: &Value = &answer.json;
         if let Some(n) = json["partner_trade_no"].as_str() {
             numbers.insert(n.to_string());
             number = Some(n.to_string());
         }
         if answer.status == 200 {
-            return Outcome {
-                openid,
-                coupon_id: json["coupon_id"].as_str().map(str::to_string),
-                attempts: attempt,
-                numbers,
-                failure: None,
-            };
+            return Ok(json["coupon_id"].as_str().map(str::to_string));
         }
         let unknown = json["outcome_unknown"] == true;
         if unknown {
             unknowns.fetch_add(1, Ordering::Relaxed);
         }
         if !(unknown || json["retryable"] == true) {
-            return Outcome {
-                openid,
-                coupon_id: None,
-                attempts: attempt,
-                numbers,
-                failure: Some(format!(
-                    "refused for good: {} {}",
-                    answer.status, answer.text
-                )),
-            };
+            return Err(format!(
+                "refused for good: {} {}",
+                answer.status, answer.text
+            ));
         }
         if number.is_none() {
-            return Outcome {
-                openid,
-                coupon_id: None,
-                attempts: attempt,
-                numbers,
-                failure: Some(format!(
-                    "a retryable answer without the number: {}",
-                    answer.text
-                )),
-            };
+            return Err(format!(
+                "a retryable answer without the number: {}",
+                answer.text
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Outcome {
-        openid,
-        coupon_id: None,
-        attempts: MAX_ATTEMPTS,
-        numbers,
-        failure: Some("too many attempts".into()),
-    }
+    Err("too many attempts".into())
 }
 
 /// How many times the whole cycle of faults runs; after that the traffic goes clean, so the

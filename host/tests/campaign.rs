@@ -57,6 +57,21 @@ async fn simulator(dir: &Path, total: u64, per_second: Option<u32>) -> RunningSi
     .expect("start the simulator")
 }
 
+/// A scratch directory, the simulator (a stock of `total`, at most `per_second` issuances a
+/// second) and a journal with `users` planned.
+async fn planned(
+    label: &str,
+    total: u64,
+    per_second: Option<u32>,
+    users: usize,
+) -> (Scratch, RunningSimulator, PathBuf) {
+    let scratch = Scratch::new(label);
+    let sim = simulator(&scratch.0, total, per_second).await;
+    let journal = scratch.0.join("journal.sqlite");
+    plan(&sim, &scratch.0, &journal, users);
+    (scratch, sim, journal)
+}
+
 fn wxcoupon(sim: &RunningSimulator, args: &[&str]) -> Command {
     let path = |f| sim.cert_path(f).unwrap().display().to_string();
     let mut command = Command::new(env!("CARGO_BIN_EXE_wxcoupon"));
@@ -200,10 +215,7 @@ fn kill(mut child: Child) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_points_and_resumed_every_user_gets_exactly_one_coupon() {
     const USERS: usize = 3000;
-    let scratch = Scratch::new("crash");
-    let sim = simulator(&scratch.0, 10_000, None).await;
-    let journal = scratch.0.join("journal.sqlite");
-    plan(&sim, &scratch.0, &journal, USERS);
+    let (_scratch, sim, journal) = planned("crash", 10_000, None, USERS).await;
 
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -259,10 +271,7 @@ async fn killed_at_random_points_and_resumed_every_user_gets_exactly_one_coupon(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_during_a_run_end_in_issued_never_in_a_second_coupon() {
     const USERS: usize = 400;
-    let scratch = Scratch::new("faults");
-    let sim = simulator(&scratch.0, 10_000, None).await;
-    let journal = scratch.0.join("journal.sqlite");
-    plan(&sim, &scratch.0, &journal, USERS);
+    let (_scratch, sim, journal) = planned("faults", 10_000, None, USERS).await;
     let child = tokio::task::block_in_place(|| {
         run_command(&sim, &journal, &["--rate", "2000", "--concurrency", "8"])
             .spawn()
@@ -331,10 +340,7 @@ async fn faults_during_a_run_end_in_issued_never_in_a_second_coupon() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stock_that_runs_out_stops_the_run_with_the_rest_planned() {
-    let scratch = Scratch::new("exhausted");
-    let sim = simulator(&scratch.0, 50, None).await;
-    let journal = scratch.0.join("journal.sqlite");
-    plan(&sim, &scratch.0, &journal, 80);
+    let (_scratch, sim, journal) = planned("exhausted", 50, None, 80).await;
     let mut run = wxcoupon(
         &sim,
         &["campaign", "run", "--journal", journal.to_str().unwrap()],
@@ -376,11 +382,8 @@ async fn a_stock_that_runs_out_stops_the_run_with_the_rest_planned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_slows_the_run_down_instead_of_failing_it() {
     const USERS: usize = 150;
-    let scratch = Scratch::new("throttled");
     // WeChat allows 40 a second; the run asks for 400.
-    let sim = simulator(&scratch.0, 10_000, Some(40)).await;
-    let journal = scratch.0.join("journal.sqlite");
-    plan(&sim, &scratch.0, &journal, USERS);
+    let (_scratch, sim, journal) = planned("throttled", 10_000, Some(40), USERS).await;
     let mut run = wxcoupon(
         &sim,
         &[
@@ -426,10 +429,7 @@ async fn a_rate_limit_slows_the_run_down_instead_of_failing_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_stops_after_the_calls_in_flight_and_the_next_run_finishes() {
     const USERS: usize = 2000;
-    let scratch = Scratch::new("sigint");
-    let sim = simulator(&scratch.0, 10_000, None).await;
-    let journal = scratch.0.join("journal.sqlite");
-    plan(&sim, &scratch.0, &journal, USERS);
+    let (_scratch, sim, journal) = planned("sigint", 10_000, None, USERS).await;
     let mut command = run_command(&sim, &journal, &["--rate", "500", "--concurrency", "8"]);
     command.stderr(Stdio::piped());
     let child = tokio::task::block_in_place(|| command.spawn().unwrap());
