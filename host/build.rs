@@ -16,10 +16,15 @@ fn main() {
         .parent()
         .expect("host/ sits in the workspace")
         .to_path_buf();
+    // Every crate the component is built from (the guest and its path dependencies; the
+    // test `build_script_watches_every_crate_of_the_component` holds this list to
+    // guest/Cargo.toml), the WIT, and the workspace's manifest and lock.
     for input in [
         "guest",
         "core/src",
         "core/Cargo.toml",
+        "api/src",
+        "api/Cargo.toml",
         "wit",
         "Cargo.lock",
         "Cargo.toml",
