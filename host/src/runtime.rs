@@ -134,21 +134,8 @@ impl WasiHttpHooks for DenyAllHooks {
         &mut self,
         request: http::Request<wasmtime_wasi_http::WasiBody>,
         _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn std::future::Future<
-                Output = Result<
-                    (
-                        http::Response<wasmtime_wasi_http::WasiBody>,
-                        Box<
-                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
-                                + Send,
-                        >,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
+        _fut: crate::outbound::IoFuture,
+    ) -> crate::outbound::SendRequestFuture {
         tracing::warn!(host = ?request.uri().host(), "outbound request denied: no outbound client configured");
         Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }

@@ -9,34 +9,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Scratch;
 use wxcoupon::campaign::{Journal, RowState};
 use wxcoupon_simulator::{
     CertFile, Endpoint, Faults, RunningSimulator, Simulator, SimulatorConfig, StockSeed,
 };
 
+mod common;
+
 const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
-
-/// A scratch directory removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(label: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "wxcoupon-campaign-{label}-{}-{}",
-            std::process::id(),
-            Instant::now().elapsed().as_nanos()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The simulator with one stock `9001` of `total` coupons and no per-user limit (a second
 /// coupon for a user would be accepted, so a doubled issuance shows).
@@ -207,6 +188,17 @@ impl Lcg {
     }
 }
 
+/// Runs the campaign to its end (fast), which must succeed; then [`reconcile`].
+fn finish(sim: &RunningSimulator, journal: &Path) -> (usize, BTreeMap<RowState, u64>) {
+    let out = output(run_command(
+        sim,
+        journal,
+        &["--rate", "3000", "--concurrency", "16"],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    reconcile(sim, journal)
+}
+
 fn kill(mut child: Child) {
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
@@ -249,15 +241,7 @@ async fn killed_at_random_points_and_resumed_every_user_gets_exactly_one_coupon(
         mid_run >= 3,
         "only {mid_run} kills landed mid-run (seed {seed})"
     );
-    let out = tokio::task::block_in_place(|| {
-        output(run_command(
-            &sim,
-            &journal,
-            &["--rate", "3000", "--concurrency", "16"],
-        ))
-    });
-    assert!(out.status.success(), "{}", text(&out));
-    let (issued, states) = tokio::task::block_in_place(|| reconcile(&sim, &journal));
+    let (issued, states) = tokio::task::block_in_place(|| finish(&sim, &journal));
     assert_eq!(issued, USERS, "after {kills} kills");
     assert_eq!(
         states.get(&RowState::Issued).copied(),
@@ -451,15 +435,7 @@ async fn sigint_stops_after_the_calls_in_flight_and_the_next_run_finishes() {
     // Stopped cleanly: nothing was left in flight.
     assert_eq!(states.get(&RowState::Sending), None, "{states:?}");
     assert_eq!(states.get(&RowState::Issued).copied(), Some(issued as u64));
-    let out = tokio::task::block_in_place(|| {
-        output(run_command(
-            &sim,
-            &journal,
-            &["--rate", "3000", "--concurrency", "16"],
-        ))
-    });
-    assert!(out.status.success(), "{}", text(&out));
-    let (issued, _) = tokio::task::block_in_place(|| reconcile(&sim, &journal));
+    let (issued, _) = tokio::task::block_in_place(|| finish(&sim, &journal));
     assert_eq!(issued, USERS);
     sim.shutdown().await;
 }

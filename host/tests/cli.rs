@@ -3,6 +3,10 @@
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
+use common::Scratch;
+
+mod common;
+
 const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
 fn wxcoupon(args: &[&str], stdin: &str) -> Output {
@@ -154,24 +158,6 @@ fn help_hides_the_key_from_the_environment() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("WXPAY_API_KEY"));
     assert!(!help.contains(KEY));
-}
-
-/// A scratch directory under the system temp dir, removed on drop.
-struct Scratch(std::path::PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("wxcoupon-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -24,7 +24,7 @@ use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use wasmtime_wasi_http::WasiHttpHooks;
 use wxcoupon::outbound::{AllowList, ClientIdentity, OutboundClient, OutboundConfig};
 
-use common::{pki, MCH_ID};
+use common::{p12_of, pki, MCH_ID};
 
 mod common;
 
@@ -140,24 +140,6 @@ fn current_year() -> i32 {
         .unwrap()
         .as_secs();
     1970 + (secs / 31_556_952) as i32
-}
-
-/// A `.p12` the way WeChat issues `apiclient_cert.p12` (3DES, SHA-1 MAC) holding `cert_der` and
-/// its PKCS#8 key.
-fn p12_of(cert_der: &[u8], key_der: &[u8], password: &str) -> Vec<u8> {
-    let cert = p12_keystore::Certificate::from_der(cert_der).unwrap();
-    let chain = p12_keystore::PrivateKeyChain::new(key_der, [1u8; 20], [cert]);
-    let mut store = p12_keystore::KeyStore::new();
-    store.add_entry(
-        "apiclient",
-        p12_keystore::KeyStoreEntry::PrivateKeyChain(chain),
-    );
-    store
-        .writer(password)
-        .encryption_algorithm(p12_keystore::EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
-        .mac_algorithm(p12_keystore::MacAlgorithm::HmacSha1)
-        .write()
-        .unwrap()
 }
 
 /// A scratch directory, removed on drop.

@@ -29,7 +29,13 @@ impl OutboundHooks {
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+/// The connection future `WasiHttpHooks::send_request` takes and hands back.
+pub type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+/// What `WasiHttpHooks::send_request` returns: the response and its connection future, or the
+/// `wasi:http` error. Named once for every hook of the host (and its tests).
+pub type SendRequestFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 impl WasiHttpHooks for OutboundHooks {
     /// Allow-list first (denied → `HTTP-request-denied`, nothing sent), then
@@ -40,8 +46,7 @@ impl WasiHttpHooks for OutboundHooks {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: IoFuture,
-    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>
-    {
+    ) -> SendRequestFuture {
         drop(fut);
         let client = self.client.clone();
         Box::new(async move {

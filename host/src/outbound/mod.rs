@@ -51,7 +51,7 @@ pub use allow::{
 };
 pub use client::OutboundClient;
 pub use errors::OutboundError;
-pub use hooks::OutboundHooks;
+pub use hooks::{IoFuture, OutboundHooks, SendRequestFuture};
 pub use identity::{ClientIdentity, IdentityError};
 pub use wasmtime_wasi_http::{RequestOptions, WasiBody};
 

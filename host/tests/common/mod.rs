@@ -9,7 +9,8 @@
 //! All keys are ECDSA P-256 (rcgen with `ring` cannot make RSA keys). The host loads them like
 //! RSA ones: rustls signs with either, and a PKCS#12 stores the PKCS#8 key as it is.
 //!
-//! Each test binary uses a different part of this module.
+//! Plus a scratch directory removed on drop. Each test binary uses a different part of this
+//! module.
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
@@ -143,9 +144,17 @@ impl TestPki {
 /// legacy PBE-SHA1-3DES encryption and an HMAC-SHA1 MAC.
 pub fn make_p12(password: &str) -> Vec<u8> {
     let pki = pki();
-    let cert = p12_keystore::Certificate::from_der(pki.client_cert_der.as_ref()).unwrap();
-    let chain =
-        p12_keystore::PrivateKeyChain::new(pki.client_key_der.as_slice(), [1u8; 20], [cert]);
+    p12_of(
+        pki.client_cert_der.as_ref(),
+        pki.client_key_der.as_slice(),
+        password,
+    )
+}
+
+/// A `.p12` in WeChat's form holding `cert_der` and its PKCS#8 key `key_der`.
+pub fn p12_of(cert_der: &[u8], key_der: &[u8], password: &str) -> Vec<u8> {
+    let cert = p12_keystore::Certificate::from_der(cert_der).unwrap();
+    let chain = p12_keystore::PrivateKeyChain::new(key_der, [1u8; 20], [cert]);
     let mut store = p12_keystore::KeyStore::new();
     store.add_entry(
         "apiclient",
@@ -157,6 +166,28 @@ pub fn make_p12(password: &str) -> Vec<u8> {
         .mac_algorithm(p12_keystore::MacAlgorithm::HmacSha1)
         .write()
         .unwrap()
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    /// A new, empty one; `label` and the process id name it.
+    pub fn new(label: &str) -> Scratch {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("wxcoupon-test-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn pem_body(pem: &str) -> Vec<&str> {
