@@ -19,6 +19,7 @@
 //! | [`nonce`] | the `nonce_str` rule, and nonces from caller-supplied random bytes |
 //! | [`paths`] | the exact set of coupon paths, read strictly: which endpoint a path is, or why none |
 //! | [`error`] | the one error type |
+//! | [`wit_mapping`] | the one table between these types and the WIT bindings' (both sides of the component boundary) |
 //!
 //! ```
 //! use wxcoupon_core::{build_request, ApiKey, CouponRequest, Merchant, SendCouponRequest};
@@ -48,6 +49,7 @@ pub mod request;
 pub mod response;
 pub mod sign;
 pub mod time;
+pub mod wit_mapping;
 pub mod xml;
 
 /// A message's fields by name. A `BTreeMap` iterates in byte order of the names, which is the
@@ -65,9 +67,11 @@ pub use request::{
     QueryCouponStockRequest, QueryCouponsInfoRequest, SendCouponRequest,
 };
 pub use response::{
-    parse_response, parse_response_with_limits, CouponInfo, CouponResponse, CouponState,
+    answer_text, parse_query_coupon_stock, parse_query_coupons_info, parse_response,
+    parse_response_with_limits, parse_send_coupon, CouponInfo, CouponResponse, CouponState,
     CouponStock, SentCoupon, SignatureCheck, StockStatus,
 };
 pub use sign::{sign, string_to_sign, verify, verify_with, ApiKey, SignType};
 pub use time::WechatTime;
+pub use wit_mapping::MapInto;
 pub use xml::{read_xml, write_xml, XmlLimits};

@@ -247,61 +247,122 @@ pub fn parse_response_with_limits(
     body: &[u8],
     limits: &XmlLimits,
 ) -> Result<CouponResponse, Error> {
+    Ok(match api {
+        Api::SendCoupon => {
+            CouponResponse::SendCoupon(parse_send_coupon(merchant, status, body, limits)?)
+        }
+        Api::QueryCouponStock => CouponResponse::QueryCouponStock(parse_query_coupon_stock(
+            merchant, status, body, limits,
+        )?),
+        Api::QueryCouponsInfo => CouponResponse::QueryCouponsInfo(parse_query_coupons_info(
+            merchant, status, body, limits,
+        )?),
+    })
+}
+
+/// Status, XML, the three levels and the signature of an answer to `api`: its fields and what
+/// became of its `sign`, when it reports success.
+fn accepted(
+    merchant: &Merchant,
+    api: Api,
+    status: u16,
+    body: &[u8],
+    limits: &XmlLimits,
+) -> Result<(Fields, SignatureCheck), Error> {
+    answer_text(status, body, limits)?;
+    let fields = read_xml(body, limits)?;
+    let signature = classify(merchant, api, &fields)?;
+    Ok((fields, signature))
+}
+
+/// The first checks of every answer, in the order the parsers make them: the status is 200, the
+/// body fits the limit and is UTF-8. Hosts whose boundary carries bodies as text use it to
+/// refuse, with the parsers' own error, a body they cannot pass.
+pub fn answer_text<'a>(status: u16, body: &'a [u8], limits: &XmlLimits) -> Result<&'a str, Error> {
     if status != 200 {
         return Err(Error::UnexpectedStatus { status });
     }
-    let fields = read_xml(body, limits)?;
-    let signature = classify(merchant, api, &fields)?;
+    Ok(crate::xml::body_text(body, limits)?)
+}
+
+/// Reads an answer to `send_coupon`.
+pub fn parse_send_coupon(
+    merchant: &Merchant,
+    status: u16,
+    body: &[u8],
+    limits: &XmlLimits,
+) -> Result<SentCoupon, Error> {
+    let (fields, signature) = accepted(merchant, Api::SendCoupon, status, body, limits)?;
     let r = Reader(&fields);
-    Ok(match api {
-        Api::SendCoupon => CouponResponse::SendCoupon(SentCoupon {
-            coupon_id: r.required("coupon_id")?,
-            coupon_stock_id: r.text("coupon_stock_id").unwrap_or_default(),
-            openid: r.text("openid").unwrap_or_default(),
-            resp_count: r.number("resp_count")?,
-            success_count: r.number("success_count")?,
-            failed_count: r.number("failed_count")?,
-            signature,
-            fields: fields.clone(),
-        }),
-        Api::QueryCouponStock => CouponResponse::QueryCouponStock(CouponStock {
-            coupon_stock_id: r.required("coupon_stock_id")?,
-            coupon_name: r.text("coupon_name"),
-            coupon_value: r.required_number("coupon_value")?,
-            coupon_minimum: r.minimum()?,
-            coupon_type: r.number("coupon_type")?,
-            status: StockStatus::from_code(r.required_number("coupon_stock_status")?),
-            coupon_total: r.required_number("coupon_total")?,
-            max_quota: r.number("max_quota")?,
-            is_send_num: r.number("is_send_num")?,
-            locked_num: r.number("locked_num")?,
-            used_num: r.number("used_num")?,
-            coupon_budget: r.number("coupon_budget")?,
-            begin_time: r.time("begin_time"),
-            end_time: r.time("end_time"),
-            create_time: r.time("create_time"),
-            signature,
-            fields: fields.clone(),
-        }),
-        Api::QueryCouponsInfo => CouponResponse::QueryCouponsInfo(CouponInfo {
-            coupon_id: r.required("coupon_id")?,
-            coupon_stock_id: r.required("coupon_stock_id")?,
-            coupon_value: r.required_number("coupon_value")?,
-            coupon_minimum: r.minimum()?,
-            coupon_name: r.text("coupon_name"),
-            coupon_desc: r.text("coupon_desc"),
-            state: CouponState::parse(&r.required("coupon_state")?),
-            coupon_use_value: r.number("coupon_use_value")?,
-            coupon_remain_value: r.number("coupon_remain_value")?,
-            begin_time: r.time("begin_time"),
-            end_time: r.time("end_time"),
-            send_time: r.time("send_time"),
-            send_source: r.text("send_source"),
-            is_partial_use: r.text("is_partial_use").map(|v| v == "1"),
-            consumer_mch_id: r.text("consumer_mch_id"),
-            signature,
-            fields,
-        }),
+    Ok(SentCoupon {
+        coupon_id: r.required("coupon_id")?,
+        coupon_stock_id: r.text("coupon_stock_id").unwrap_or_default(),
+        openid: r.text("openid").unwrap_or_default(),
+        resp_count: r.number("resp_count")?,
+        success_count: r.number("success_count")?,
+        failed_count: r.number("failed_count")?,
+        signature,
+        fields,
+    })
+}
+
+/// Reads an answer to `query_coupon_stock`.
+pub fn parse_query_coupon_stock(
+    merchant: &Merchant,
+    status: u16,
+    body: &[u8],
+    limits: &XmlLimits,
+) -> Result<CouponStock, Error> {
+    let (fields, signature) = accepted(merchant, Api::QueryCouponStock, status, body, limits)?;
+    let r = Reader(&fields);
+    Ok(CouponStock {
+        coupon_stock_id: r.required("coupon_stock_id")?,
+        coupon_name: r.text("coupon_name"),
+        coupon_value: r.required_number("coupon_value")?,
+        coupon_minimum: r.minimum()?,
+        coupon_type: r.number("coupon_type")?,
+        status: StockStatus::from_code(r.required_number("coupon_stock_status")?),
+        coupon_total: r.required_number("coupon_total")?,
+        max_quota: r.number("max_quota")?,
+        is_send_num: r.number("is_send_num")?,
+        locked_num: r.number("locked_num")?,
+        used_num: r.number("used_num")?,
+        coupon_budget: r.number("coupon_budget")?,
+        begin_time: r.time("begin_time"),
+        end_time: r.time("end_time"),
+        create_time: r.time("create_time"),
+        signature,
+        fields,
+    })
+}
+
+/// Reads an answer to `querycouponsinfo`.
+pub fn parse_query_coupons_info(
+    merchant: &Merchant,
+    status: u16,
+    body: &[u8],
+    limits: &XmlLimits,
+) -> Result<CouponInfo, Error> {
+    let (fields, signature) = accepted(merchant, Api::QueryCouponsInfo, status, body, limits)?;
+    let r = Reader(&fields);
+    Ok(CouponInfo {
+        coupon_id: r.required("coupon_id")?,
+        coupon_stock_id: r.required("coupon_stock_id")?,
+        coupon_value: r.required_number("coupon_value")?,
+        coupon_minimum: r.minimum()?,
+        coupon_name: r.text("coupon_name"),
+        coupon_desc: r.text("coupon_desc"),
+        state: CouponState::parse(&r.required("coupon_state")?),
+        coupon_use_value: r.number("coupon_use_value")?,
+        coupon_remain_value: r.number("coupon_remain_value")?,
+        begin_time: r.time("begin_time"),
+        end_time: r.time("end_time"),
+        send_time: r.time("send_time"),
+        send_source: r.text("send_source"),
+        is_partial_use: r.text("is_partial_use").map(|v| v == "1"),
+        consumer_mch_id: r.text("consumer_mch_id"),
+        signature,
+        fields,
     })
 }
 

@@ -115,8 +115,8 @@ pub fn write_xml(fields: &Fields) -> Result<String, Error> {
     Ok(out)
 }
 
-/// Reads a flat `<xml>` document into its fields.
-pub fn read_xml(body: &[u8], limits: &XmlLimits) -> Result<Fields, MalformedResponse> {
+/// The body as text: within the size limit and UTF-8, or why not.
+pub fn body_text<'a>(body: &'a [u8], limits: &XmlLimits) -> Result<&'a str, MalformedResponse> {
     if body.len() > limits.max_body_bytes {
         return Err(MalformedResponse::document(format!(
             "body is {} bytes, over the limit of {} bytes",
@@ -124,12 +124,17 @@ pub fn read_xml(body: &[u8], limits: &XmlLimits) -> Result<Fields, MalformedResp
             limits.max_body_bytes
         )));
     }
-    let text = std::str::from_utf8(body).map_err(|e| {
+    std::str::from_utf8(body).map_err(|e| {
         MalformedResponse::document(format!(
             "body is not UTF-8 (invalid byte at offset {})",
             e.valid_up_to()
         ))
-    })?;
+    })
+}
+
+/// Reads a flat `<xml>` document into its fields.
+pub fn read_xml(body: &[u8], limits: &XmlLimits) -> Result<Fields, MalformedResponse> {
+    let text = body_text(body, limits)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
 
     let mut reader = Reader::from_str(text);

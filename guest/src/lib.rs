@@ -1,9 +1,9 @@
 //! The wxcoupon component: the `wxpay:coupon` WIT exports, implemented by `wxcoupon-core`.
 //!
-//! This crate is glue only: it turns WIT values into core values and back (`convert`), and draws
-//! nonces from `wasi:random`. Every protocol rule lives in the core.
+//! This crate is glue only: it turns WIT values into core values and back (`convert`, the core's
+//! one table), and draws nonces from `wasi:random`. Every protocol rule lives in the core.
 //!
-//! It builds the `gateway` world: the typed exports of `coupons` (`protocol`, `client`) plus
+//! It builds the `gateway` world: the typed exports of `coupons` (`v2`, `v2-client`) plus
 //! `wasi:http/incoming-handler`, which serves the JSON coupon API of [`gateway`] through the same
 //! client. Hosts that only call the typed exports ignore the extra export.
 
@@ -18,114 +18,168 @@ wit_bindgen::generate!({
 });
 
 use exports::wasi::http::incoming_handler::Guest as IncomingHandler;
-use exports::wxpay::coupon::client::{CallOptions, Guest as Client};
-use exports::wxpay::coupon::protocol::Guest as Protocol;
-use exports::wxpay::coupon::types as wit;
+use exports::wxpay::coupon::v2::Guest as V2;
+use exports::wxpay::coupon::v2_client::{CallOptions, Guest as V2Client};
+use exports::wxpay::coupon::v2_types as wit;
+use wxcoupon_core::{self as core, MapInto, XmlLimits};
 
 struct Component;
 
-impl Protocol for Component {
+impl V2 for Component {
     fn sign(
         fields: wit::Fields,
         key: String,
         sign_type: wit::SignType,
-    ) -> Result<String, wit::CouponError> {
+    ) -> Result<String, wit::ProtocolError> {
         let fields = convert::fields_in(fields)?;
-        let key = wxcoupon_core::ApiKey::new(key).map_err(convert::error_out)?;
-        Ok(wxcoupon_core::sign(
-            &fields,
-            &key,
-            convert::sign_type_in(sign_type),
-        ))
+        let key = core::ApiKey::new(key).map_err(convert::protocol_error_out)?;
+        Ok(core::sign(&fields, &key, sign_type.map_into()))
     }
 
-    fn verify(fields: wit::Fields, key: String) -> Result<wit::SignatureCheck, wit::CouponError> {
+    fn verify(fields: wit::Fields, key: String) -> Result<wit::SignatureCheck, wit::ProtocolError> {
         let fields = convert::fields_in(fields)?;
-        let key = wxcoupon_core::ApiKey::new(key).map_err(convert::error_out)?;
+        let key = core::ApiKey::new(key).map_err(convert::protocol_error_out)?;
         let Some(signature) = fields.get("sign") else {
-            return Err(wit::CouponError::Signature(wit::SignatureError::Missing));
+            return Err(wit::ProtocolError::Signature(wit::SignatureError::Missing));
         };
-        match wxcoupon_core::verify(&fields, &key, signature) {
-            Ok(wxcoupon_core::SignType::Md5) => Ok(wit::SignatureCheck::VerifiedMd5),
-            Ok(wxcoupon_core::SignType::HmacSha256) => Ok(wit::SignatureCheck::VerifiedHmacSha256),
-            Err(e) => Err(convert::error_out(e.into())),
+        match core::verify(&fields, &key, signature) {
+            Ok(core::SignType::Md5) => Ok(wit::SignatureCheck::VerifiedMd5),
+            Ok(core::SignType::HmacSha256) => Ok(wit::SignatureCheck::VerifiedHmacSha256),
+            Err(e) => Err(convert::protocol_error_out(e.into())),
         }
     }
 
-    fn build_request(
+    fn build_send_coupon(
         merchant: wit::Merchant,
-        request: wit::CouponRequest,
+        request: wit::SendCouponRequest,
         nonce: Option<String>,
-    ) -> Result<wit::HttpRequest, wit::CouponError> {
-        let merchant = convert::merchant_in(merchant)?;
-        let request = convert::request_in(request);
-        let nonce = nonce.unwrap_or_else(random_nonce);
-        wxcoupon_core::build_request(&merchant, &request, &nonce)
-            .map(convert::http_request_out)
-            .map_err(convert::error_out)
+    ) -> Result<wit::HttpRequest, wit::ProtocolError> {
+        build(
+            merchant,
+            core::CouponRequest::SendCoupon(request.map_into()),
+            nonce,
+        )
     }
 
-    fn parse_response(
+    fn build_query_coupon_stock(
         merchant: wit::Merchant,
-        api: wit::Api,
-        status: u16,
-        body: Vec<u8>,
-    ) -> Result<wit::CouponResponse, wit::CouponError> {
-        let merchant = convert::merchant_in(merchant)?;
-        wxcoupon_core::parse_response(&merchant, convert::api_in(api), status, &body)
-            .map(convert::response_out)
-            .map_err(convert::error_out)
+        request: wit::QueryCouponStockRequest,
+        nonce: Option<String>,
+    ) -> Result<wit::HttpRequest, wit::ProtocolError> {
+        build(
+            merchant,
+            core::CouponRequest::QueryCouponStock(request.map_into()),
+            nonce,
+        )
     }
 
-    fn outcome_unknown(api: wit::Api, error: wit::CouponError) -> bool {
-        convert::error_in(error).outcome_unknown(convert::api_in(api))
+    fn build_query_coupons_info(
+        merchant: wit::Merchant,
+        request: wit::QueryCouponsInfoRequest,
+        nonce: Option<String>,
+    ) -> Result<wit::HttpRequest, wit::ProtocolError> {
+        build(
+            merchant,
+            core::CouponRequest::QueryCouponsInfo(request.map_into()),
+            nonce,
+        )
+    }
+
+    fn parse_send_coupon(
+        merchant: wit::Merchant,
+        status: u16,
+        body: String,
+    ) -> Result<wit::SentCoupon, wit::ProtocolError> {
+        let merchant = convert::merchant_in(merchant)?;
+        core::parse_send_coupon(&merchant, status, body.as_bytes(), &XmlLimits::default())
+            .map(MapInto::map_into)
+            .map_err(convert::protocol_error_out)
+    }
+
+    fn parse_query_coupon_stock(
+        merchant: wit::Merchant,
+        status: u16,
+        body: String,
+    ) -> Result<wit::CouponStock, wit::ProtocolError> {
+        let merchant = convert::merchant_in(merchant)?;
+        core::parse_query_coupon_stock(&merchant, status, body.as_bytes(), &XmlLimits::default())
+            .map(MapInto::map_into)
+            .map_err(convert::protocol_error_out)
+    }
+
+    fn parse_query_coupons_info(
+        merchant: wit::Merchant,
+        status: u16,
+        body: String,
+    ) -> Result<wit::CouponInfo, wit::ProtocolError> {
+        let merchant = convert::merchant_in(merchant)?;
+        core::parse_query_coupons_info(&merchant, status, body.as_bytes(), &XmlLimits::default())
+            .map(MapInto::map_into)
+            .map_err(convert::protocol_error_out)
+    }
+
+    fn unreadable_body(status: u16, body: Vec<u8>) -> Option<wit::ProtocolError> {
+        core::answer_text(status, &body, &XmlLimits::default())
+            .err()
+            .map(convert::protocol_error_out)
+    }
+
+    fn send_coupon_outcome_unknown(error: wit::CallError) -> bool {
+        convert::call_error_from_wit(error).outcome_unknown(core::Api::SendCoupon)
     }
 
     fn outcome_unknown_advice() -> String {
-        wxcoupon_core::OUTCOME_UNKNOWN_ADVICE.to_string()
+        core::OUTCOME_UNKNOWN_ADVICE.to_string()
     }
 }
 
-impl Client for Component {
+impl V2Client for Component {
     fn send_coupon(
         merchant: wit::Merchant,
         request: wit::SendCouponRequest,
         options: CallOptions,
-    ) -> Result<wit::SentCoupon, wit::CouponError> {
-        match call(merchant, wit::CouponRequest::SendCoupon(request), options)? {
-            wit::CouponResponse::SendCoupon(sent) => Ok(sent),
-            _ => unreachable!("the core answers send_coupon with SendCoupon"),
-        }
+    ) -> Result<wit::SentCoupon, wit::CallError> {
+        call(
+            merchant,
+            core::CouponRequest::SendCoupon(request.map_into()),
+            options,
+            |r| match r {
+                core::CouponResponse::SendCoupon(sent) => Some(sent.map_into()),
+                _ => None,
+            },
+        )
     }
 
     fn query_coupon_stock(
         merchant: wit::Merchant,
         request: wit::QueryCouponStockRequest,
         options: CallOptions,
-    ) -> Result<wit::CouponStock, wit::CouponError> {
-        match call(
+    ) -> Result<wit::CouponStock, wit::CallError> {
+        call(
             merchant,
-            wit::CouponRequest::QueryCouponStock(request),
+            core::CouponRequest::QueryCouponStock(request.map_into()),
             options,
-        )? {
-            wit::CouponResponse::QueryCouponStock(stock) => Ok(stock),
-            _ => unreachable!("the core answers query_coupon_stock with QueryCouponStock"),
-        }
+            |r| match r {
+                core::CouponResponse::QueryCouponStock(stock) => Some(stock.map_into()),
+                _ => None,
+            },
+        )
     }
 
     fn query_coupons_info(
         merchant: wit::Merchant,
         request: wit::QueryCouponsInfoRequest,
         options: CallOptions,
-    ) -> Result<wit::CouponInfo, wit::CouponError> {
-        match call(
+    ) -> Result<wit::CouponInfo, wit::CallError> {
+        call(
             merchant,
-            wit::CouponRequest::QueryCouponsInfo(request),
+            core::CouponRequest::QueryCouponsInfo(request.map_into()),
             options,
-        )? {
-            wit::CouponResponse::QueryCouponsInfo(info) => Ok(info),
-            _ => unreachable!("the core answers querycouponsinfo with QueryCouponsInfo"),
-        }
+            |r| match r {
+                core::CouponResponse::QueryCouponsInfo(info) => Some(info.map_into()),
+                _ => None,
+            },
+        )
     }
 }
 
@@ -139,13 +193,28 @@ impl IncomingHandler for Component {
     }
 }
 
-fn call(
+fn build(
     merchant: wit::Merchant,
-    request: wit::CouponRequest,
-    options: CallOptions,
-) -> Result<wit::CouponResponse, wit::CouponError> {
+    request: core::CouponRequest,
+    nonce: Option<String>,
+) -> Result<wit::HttpRequest, wit::ProtocolError> {
     let merchant = convert::merchant_in(merchant)?;
-    let request = convert::request_in(request);
+    let nonce = nonce.unwrap_or_else(random_nonce);
+    core::build_request(&merchant, &request, &nonce)
+        .map(MapInto::map_into)
+        .map_err(convert::protocol_error_out)
+}
+
+/// One call through the client. `pick` takes the answer of the API asked: the client answers
+/// each request with its own API's response, so `None` never happens; it is reported as a
+/// malformed answer rather than a panic.
+fn call<T>(
+    merchant: wit::Merchant,
+    request: core::CouponRequest,
+    options: CallOptions,
+    pick: impl FnOnce(core::CouponResponse) -> Option<T>,
+) -> Result<T, wit::CallError> {
+    let merchant = convert::merchant_in(merchant).map_err(wit::CallError::Protocol)?;
     let options = client::CallOptions {
         connect_timeout_ms: options
             .connect_timeout_ms
@@ -161,9 +230,16 @@ fn call(
             .unwrap_or(client::DEFAULT_MAX_RESPONSE_BYTES),
         nonce: options.nonce,
     };
-    client::call(&merchant, &request, &options)
-        .map(convert::response_out)
-        .map_err(convert::error_out)
+    let response =
+        client::call(&merchant, &request, &options).map_err(convert::call_error_to_wit)?;
+    pick(response).ok_or_else(|| {
+        wit::CallError::Protocol(wit::ProtocolError::MalformedResponse(
+            wit::MalformedResponse {
+                field: None,
+                problem: "the answer is not of the API called".into(),
+            },
+        ))
+    })
 }
 
 /// 32 characters of `[0-9A-Za-z]` from the host's secure random source.

@@ -12,7 +12,7 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
-use wxcoupon_core as core;
+use wxcoupon_core::{self as core, MapInto};
 
 use crate::convert;
 
@@ -30,20 +30,20 @@ mod bindings {
             "wasi:io": wasmtime_wasi::p2::bindings::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            // Every use of a `types` type goes through `wit`, which replaces `merchant`.
-            "wxpay:coupon/types": crate::runtime::wit,
+            // Every use of a `v2-types` type goes through `wit`, which replaces `merchant`.
+            "wxpay:coupon/v2-types": crate::runtime::wit,
         },
     });
 }
 
-pub use bindings::exports::wxpay::coupon::client::CallOptions as WitCallOptions;
+pub use bindings::exports::wxpay::coupon::v2_client::CallOptions as WitCallOptions;
 
-/// The `wxpay:coupon/types` interface as the bindings use it: the generated types, except
+/// The `wxpay:coupon/v2-types` interface as the bindings use it: the generated types, except
 /// [`Merchant`](wit::Merchant), whose `Debug` keeps the API key out (the generated record's
 /// `Debug` prints every field).
 pub mod wit {
     // A local item shadows the glob's item of the same name: `Merchant` below.
-    pub use super::bindings::exports::wxpay::coupon::types::*;
+    pub use super::bindings::exports::wxpay::coupon::v2_types::*;
 
     /// `record merchant`: the merchant settings every call needs.
     #[derive(
@@ -260,7 +260,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// `protocol.sign`.
+    /// `v2.sign`.
     pub async fn sign(
         &mut self,
         fields: &Vec<(String, String)>,
@@ -269,18 +269,13 @@ impl Session {
     ) -> anyhow::Result<Result<String, core::Error>> {
         let r = self
             .coupons
-            .wxpay_coupon_protocol()
-            .call_sign(
-                &mut self.store,
-                fields,
-                key,
-                convert::sign_type_out(sign_type),
-            )
+            .wxpay_coupon_v2()
+            .call_sign(&mut self.store, fields, key, sign_type.map_into())
             .await?;
-        Ok(r.map_err(convert::error_in))
+        Ok(r.map_err(convert::protocol_error_from_wit))
     }
 
-    /// `protocol.verify`.
+    /// `v2.verify`.
     pub async fn verify(
         &mut self,
         fields: &Vec<(String, String)>,
@@ -288,30 +283,45 @@ impl Session {
     ) -> anyhow::Result<Result<core::SignatureCheck, core::Error>> {
         let r = self
             .coupons
-            .wxpay_coupon_protocol()
+            .wxpay_coupon_v2()
             .call_verify(&mut self.store, fields, key)
             .await?;
-        Ok(r.map(convert::signature_in).map_err(convert::error_in))
+        Ok(r.map(MapInto::map_into)
+            .map_err(convert::protocol_error_from_wit))
     }
 
-    /// `protocol.build-request`. `nonce: None` lets the component draw one from `wasi:random`.
+    /// `v2.build-*`: the request's own build function. `nonce: None` lets the component draw
+    /// one from `wasi:random`.
     pub async fn build_request(
         &mut self,
         merchant: &core::Merchant,
         request: &core::CouponRequest,
         nonce: Option<&str>,
     ) -> anyhow::Result<Result<core::HttpRequest, core::Error>> {
-        let merchant = convert::merchant_out(merchant);
-        let request = convert::request_out(request);
-        let r = self
-            .coupons
-            .wxpay_coupon_protocol()
-            .call_build_request(&mut self.store, &merchant, &request, nonce)
-            .await?;
-        Ok(r.map(convert::http_request_in).map_err(convert::error_in))
+        let merchant = convert::merchant_to_wit(merchant);
+        let v2 = self.coupons.wxpay_coupon_v2();
+        let store = &mut self.store;
+        let r = match request.clone() {
+            core::CouponRequest::SendCoupon(r) => {
+                v2.call_build_send_coupon(store, &merchant, &r.map_into(), nonce)
+                    .await?
+            }
+            core::CouponRequest::QueryCouponStock(r) => {
+                v2.call_build_query_coupon_stock(store, &merchant, &r.map_into(), nonce)
+                    .await?
+            }
+            core::CouponRequest::QueryCouponsInfo(r) => {
+                v2.call_build_query_coupons_info(store, &merchant, &r.map_into(), nonce)
+                    .await?
+            }
+        };
+        Ok(r.map(MapInto::map_into)
+            .map_err(convert::protocol_error_from_wit))
     }
 
-    /// `protocol.parse-response`.
+    /// `v2.parse-*`: the API's own parse function. A body the boundary cannot carry (not
+    /// UTF-8, over the size limit) is refused here with the parsers' own error
+    /// ([`core::answer_text`]).
     pub async fn parse_response(
         &mut self,
         merchant: &core::Merchant,
@@ -319,110 +329,122 @@ impl Session {
         status: u16,
         body: &[u8],
     ) -> anyhow::Result<Result<core::CouponResponse, core::Error>> {
-        let merchant = convert::merchant_out(merchant);
-        let r = self
-            .coupons
-            .wxpay_coupon_protocol()
-            .call_parse_response(
-                &mut self.store,
-                &merchant,
-                convert::api_out(api),
-                status,
-                body,
-            )
-            .await?;
-        Ok(r.map(convert::response_in).map_err(convert::error_in))
+        let body = match core::answer_text(status, body, &core::XmlLimits::default()) {
+            Ok(body) => body,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let merchant = convert::merchant_to_wit(merchant);
+        let v2 = self.coupons.wxpay_coupon_v2();
+        let store = &mut self.store;
+        let r = match api {
+            core::Api::SendCoupon => v2
+                .call_parse_send_coupon(store, &merchant, status, body)
+                .await?
+                .map(|r| core::CouponResponse::SendCoupon(r.map_into())),
+            core::Api::QueryCouponStock => v2
+                .call_parse_query_coupon_stock(store, &merchant, status, body)
+                .await?
+                .map(|r| core::CouponResponse::QueryCouponStock(r.map_into())),
+            core::Api::QueryCouponsInfo => v2
+                .call_parse_query_coupons_info(store, &merchant, status, body)
+                .await?
+                .map(|r| core::CouponResponse::QueryCouponsInfo(r.map_into())),
+        };
+        Ok(r.map_err(convert::protocol_error_from_wit))
     }
 
-    /// `protocol.outcome-unknown`: the component's verdict (the core's
+    /// `v2.send-coupon-outcome-unknown`: the component's verdict (the core's
     /// [`core::Error::outcome_unknown`]) on whether `error` leaves the outcome of `api` unknown.
+    /// Queries change nothing: their outcome is never unknown.
     pub async fn outcome_unknown(
         &mut self,
         api: core::Api,
         error: &core::Error,
     ) -> anyhow::Result<bool> {
+        if api != core::Api::SendCoupon {
+            return Ok(false);
+        }
         let unknown = self
             .coupons
-            .wxpay_coupon_protocol()
-            .call_outcome_unknown(
+            .wxpay_coupon_v2()
+            .call_send_coupon_outcome_unknown(
                 &mut self.store,
-                convert::api_out(api),
-                &convert::error_out(error),
+                &convert::call_error_to_wit(error.clone()),
             )
             .await?;
         Ok(unknown)
     }
 
-    /// `protocol.outcome-unknown-advice`: the core's [`core::OUTCOME_UNKNOWN_ADVICE`].
+    /// `v2.outcome-unknown-advice`: the core's [`core::OUTCOME_UNKNOWN_ADVICE`].
     pub async fn outcome_unknown_advice(&mut self) -> anyhow::Result<String> {
         let advice = self
             .coupons
-            .wxpay_coupon_protocol()
+            .wxpay_coupon_v2()
             .call_outcome_unknown_advice(&mut self.store)
             .await?;
         Ok(advice)
     }
 
-    /// `client.send-coupon`: build, send through the host's outbound client, parse.
+    /// `v2-client.send-coupon`: build, send through the host's outbound client, parse.
     pub async fn send_coupon(
         &mut self,
         merchant: &core::Merchant,
         request: &core::SendCouponRequest,
         options: &CallOptions,
     ) -> anyhow::Result<Result<core::SentCoupon, core::Error>> {
-        let request = convert::send_coupon_out(request);
         let r = self
             .coupons
-            .wxpay_coupon_client()
+            .wxpay_coupon_v2_client()
             .call_send_coupon(
                 &mut self.store,
-                &convert::merchant_out(merchant),
-                &request,
+                &convert::merchant_to_wit(merchant),
+                &request.clone().map_into(),
                 &options.to_wit(),
             )
             .await?;
-        Ok(r.map(convert::sent_coupon_in).map_err(convert::error_in))
+        Ok(r.map(MapInto::map_into)
+            .map_err(convert::call_error_from_wit))
     }
 
-    /// `client.query-coupon-stock`.
+    /// `v2-client.query-coupon-stock`.
     pub async fn query_coupon_stock(
         &mut self,
         merchant: &core::Merchant,
         request: &core::QueryCouponStockRequest,
         options: &CallOptions,
     ) -> anyhow::Result<Result<core::CouponStock, core::Error>> {
-        let request = convert::query_coupon_stock_out(request);
         let r = self
             .coupons
-            .wxpay_coupon_client()
+            .wxpay_coupon_v2_client()
             .call_query_coupon_stock(
                 &mut self.store,
-                &convert::merchant_out(merchant),
-                &request,
+                &convert::merchant_to_wit(merchant),
+                &request.clone().map_into(),
                 &options.to_wit(),
             )
             .await?;
-        Ok(r.map(convert::coupon_stock_in).map_err(convert::error_in))
+        Ok(r.map(MapInto::map_into)
+            .map_err(convert::call_error_from_wit))
     }
 
-    /// `client.query-coupons-info`.
+    /// `v2-client.query-coupons-info`.
     pub async fn query_coupons_info(
         &mut self,
         merchant: &core::Merchant,
         request: &core::QueryCouponsInfoRequest,
         options: &CallOptions,
     ) -> anyhow::Result<Result<core::CouponInfo, core::Error>> {
-        let request = convert::query_coupons_info_out(request);
         let r = self
             .coupons
-            .wxpay_coupon_client()
+            .wxpay_coupon_v2_client()
             .call_query_coupons_info(
                 &mut self.store,
-                &convert::merchant_out(merchant),
-                &request,
+                &convert::merchant_to_wit(merchant),
+                &request.clone().map_into(),
                 &options.to_wit(),
             )
             .await?;
-        Ok(r.map(convert::coupon_info_in).map_err(convert::error_in))
+        Ok(r.map(MapInto::map_into)
+            .map_err(convert::call_error_from_wit))
     }
 }

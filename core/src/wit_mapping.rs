@@ -1,0 +1,253 @@
+//! The one table between the core's types and the types the WIT bindings generate for
+//! `wxpay:coupon/v2-types`, used by both sides of the boundary: the component (`wit-bindgen`'s
+//! types) and the reference host (`wasmtime::component::bindgen!`'s types).
+//!
+//! The two generators make distinct Rust types with the same names and fields, so the mapping
+//! is written once here as a macro, [`v2_wit_mapping!`], that each side expands over its own
+//! bindings module. Every field converts with [`MapInto`]: identity for scalars and strings,
+//! element-wise for `Option`, and by the macro's impls for the records, enums and variants. The
+//! few types whose shapes differ on purpose (the merchant's redacted key, the errors, which the
+//! core keeps in one enum) are mapped by hand next to the expansion.
+
+/// A conversion between two shapes of one value (the core's, a binding's); both directions of
+/// every `v2-types` type are implemented by [`v2_wit_mapping!`].
+pub trait MapInto<T> {
+    /// The value in the other shape.
+    fn map_into(self) -> T;
+}
+
+macro_rules! identity {
+    ($($t:ty),*) => { $(impl MapInto<$t> for $t { fn map_into(self) -> $t { self } })* };
+}
+identity!(String, bool, u16, u32, u64, i64, Vec<(String, String)>);
+
+impl<A: MapInto<B>, B> MapInto<Option<B>> for Option<A> {
+    fn map_into(self) -> Option<B> {
+        self.map(MapInto::map_into)
+    }
+}
+
+/// Fields by name → the WIT's sorted list.
+impl MapInto<Vec<(String, String)>> for crate::Fields {
+    fn map_into(self) -> Vec<(String, String)> {
+        self.into_iter().collect()
+    }
+}
+
+/// The WIT's list → fields by name (the last of a repeated name wins: callers that must refuse
+/// repeats, such as `sign`, check first).
+impl MapInto<crate::Fields> for Vec<(String, String)> {
+    fn map_into(self) -> crate::Fields {
+        self.into_iter().collect()
+    }
+}
+
+/// A body the core built (always UTF-8: it writes XML from strings) → the WIT's `string`.
+impl MapInto<String> for Vec<u8> {
+    fn map_into(self) -> String {
+        String::from_utf8(self)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// The WIT's `string` body → bytes.
+impl MapInto<Vec<u8>> for String {
+    fn map_into(self) -> Vec<u8> {
+        self.into_bytes()
+    }
+}
+
+/// Both directions of a record whose fields have the same names on both sides.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_record {
+    ($w:ident, $name:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::MapInto<$w::$name> for $crate::$name {
+            fn map_into(self) -> $w::$name {
+                $w::$name { $($field: $crate::MapInto::map_into(self.$field)),* }
+            }
+        }
+        impl $crate::MapInto<$crate::$name> for $w::$name {
+            fn map_into(self) -> $crate::$name {
+                $crate::$name { $($field: $crate::MapInto::map_into(self.$field)),* }
+            }
+        }
+    };
+}
+
+/// Both directions of an enum or variant: cases without a payload, then cases with one.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_cases {
+    ($w:ident, $name:ident { $($case:ident),* $(,)? } $(payload { $($with:ident),* $(,)? })?) => {
+        impl $crate::MapInto<$w::$name> for $crate::$name {
+            fn map_into(self) -> $w::$name {
+                match self {
+                    $($crate::$name::$case => $w::$name::$case,)*
+                    $($($crate::$name::$with(v) => $w::$name::$with($crate::MapInto::map_into(v)),)*)?
+                }
+            }
+        }
+        impl $crate::MapInto<$crate::$name> for $w::$name {
+            fn map_into(self) -> $crate::$name {
+                match self {
+                    $($w::$name::$case => $crate::$name::$case,)*
+                    $($($w::$name::$with(v) => $crate::$name::$with($crate::MapInto::map_into(v)),)*)?
+                }
+            }
+        }
+    };
+}
+
+/// Expands, in the calling crate, [`MapInto`] both ways between the core and the bindings
+/// module `$w` (an identifier in scope naming the generated `v2-types` module) for every type
+/// of `v2-types` whose fields match one to one.
+///
+/// The shapes that differ on purpose are mapped here too, by hand: `merchant` (the core's key is
+/// an [`ApiKey`](crate::ApiKey), so the way in is fallible: `merchant_from_wit`),
+/// `business-error` (the WIT leaves out the core's derived `retryable`) and the errors (the core
+/// keeps one [`Error`](crate::Error) enum where the WIT has `protocol-error` inside
+/// `call-error`: `call_error_to_wit`, `call_error_from_wit`).
+#[macro_export]
+macro_rules! v2_wit_mapping {
+    ($w:ident) => {
+        $crate::__wit_cases!($w, SignType { Md5, HmacSha256 });
+        $crate::__wit_cases!($w, ApiHost { Production, Backup } payload { Custom });
+        $crate::__wit_cases!($w, SignaturePolicy { VerifyIfPresent, Require });
+        $crate::__wit_cases!($w, SignatureCheck { VerifiedMd5, VerifiedHmacSha256, Absent });
+        $crate::__wit_cases!($w, StockStatus { Inactive, UnderReview, Active, Voided, SendingStopped } payload { Unknown });
+        $crate::__wit_cases!($w, CouponState { Usable, Used, Expired, Locked } payload { Unknown });
+        $crate::__wit_cases!($w, RetryAdvice { DoNotRetry, Retry, RetryLater, ReconcileFirst });
+        $crate::__wit_cases!($w, SignatureError { Missing, Malformed, Mismatch });
+        $crate::__wit_record!($w, CommonOptions { op_user_id, device_info, version, message_type });
+        $crate::__wit_record!($w, SendCouponRequest { coupon_stock_id, openid, partner_trade_no, options });
+        $crate::__wit_record!($w, QueryCouponStockRequest { coupon_stock_id, options });
+        $crate::__wit_record!($w, QueryCouponsInfoRequest { coupon_id, openid, stock_id, options });
+        $crate::__wit_record!($w, HttpRequest { method, url, headers, body, needs_client_certificate });
+        $crate::__wit_record!($w, WechatTime { raw, unix_seconds });
+        $crate::__wit_record!($w, SentCoupon {
+            coupon_id, coupon_stock_id, openid, resp_count, success_count, failed_count,
+            signature, fields,
+        });
+        $crate::__wit_record!($w, CouponStock {
+            coupon_stock_id, coupon_name, coupon_value, coupon_minimum, coupon_type, status,
+            coupon_total, max_quota, is_send_num, locked_num, used_num, coupon_budget,
+            begin_time, end_time, create_time, signature, fields,
+        });
+        $crate::__wit_record!($w, CouponInfo {
+            coupon_id, coupon_stock_id, coupon_value, coupon_minimum, coupon_name, coupon_desc,
+            state, coupon_use_value, coupon_remain_value, begin_time, end_time, send_time,
+            send_source, is_partial_use, consumer_mch_id, signature, fields,
+        });
+        $crate::__wit_record!($w, FieldError { field, rule });
+        $crate::__wit_record!($w, MalformedResponse { field, problem });
+
+        impl $crate::MapInto<$w::BusinessError> for $crate::BusinessError {
+            fn map_into(self) -> $w::BusinessError {
+                $w::BusinessError {
+                    err_code: self.err_code,
+                    err_code_des: self.err_code_des,
+                    ret_msg: self.ret_msg,
+                    meaning: self.meaning,
+                    advice: $crate::MapInto::map_into(self.advice),
+                }
+            }
+        }
+
+        impl $crate::MapInto<$crate::BusinessError> for $w::BusinessError {
+            fn map_into(self) -> $crate::BusinessError {
+                let advice: $crate::RetryAdvice = $crate::MapInto::map_into(self.advice);
+                $crate::BusinessError {
+                    err_code: self.err_code,
+                    err_code_des: self.err_code_des,
+                    ret_msg: self.ret_msg,
+                    meaning: self.meaning,
+                    advice,
+                    retryable: advice.is_retryable(),
+                }
+            }
+        }
+
+        /// The merchant settings as the WIT carries them (the key in clear: it crosses into the
+        /// component, nowhere else).
+        #[allow(dead_code)]
+        pub fn merchant_to_wit(m: &$crate::Merchant) -> $w::Merchant {
+            $w::Merchant {
+                appid: m.appid.clone(),
+                mch_id: m.mch_id.clone(),
+                api_key: m.api_key.expose().to_string(),
+                sign_type: $crate::MapInto::map_into(m.sign_type),
+                host: $crate::MapInto::map_into(m.host.clone()),
+                sandbox: m.sandbox,
+                signature_policy: $crate::MapInto::map_into(m.signature_policy),
+            }
+        }
+
+        /// The merchant settings from the WIT; an empty key is `merchant.api_key: required`.
+        #[allow(dead_code)]
+        pub fn merchant_from_wit(m: $w::Merchant) -> Result<$crate::Merchant, $crate::Error> {
+            let api_key = $crate::ApiKey::new(m.api_key)
+                .map_err(|_| $crate::Error::invalid("merchant.api_key", "required"))?;
+            Ok($crate::Merchant {
+                appid: m.appid,
+                mch_id: m.mch_id,
+                api_key,
+                sign_type: $crate::MapInto::map_into(m.sign_type),
+                host: $crate::MapInto::map_into(m.host),
+                sandbox: m.sandbox,
+                signature_policy: $crate::MapInto::map_into(m.signature_policy),
+            })
+        }
+
+        /// A core error as the WIT's `call-error` (its sans-IO kinds inside `protocol`).
+        #[allow(dead_code)]
+        pub fn call_error_to_wit(e: $crate::Error) -> $w::CallError {
+            use $w::ProtocolError as P;
+            use $crate::Error as E;
+            $w::CallError::Protocol(match e {
+                E::InvalidInput(f) => P::InvalidInput($crate::MapInto::map_into(f)),
+                E::UnexpectedStatus { status } => P::UnexpectedStatus(status),
+                E::MalformedResponse(m) => P::MalformedResponse($crate::MapInto::map_into(m)),
+                E::Protocol { return_msg } => P::Protocol(return_msg),
+                E::Business(b) => P::Business($crate::MapInto::map_into(b)),
+                E::Signature { problem } => P::Signature($crate::MapInto::map_into(problem)),
+                E::Transport { message, may_have_reached_wechat } => {
+                    return $w::CallError::Transport($w::TransportError {
+                        message,
+                        may_have_reached_wechat,
+                    })
+                }
+                E::Denied { message } => return $w::CallError::Denied(message),
+            })
+        }
+
+        /// The WIT's `call-error` as the core's one error enum.
+        #[allow(dead_code)]
+        pub fn call_error_from_wit(e: $w::CallError) -> $crate::Error {
+            use $crate::Error as E;
+            match e {
+                $w::CallError::Protocol(p) => protocol_error_from_wit(p),
+                $w::CallError::Transport(t) => E::Transport {
+                    message: t.message,
+                    may_have_reached_wechat: t.may_have_reached_wechat,
+                },
+                $w::CallError::Denied(message) => E::Denied { message },
+            }
+        }
+
+        /// The WIT's `protocol-error` as the core's one error enum.
+        #[allow(dead_code)]
+        pub fn protocol_error_from_wit(p: $w::ProtocolError) -> $crate::Error {
+            use $w::ProtocolError as P;
+            use $crate::Error as E;
+            match p {
+                P::InvalidInput(f) => E::InvalidInput($crate::MapInto::map_into(f)),
+                P::UnexpectedStatus(status) => E::UnexpectedStatus { status },
+                P::MalformedResponse(m) => E::MalformedResponse($crate::MapInto::map_into(m)),
+                P::Protocol(return_msg) => E::Protocol { return_msg },
+                P::Business(b) => E::Business($crate::MapInto::map_into(b)),
+                P::Signature(problem) => E::Signature { problem: $crate::MapInto::map_into(problem) },
+            }
+        }
+    };
+}
