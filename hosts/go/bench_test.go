@@ -67,3 +67,28 @@ func BenchmarkQueryCouponStock(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSendCouponCycle is one sans-IO send_coupon cycle, the host's share of every issuance:
+// build a signed request with a fixed nonce, then parse WeChat's signed answer (verified as MD5).
+func BenchmarkSendCouponCycle(b *testing.B) {
+	rt := testRuntime(b)
+	body, err := os.ReadFile(filepath.Join(repoRoot(), "tests", "fixtures", "responses", "send_coupon_success_signed.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := testMerchant("")
+	req := SendCouponRequest{CouponStockID: "1717", OpenID: "onqOjjrXT-776SpHnfexGm1_P7iE", PartnerTradeNo: "1000009820141203515766"}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := rt.BuildRequest(m, req, "1417579335"); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := rt.ParseResponse(m, APISendCoupon, 200, body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sent := resp.(*SentCoupon); sent.Signature != SignatureVerifiedMD5 || sent.CouponID != "6954" {
+			b.Fatalf("unexpected answer: %+v", sent)
+		}
+	}
+}
