@@ -1,7 +1,7 @@
 """wxcoupon for Python: WeChat Pay v2 merchant coupons (代金券) through the wxcoupon WebAssembly
 component, on wasmtime.
 
-The component signs, builds and parses (``protocol``) and can make calls itself (``client``, over
+The component signs, builds and parses (``v2``) and can make calls itself (``v2-client``, over
 wasi:http). ``send_coupon`` needs the merchant's client certificate, which wasi:http cannot carry:
 by default every call is built by the component, sent by Python's ``http.client`` + ``ssl`` (with
 the certificate for send_coupon) and parsed by the component. ``CallOptions(transport="component")``
@@ -18,7 +18,7 @@ runs the component's own client instead.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 
 from . import _convert as convert
 from ._component import load, runtime
@@ -33,6 +33,8 @@ from .errors import (
     TransportError,
     UnexpectedStatusError,
     WxCouponError,
+    from_wit_error,
+    to_wit_error,
 )
 from .models import (
     CallOptions,
@@ -106,41 +108,58 @@ def verify(fields: Fields, key: str) -> str:
     return runtime().call("verify", _field_list(fields), key if isinstance(key, str) else "")
 
 
+def _nonce(nonce: Optional[str]) -> Optional[str]:
+    if nonce is not None and not isinstance(nonce, str):
+        raise InvalidInputError("nonce_str", "must be a string")
+    return nonce
+
+
 def build_request(merchant: Merchant, request: Any, nonce: Optional[str] = None) -> HttpRequest:
     """Validates, signs and serialises a request (a request dataclass, or a mapping with ``api``);
     the nonce defaults to 32 random characters."""
     m = convert.wit_merchant(merchant)
-    r = convert.wit_request(request)
-    if nonce is not None and not isinstance(nonce, str):
-        raise InvalidInputError("nonce_str", "must be a string")
-    return convert.http_request(runtime().call("build-request", m, r, nonce))
+    api, r = convert.wit_request(request)
+    return convert.http_request(runtime().call("build-" + api, m, r, _nonce(nonce)))
+
+
+def _parse(api: str, result: type, m: Any, status: int, body: Union[bytes, bytearray, str]) -> Any:
+    """The component's ``parse-*`` of a body; bytes that are not UTF-8 cannot cross as a WIT
+    string, and get the parsers' own refusal from ``unreadable-body`` instead."""
+    rt = runtime()
+    if not isinstance(body, str):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            error = rt.call("unreadable-body", status, bytes(body))
+            if error is None:
+                raise RuntimeError("wxcoupon: the component would read a body that is not UTF-8") from None
+            raise from_wit_error(error) from None
+    return convert.result(result, rt.call("parse-" + api, m, status, body))
 
 
 def parse_response(merchant: Merchant, api: str, status: int, body: Union[bytes, str]) -> CouponResponse:
     """Reads WeChat's answer to ``api`` (``"send_coupon"``, ``"query_coupon_stock"``,
     ``"querycouponsinfo"``) into a typed result, or raises the matching WxCouponError."""
     m = convert.wit_merchant(merchant)
-    wit_api = convert.wit_api(api)
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    if not isinstance(body, (bytes, bytearray)):
+    wit_api, _, result = convert.wit_api(api)
+    if not isinstance(body, (bytes, bytearray, str)):
         raise InvalidInputError("body", "must be bytes or str")
     if isinstance(status, bool) or not isinstance(status, int) or not 0 <= status <= 65535:
         raise InvalidInputError("status", "must be an HTTP status")
-    return convert.coupon_response(runtime().call("parse-response", m, wit_api, status, bytes(body)))
+    return _parse(wit_api, result, m, status, body)
 
 
 def outcome_unknown(api: str, error: WxCouponError) -> bool:
     """Whether, after ``error``, it is unknown if WeChat Pay carried out the call to ``api`` — for
-    ``"send_coupon"``, if the coupon was issued. The component's ``outcome-unknown``: the one rule
-    every layer applies (unknown once the request may have left, unless WeChat's answer says it
-    refused; never for queries). ``send_coupon``'s exceptions carry the verdict as
-    ``outcome_unknown``."""
-    wit_api = convert.wit_api(api)
-    wit = convert.wit_error(error)
+    ``"send_coupon"``, if the coupon was issued. The component's ``send-coupon-outcome-unknown``:
+    the one rule every layer applies (unknown once the request may have left, unless WeChat's
+    answer says it refused); never for queries, which change nothing. ``send_coupon``'s exceptions
+    carry the verdict as ``outcome_unknown``."""
+    wit_api = convert.wit_api(api)[0]
+    wit = to_wit_error(error)
     if wit is None:
         raise InvalidInputError("error", "must be a WxCouponError of this package")
-    return bool(runtime().call("outcome-unknown", wit_api, wit))
+    return wit_api == "send-coupon" and bool(runtime().call("send-coupon-outcome-unknown", wit))
 
 
 def outcome_unknown_advice() -> str:
@@ -156,12 +175,15 @@ def _trade_no(request: Any) -> Optional[str]:
 
 def _with_outcome(error: WxCouponError, request: Any) -> None:
     """Gives an exception of ``send_coupon`` its outcome, as the component's rule judges it."""
-    wit = convert.wit_error(error)
+    wit = to_wit_error(error)
     if wit is None:
         return
     rt = runtime()
-    unknown = bool(rt.call("outcome-unknown", "send-coupon", wit))
+    unknown = bool(rt.call("send-coupon-outcome-unknown", wit))
     error._set_outcome(unknown, _trade_no(request), rt.call("outcome-unknown-advice") if unknown else None)
+
+
+_LIMITS = ("connect_timeout_ms", "first_byte_timeout_ms", "between_bytes_timeout_ms", "max_response_bytes")
 
 
 def _options(options: Optional[CallOptions]) -> CallOptions:
@@ -176,23 +198,27 @@ def _options(options: Optional[CallOptions]) -> CallOptions:
         raise InvalidInputError("options", "must be a wxcoupon.CallOptions")
     if options.transport not in ("native", "component"):
         raise InvalidInputError("options.transport", 'must be "native" or "component"')
+    for name in _LIMITS:  # both transports: checked before anything is sent
+        value = getattr(options, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InvalidInputError("options." + name, "must be a positive integer")
+    _nonce(options.nonce)
     return options
 
 
-def _call(
-    name: str, merchant: Any, request: Any, options: Optional[CallOptions], to_wit: Callable[[Any], Any], from_wit: Callable[[Any], Any]
-) -> Any:
-    """One ``client`` call: through the component's own client, or built and parsed by the
+def _call(api: str, merchant: Any, request: Any, options: Optional[CallOptions]) -> Any:
+    """One ``v2-client`` call: through the component's own client, or built and parsed by the
     component around the native exchange."""
+    _, cls, result = convert.wit_api(api)
     o = _options(options)
     m = convert.wit_merchant(merchant)
-    r = to_wit(request)
-    rt = runtime()
+    name, r = convert.wit_request(request, cls)
     if o.transport == "component":
-        return from_wit(rt.call(name, m, r, convert.wit_call_options(o)))
-    built = convert.http_request(rt.call("build-request", m, convert.Variant(name, r), o.nonce))
+        # call-options' fields are CallOptions attributes of the same names.
+        return convert.result(result, runtime().call(name, m, r, o))
+    built = convert.http_request(runtime().call("build-" + name, m, r, o.nonce))
     status, body = exchange(built, o)
-    return convert.coupon_response(rt.call("parse-response", m, name, status, body))
+    return _parse(name, result, m, status, body)
 
 
 def send_coupon(merchant: Merchant, request: Union[SendCouponRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> SentCoupon:
@@ -202,7 +228,7 @@ def send_coupon(merchant: Merchant, request: Union[SendCouponRequest, Mapping[st
     Every exception carries ``outcome_unknown`` and ``partner_trade_no``: when the outcome is
     unknown the coupon may have been issued; send again with the same ``partner_trade_no``."""
     try:
-        return _call("send-coupon", merchant, request, options, convert.wit_send_coupon, convert.sent_coupon)
+        return _call("send_coupon", merchant, request, options)
     except WxCouponError as e:
         _with_outcome(e, request)
         raise
@@ -210,9 +236,9 @@ def send_coupon(merchant: Merchant, request: Union[SendCouponRequest, Mapping[st
 
 def query_coupon_stock(merchant: Merchant, request: Union[QueryCouponStockRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponStock:
     """Reads a stock (query_coupon_stock); no certificate needed."""
-    return _call("query-coupon-stock", merchant, request, options, convert.wit_query_coupon_stock, convert.coupon_stock)
+    return _call("query_coupon_stock", merchant, request, options)
 
 
 def query_coupons_info(merchant: Merchant, request: Union[QueryCouponsInfoRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponInfo:
     """Reads one coupon of one user (querycouponsinfo); no certificate needed."""
-    return _call("query-coupons-info", merchant, request, options, convert.wit_query_coupons_info, convert.coupon_info)
+    return _call("querycouponsinfo", merchant, request, options)

@@ -1,12 +1,14 @@
-"""One exception class per ``coupon-error`` case of the WIT contract.
+"""One exception class per case of the WIT ``protocol-error`` and ``call-error`` variants.
 
 Messages never contain the API key. Every class derives from :class:`WxCouponError`, whose
-``kind`` is the case's name (``"invalid-input"``, ``"business"``, ...).
+``kind`` is the case's name (``"invalid-input"``, ``"business"``, ...). Each class names, in its
+constructor's order, the attributes it keeps (``_attrs``) and their names in the WIT payload and
+the canonical JSON (``_wit``): the one table both conversions and ``canonical`` read.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 __all__ = [
     "WxCouponError",
@@ -34,6 +36,16 @@ class WxCouponError(Exception):
     kind: str = ""
     outcome_unknown: bool = False
     partner_trade_no: Optional[str] = None
+    _attrs: Tuple[str, ...] = ()
+    _wit: Tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._wit = cls.__dict__.get("_wit", cls._attrs)  # the attribute names unless renamed
+
+    def _values(self) -> Dict[str, Any]:
+        """The payload's fields by their WIT/canonical names (snake_case)."""
+        return {w: getattr(self, a) for w, a in zip(self._wit, self._attrs)}
 
     def _set_outcome(self, unknown: bool, partner_trade_no: Optional[str], advice: Optional[str]) -> None:
         self.partner_trade_no = partner_trade_no
@@ -46,6 +58,7 @@ class InvalidInputError(WxCouponError, ValueError):
     """A request field, a merchant setting or an argument broke a rule."""
 
     kind = "invalid-input"
+    _attrs = ("field", "rule")
 
     def __init__(self, field: str, rule: str) -> None:
         super().__init__(f"invalid input: {field}: {rule}")
@@ -57,6 +70,7 @@ class UnexpectedStatusError(WxCouponError):
     """The HTTP status was not 200."""
 
     kind = "unexpected-status"
+    _attrs = ("status",)
 
     def __init__(self, status: int) -> None:
         super().__init__(f"unexpected HTTP status {status} (WeChat Pay answers v2 calls with 200)")
@@ -67,6 +81,7 @@ class MalformedResponseError(WxCouponError):
     """The body is not a readable answer; ``field`` is None for document-level problems."""
 
     kind = "malformed-response"
+    _attrs = ("field", "problem")
 
     def __init__(self, field: Optional[str], problem: str) -> None:
         where = f"{field}: " if field is not None else ""
@@ -79,6 +94,7 @@ class ProtocolError(WxCouponError):
     """``return_code`` FAIL without an ``err_code``: WeChat refused the call itself."""
 
     kind = "protocol"
+    _attrs = ("return_msg",)
 
     def __init__(self, return_msg: str) -> None:
         super().__init__(f"WeChat Pay refused the call (return_code FAIL): {return_msg}")
@@ -89,10 +105,12 @@ class BusinessError(WxCouponError):
     """``result_code``/``ret_code`` FAIL: the operation was refused.
 
     ``advice`` is ``"do-not-retry"``, ``"retry"``, ``"retry-later"`` or ``"reconcile-first"``;
-    ``retryable`` says whether sending the same request again is sound.
+    ``retryable`` says whether sending the same request again is sound (``advice`` is ``"retry"``
+    or ``"retry-later"``, the core's ``is_retryable``).
     """
 
     kind = "business"
+    _attrs = ("err_code", "err_code_des", "ret_msg", "meaning", "advice")
 
     def __init__(
         self,
@@ -131,6 +149,7 @@ class SignatureError(WxCouponError):
     """The response signature is ``"missing"`` (strict policy), ``"malformed"`` or a ``"mismatch"``."""
 
     kind = "signature"
+    _attrs = ("problem",)
 
     def __init__(self, problem: str) -> None:
         super().__init__(_SIGNATURE_MESSAGES.get(problem, f"sign: {problem}"))
@@ -145,6 +164,8 @@ class TransportError(WxCouponError):
     """
 
     kind = "transport"
+    _attrs = ("detail", "may_have_reached_wechat")
+    _wit = ("message", "may_have_reached_wechat")
 
     def __init__(self, detail: str, may_have_reached_wechat: bool) -> None:
         suffix = (
@@ -161,38 +182,41 @@ class DeniedError(WxCouponError):
     """The host refused the outbound request; nothing was sent."""
 
     kind = "denied"
+    _attrs = ("detail",)
+    _wit = ("message",)
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"request denied: {detail}")
         self.detail = detail
 
 
-def from_wit_error(variant: Any) -> WxCouponError:
-    """Maps a lifted WIT ``coupon-error`` (a ``wasmtime.component.Variant``) to its class."""
-    tag, val = variant.tag, variant.payload
-    if tag == "invalid-input":
-        return InvalidInputError(val.field, val.rule)
-    if tag == "unexpected-status":
-        return UnexpectedStatusError(val)
-    if tag == "malformed-response":
-        return MalformedResponseError(val.field, val.problem)
-    if tag == "protocol":
-        return ProtocolError(val)
-    if tag == "business":
-        return BusinessError(
-            getattr(val, "err-code"),
-            getattr(val, "err-code-des"),
-            getattr(val, "ret-msg"),
-            val.meaning,
-            val.advice,
-            val.retryable,
-        )
-    if tag == "signature":
-        return SignatureError(val)
-    if tag == "transport":
-        return TransportError(val.message, getattr(val, "may-have-reached-wechat"))
-    if tag == "denied":
-        return DeniedError(val)
-    err = WxCouponError(f"unknown coupon-error case {tag}")
-    err.kind = str(tag)
-    return err
+KINDS = {c.kind: c for c in (InvalidInputError, UnexpectedStatusError, MalformedResponseError, ProtocolError,
+                             BusinessError, SignatureError, TransportError, DeniedError)}
+RETRYABLE = ("retry", "retry-later")
+
+
+def from_wit_error(error: Tuple[str, Any]) -> WxCouponError:
+    """The exception of a lifted WIT ``protocol-error`` or ``call-error`` (``(case, payload)``)."""
+    tag, payload = error
+    if tag == "protocol" and isinstance(payload, tuple):  # call-error.protocol(protocol-error)
+        return from_wit_error(payload)
+    cls = KINDS.get(tag)
+    if cls is None:
+        err = WxCouponError(f"unknown error case {tag}")
+        err.kind = str(tag)
+        return err
+    args = [payload[n] for n in cls._wit] if len(cls._wit) > 1 else [payload]
+    if cls is BusinessError:
+        args.append(payload["advice"] in RETRYABLE)
+    return cls(*args)
+
+
+def to_wit_error(e: BaseException) -> Optional[Tuple[str, Any]]:
+    """The WIT ``call-error`` an exception of this package stands for (the inverse of
+    :func:`from_wit_error`), so the component can judge errors the host made itself; None for
+    anything else."""
+    if not isinstance(e, KINDS.get(getattr(e, "kind", None), ())):
+        return None
+    values = e._values()
+    wit = (e.kind, values if len(values) > 1 else values[e._wit[0]])
+    return wit if e.kind in ("transport", "denied") else ("protocol", wit)

@@ -7,21 +7,6 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Dict, List, Literal, Optional, Tuple, Union
 
-__all__ = [
-    "Merchant",
-    "SendCouponRequest",
-    "QueryCouponStockRequest",
-    "QueryCouponsInfoRequest",
-    "CallOptions",
-    "HttpRequest",
-    "WechatTime",
-    "SentCoupon",
-    "CouponStock",
-    "CouponInfo",
-    "CouponResponse",
-]
-
-
 @dataclass(frozen=True)
 class Merchant:
     """The merchant settings every call needs (the keys of the Rust CLI's TOML configuration)."""
@@ -215,3 +200,7 @@ class CouponInfo:
 
 
 CouponResponse = Union[SentCoupon, CouponStock, CouponInfo]
+
+VARIANT_PAYLOADS = {"status": "status_code", "state": "state_raw"}
+"""The results' WIT variants, flattened: the case goes in the first field, its payload (or the
+documented wire number) in the second."""
