@@ -1,6 +1,6 @@
 // The component, transpiled by jco into ../gen (npm run build). Loading it compiles the core
 // wasm once per process; every call below runs in that one instance.
-import { fromWitError } from './errors.js';
+import { fromProtocolError } from './errors.js';
 
 let bindings;
 try {
@@ -12,16 +12,21 @@ try {
   throw e;
 }
 
-export const { protocol, client } = bindings;
+/** The sans-IO interface (`wxpay:coupon/v2`) and the client one (`wxpay:coupon/v2-client`). */
+export const { v2, v2Client } = bindings;
 
-/** Runs a component export; its `err` result becomes the matching WxCouponError. */
-export function call(fn) {
+/**
+ * Runs a component export; its `err` result (jco throws it as the `payload` of an exception)
+ * becomes the matching WxCouponError through `fromError`: `v2` answers `protocol-error`s (the
+ * default), `v2-client` `call-error`s.
+ */
+export function call(fn, fromError = fromProtocolError) {
   try {
     return fn();
   } catch (e) {
     const payload = e && Object.prototype.hasOwnProperty.call(e, 'payload') ? e.payload : undefined;
     if (payload && typeof payload === 'object' && typeof payload.tag === 'string') {
-      throw fromWitError(payload);
+      throw fromError(payload);
     }
     throw e;
   }

@@ -1,4 +1,5 @@
-// One error class per `coupon-error` case of the WIT contract. Messages never contain the API key.
+// One error class per case of the WIT's `protocol-error` (the sans-IO functions' errors) and of
+// `call-error`'s own `transport` and `denied`. Messages never contain the API key.
 
 /** The base class: every failure of this package is a WxCouponError with a `kind`. */
 export class WxCouponError extends Error {
@@ -71,7 +72,8 @@ export class ProtocolError extends WxCouponError {
 
 /** `result_code`/`ret_code` FAIL: the operation was refused. */
 export class BusinessError extends WxCouponError {
-  constructor({ errCode = null, errCodeDes = null, retMsg = null, meaning = null, advice, retryable }) {
+  /** A `retryable` passed in is ignored: it follows from `advice`, as in the core (`is_retryable`). */
+  constructor({ errCode = null, errCodeDes = null, retMsg = null, meaning = null, advice }) {
     let message = 'WeChat Pay refused the operation';
     if (errCode != null) message += `: ${errCode}`;
     if (meaning != null) message += ` (${meaning})`;
@@ -84,7 +86,8 @@ export class BusinessError extends WxCouponError {
     this.meaning = meaning;
     /** 'do-not-retry' | 'retry' | 'retry-later' | 'reconcile-first' */
     this.advice = advice;
-    this.retryable = retryable;
+    /** Whether sending the same request again is sound: the advice is 'retry' or 'retry-later'. */
+    this.retryable = advice === 'retry' || advice === 'retry-later';
   }
 }
 
@@ -125,8 +128,8 @@ export class DeniedError extends WxCouponError {
   }
 }
 
-/** Maps a WIT `coupon-error` (as jco lifts it: `{tag, val}`) to its class. */
-export function fromWitError(e) {
+/** Maps a WIT `protocol-error` (as jco lifts it: `{tag, val}`) to its class. */
+export function fromProtocolError(e) {
   switch (e.tag) {
     case 'invalid-input':
       return new InvalidInputError(e.val.field, e.val.rule);
@@ -136,41 +139,47 @@ export function fromWitError(e) {
       return new MalformedResponseError(e.val.field ?? null, e.val.problem);
     case 'protocol':
       return new ProtocolError(e.val);
-    case 'business':
-      return new BusinessError({
-        errCode: e.val.errCode ?? null,
-        errCodeDes: e.val.errCodeDes ?? null,
-        retMsg: e.val.retMsg ?? null,
-        meaning: e.val.meaning ?? null,
-        advice: e.val.advice,
-        retryable: e.val.retryable,
-      });
+    case 'business': {
+      const { errCode = null, errCodeDes = null, retMsg = null, meaning = null, advice } = e.val;
+      return new BusinessError({ errCode, errCodeDes, retMsg, meaning, advice });
+    }
     case 'signature':
       return new SignatureError(e.val);
+    default:
+      return new WxCouponError(String(e.tag), `unknown protocol-error case ${e.tag}`);
+  }
+}
+
+/** Maps a WIT `call-error` (the `v2-client` functions' errors) to its class. */
+export function fromCallError(e) {
+  switch (e.tag) {
+    case 'protocol':
+      return fromProtocolError(e.val);
     case 'transport':
       return new TransportError(e.val.message, e.val.mayHaveReachedWechat);
     case 'denied':
       return new DeniedError(e.val);
     default:
-      return new WxCouponError(String(e.tag), `unknown coupon-error case ${e.tag}`);
+      return new WxCouponError(String(e.tag), `unknown call-error case ${e.tag}`);
   }
 }
 
 /**
- * The WIT `coupon-error` (as jco lowers it) that an error of this package stands for: the inverse
- * of fromWitError, so the component can judge errors the host made itself. Null for anything else.
+ * The WIT `call-error` (as jco lowers it) that an error of this package stands for: the inverse
+ * of fromCallError, so the component can judge errors the host made itself. Null for anything else.
  */
-export function toWitError(e) {
+export function toCallError(e) {
   const opt = (v) => (v === null ? undefined : v);
-  if (e instanceof InvalidInputError) return { tag: 'invalid-input', val: { field: e.field, rule: e.rule } };
-  if (e instanceof UnexpectedStatusError) return { tag: 'unexpected-status', val: e.status };
-  if (e instanceof MalformedResponseError) return { tag: 'malformed-response', val: { field: opt(e.field), problem: e.problem } };
-  if (e instanceof ProtocolError) return { tag: 'protocol', val: e.returnMsg };
+  const protocol = (tag, val) => ({ tag: 'protocol', val: { tag, val } });
+  if (e instanceof InvalidInputError) return protocol('invalid-input', { field: e.field, rule: e.rule });
+  if (e instanceof UnexpectedStatusError) return protocol('unexpected-status', e.status);
+  if (e instanceof MalformedResponseError) return protocol('malformed-response', { field: opt(e.field), problem: e.problem });
+  if (e instanceof ProtocolError) return protocol('protocol', e.returnMsg);
   if (e instanceof BusinessError) {
-    const val = { errCode: opt(e.errCode), errCodeDes: opt(e.errCodeDes), retMsg: opt(e.retMsg), meaning: opt(e.meaning) };
-    return { tag: 'business', val: { ...val, advice: e.advice, retryable: e.retryable } };
+    const { errCode, errCodeDes, retMsg, meaning, advice } = e;
+    return protocol('business', { errCode: opt(errCode), errCodeDes: opt(errCodeDes), retMsg: opt(retMsg), meaning: opt(meaning), advice });
   }
-  if (e instanceof SignatureError) return { tag: 'signature', val: e.problem };
+  if (e instanceof SignatureError) return protocol('signature', e.problem);
   if (e instanceof TransportError) return { tag: 'transport', val: { message: e.detail, mayHaveReachedWechat: e.mayHaveReachedWechat } };
   if (e instanceof DeniedError) return { tag: 'denied', val: e.detail };
   return null;

@@ -1,6 +1,6 @@
-// The native HTTPS client: sends what `build-request` made with Node's `https` (or `http`), the
-// merchant's client certificate presented when the request needs it, keep-alive connections
-// pooled per TLS configuration.
+// The native HTTPS client: sends what the component's `build-*` made with Node's `https` (or
+// `http`), the merchant's client certificate presented when the request needs it, keep-alive
+// connections pooled per TLS configuration.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
@@ -72,9 +72,9 @@ function describe(err) {
 }
 
 /**
- * Sends `req` (the `build-request` result) and returns `{status, body}`. Throws TransportError
- * (`mayHaveReachedWechat` once a connection was open and the request on its way) or
- * MalformedResponseError (body over `maxResponseBytes`).
+ * Sends `req` (the WIT `http-request` a `build-*` export made) and returns `{status, body}`.
+ * Throws TransportError (`mayHaveReachedWechat` once a connection was open and the request on its
+ * way) or MalformedResponseError (body over `maxResponseBytes`).
  */
 export function exchange(req, options = {}) {
   const url = new URL(req.url);
@@ -114,7 +114,8 @@ export function exchange(req, options = {}) {
     };
     const transport = (what, reached) => new TransportError(`${what} (${where})`, reached);
 
-    const headers = { 'content-length': String(req.body.byteLength) };
+    const payload = Buffer.from(req.body, 'utf8');
+    const headers = { 'content-length': String(payload.byteLength) };
     for (const [name, value] of req.headers) headers[name] = value;
     const request = (isHttps ? https : http).request(url, { method: req.method, headers, agent, ...tls });
 
@@ -159,6 +160,6 @@ export function exchange(req, options = {}) {
         resolve({ status, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) });
       });
     });
-    request.end(Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength));
+    request.end(payload);
   });
 }
