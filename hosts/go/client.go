@@ -72,7 +72,7 @@ type Client struct {
 
 // NewClient checks the settings and returns a Client for merchant on rt.
 func (rt *Runtime) NewClient(merchant Merchant, opts ClientOptions) (*Client, error) {
-	if _, err := merchantValue(merchant); err != nil {
+	if _, err := merchantRecord(merchant); err != nil {
 		return nil, err
 	}
 	for _, d := range []struct {
@@ -155,7 +155,7 @@ func (c *Client) withOutcome(err error, partnerTradeNo string) error {
 	if !errors.As(err, &typed) {
 		return err
 	}
-	unknown, verr := c.rt.outcomeUnknown(vEnum("send-coupon"), typed)
+	unknown, verr := c.rt.sendCouponOutcomeUnknown(typed)
 	if verr != nil {
 		unknown = true
 	}
@@ -192,25 +192,24 @@ func (c *Client) do(ctx context.Context, req CouponRequest) (CouponResponse, err
 	if err := ctx.Err(); err != nil {
 		return nil, &TransportError{Message: "not sent: " + err.Error(), MayHaveReachedWeChat: false}
 	}
-	// Lowered once per call: the merchant and the request serve both build and parse.
-	m, err := merchantValue(c.merchant())
+	// Made once per call: the merchant record serves both build and parse.
+	m, err := merchantRecord(c.merchant())
 	if err != nil {
 		return nil, err
 	}
-	request, api, err := requestValue(req)
+	request, api, err := requestAPI(req)
 	if err != nil {
 		return nil, err
 	}
-	// The request's case names the `client` export, and the `api` enum case, of its API.
-	call := request.text
+	exports := apiTable[api]
 	if c.opts.Transport == TransportComponent && api != APISendCoupon {
-		out, err := c.component(ctx, m, call, *request.payload)
-		if err != nil {
+		out := exports.response()
+		if err := c.rt.call(exports.call, out, arg{m, "merchant.", false}, arg{request, "", false}, arg{c.callOptions(ctx), "options.", false}); err != nil {
 			return nil, err
 		}
-		return responseFrom(call, out)
+		return out, nil
 	}
-	built, err := c.rt.buildRequest(m, request, vNone())
+	built, err := c.rt.buildRequest(exports.build, m, request, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -218,12 +217,12 @@ func (c *Client) do(ctx context.Context, req CouponRequest) (CouponResponse, err
 	if err != nil {
 		return nil, err
 	}
-	return c.rt.parseResponse(m, vEnum(call), status, body)
+	return c.rt.parseResponse(exports, m, status, body)
 }
 
-// component: the component's `client` export makes the call through wasi:http.
-func (c *Client) component(ctx context.Context, merchant value, export string, request value) (value, error) {
-	// Wasmtime cannot be interrupted from Go: a context deadline shortens the timeouts instead.
+// callOptions is the `call-options` record of the component's own client: Wasmtime cannot be
+// interrupted from Go, so a context deadline shortens the timeouts instead.
+func (c *Client) callOptions(ctx context.Context) interface{} {
 	connect, first, between := c.opts.ConnectTimeout, c.opts.FirstByteTimeout, c.opts.BetweenBytesTimeout
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
@@ -232,14 +231,13 @@ func (c *Client) component(ctx context.Context, merchant value, export string, r
 		}
 		connect, first, between = minDuration(connect, left), minDuration(first, left), minDuration(between, left)
 	}
-	options := vRecord(
-		"connect-timeout-ms", vOptionalU32(uint32(connect/time.Millisecond)),
-		"first-byte-timeout-ms", vOptionalU32(uint32(first/time.Millisecond)),
-		"between-bytes-timeout-ms", vOptionalU32(uint32(between/time.Millisecond)),
-		"max-response-bytes", vOptionalU32(uint32(c.opts.MaxResponseBytes)),
-		"nonce", vNone(),
-	)
-	return c.rt.call(export, merchant, request, options)
+	return struct {
+		Connect      uint32 `wit:"connect-timeout-ms,optional"`
+		FirstByte    uint32 `wit:"first-byte-timeout-ms,optional"`
+		BetweenBytes uint32 `wit:"between-bytes-timeout-ms,optional"`
+		MaxResponse  uint32 `wit:"max-response-bytes,optional"`
+		Nonce        string `wit:"nonce,optional"`
+	}{uint32(connect / time.Millisecond), uint32(first / time.Millisecond), uint32(between / time.Millisecond), uint32(c.opts.MaxResponseBytes), ""}
 }
 
 func minDuration(a, b time.Duration) time.Duration {

@@ -1,374 +1,303 @@
 package wxcoupon
 
-// Between this package's types and the component values of the wxpay:coupon@0.1.0 WIT.
+// Between Go values and wxpay:coupon@0.2.0 component values: one converter driven by the Go
+// type. struct → record (by `wit` tags, in WIT order), pointer or `,optional` field → option,
+// slice → list, array → tuple, map → the sorted `fields`, `variant` or a struct with a `,case`
+// field → variant, `error` → protocol-error or call-error (by errorCases), enumTypes → enum.
+// Arguments go straight into the session's C arena and results are read straight from
+// Wasmtime's memory: no value tree in between, no C call per value.
+
+/*
+#include <wasmtime.h>
+*/
+import "C"
 
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
 )
 
-func merchantValue(m Merchant) (value, error) {
-	host := vVariant("production", nil)
+type cval = C.wasmtime_component_val_t
+
+// variant is a variant case to lower; a nil Payload is a case without one.
+type variant struct {
+	Case    string
+	Payload interface{}
+}
+
+// witEnum is an enum case the Go API spells otherwise (the sign type, the signature policy).
+type witEnum string
+
+var (
+	variantType, errorType = reflect.TypeOf(variant{}), reflect.TypeOf((*error)(nil)).Elem()
+	// enumTypes are the string types lowered as enums: their values are the cases.
+	enumTypes = map[reflect.Type]bool{reflect.TypeOf(witEnum("")): true, reflect.TypeOf(RetryAdvice("")): true, reflect.TypeOf(SignatureProblem("")): true}
+	// scalarKinds are the Go kinds lowered as scalars, with their WIT kind; Go's only int is the
+	// HTTP status, a u16. A scalar is the first bytes of the value union (little-endian, as every
+	// Wasmtime target is); scalarMasks are how many, by WIT kind.
+	scalarKinds = map[reflect.Kind]C.wasmtime_component_valkind_t{reflect.Bool: C.WASMTIME_COMPONENT_BOOL, reflect.Uint8: C.WASMTIME_COMPONENT_U8,
+		reflect.Int: C.WASMTIME_COMPONENT_U16, reflect.Uint16: C.WASMTIME_COMPONENT_U16, reflect.Uint32: C.WASMTIME_COMPONENT_U32}
+	scalarMasks = [C.WASMTIME_COMPONENT_MAP + 1]uint64{C.WASMTIME_COMPONENT_BOOL: 0xff, C.WASMTIME_COMPONENT_U8: 0xff, C.WASMTIME_COMPONENT_U16: 0xffff,
+		C.WASMTIME_COMPONENT_U32: 0xffffffff, C.WASMTIME_COMPONENT_U64: ^uint64(0), C.WASMTIME_COMPONENT_S64: ^uint64(0)}
+	// errorCases are the Go types of the cases of protocol-error and call-error, whose `protocol`
+	// case wraps a protocol-error (told apart by its payload being a variant).
+	errorCases = map[string]reflect.Type{}
+	plans      sync.Map // reflect.Type → *plan
+)
+
+func init() {
+	for _, e := range []contractError{&InvalidInputError{}, &UnexpectedStatusError{}, &MalformedResponseError{}, &ProtocolError{}, &BusinessError{}, &SignatureError{}, &TransportError{}, &DeniedError{}} {
+		errorCases[e.kind()] = reflect.TypeOf(e).Elem()
+	}
+}
+
+// plan is how a struct type maps onto a record or a variant, read once from its `wit` tags.
+type plan struct {
+	fields            []planField
+	byName            map[string]int // WIT name → index in fields
+	caseAt, payloadAt int            // the `,case` and `,payload` fields; -1 when none
+	afterLift         bool           // the pointer type has an afterLift method that finishes it
+}
+
+type planField struct {
+	index     int
+	wit, wire string // the WIT name; the wire name errors give
+	optional  bool   // the zero value is `none`
+}
+
+func planOf(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p := &plan{byName: map[string]int{}, caseAt: -1, payloadAt: -1}
+	p.afterLift = reflect.PtrTo(t).Implements(reflect.TypeOf((*interface{ afterLift() })(nil)).Elem())
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("wit"), ",")
+		f := planField{index: i, wit: tag[0], wire: strings.NewReplacer("message-type", "type", "-", "_").Replace(tag[0])}
+		for _, opt := range tag[1:] {
+			f.optional = f.optional || opt == "optional"
+			if opt == "case" {
+				p.caseAt = i
+			} else if opt == "payload" {
+				p.payloadAt = i
+			}
+		}
+		if f.wit != "" {
+			p.byName[f.wit] = len(p.fields)
+			p.fields = append(p.fields, f)
+		}
+	}
+	plans.Store(t, p)
+	return p
+}
+
+// lowerer writes Go values as component values into a session's arena.
+type lowerer struct {
+	*arena
+	sanitize bool // see arg.sanitize
+}
+
+// put allocates one value in the arena.
+func (l *lowerer) put() *cval { return (*cval)(l.alloc(1, unsafe.Sizeof(cval{}))) }
+
+// name copies s into the arena as dst.
+func (l *lowerer) name(dst *C.wasm_name_t, s string) {
+	dst.size, dst.data = C.size_t(len(s)), (*C.wasm_byte_t)(l.alloc(len(s), 1))
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(dst.data)), len(s)), s)
+}
+
+// lower writes v into dst (as `none`, or `some` of v, when optional). wire names the record
+// field v is in ("" at the top): a string that is not UTF-8 is refused under that name.
+func (l *lowerer) lower(dst *cval, v reflect.Value, wire string, optional bool) error {
+	of := unsafe.Pointer(&dst.of)
+	if optional || v.Kind() == reflect.Ptr {
+		dst.kind, *(**cval)(of) = C.WASMTIME_COMPONENT_OPTION, nil
+		if v.Kind() == reflect.Ptr && !v.IsNil() {
+			v = v.Elem()
+		} else if v.IsZero() {
+			return nil
+		}
+		*(**cval)(of) = l.put()
+		return l.lower(*(**cval)(of), v, wire, false)
+	}
+	kind, isScalar := scalarKinds[v.Kind()]
 	switch {
-	case m.BaseURL != "" && m.BackupHost:
-		return value{}, &InvalidInputError{Field: "merchant.backup_host", Rule: "cannot be combined with base_url: choose one endpoint"}
-	case m.BaseURL != "":
-		u := vString(m.BaseURL)
-		host = vVariant("custom", &u)
-	case m.BackupHost:
-		host = vVariant("backup", nil)
+	case isScalar && v.Kind() == reflect.Bool:
+		dst.kind, *(*bool)(of) = kind, v.Bool()
+	case isScalar && v.Kind() == reflect.Int:
+		dst.kind, *(*uint64)(of) = kind, uint64(v.Int())
+	case isScalar:
+		dst.kind, *(*uint64)(of) = kind, v.Uint()
+	case v.Kind() == reflect.String:
+		s := v.String()
+		if dst.kind = C.WASMTIME_COMPONENT_STRING; enumTypes[v.Type()] {
+			dst.kind = C.WASMTIME_COMPONENT_ENUM
+		} else if !utf8.ValidString(s) {
+			if !l.sanitize {
+				return &InvalidInputError{Field: wire, Rule: "must be valid UTF-8"}
+			}
+			s = strings.ToValidUTF8(s, "\uFFFD")
+		}
+		l.name((*C.wasm_name_t)(of), s)
+	case v.Kind() == reflect.Slice, v.Kind() == reflect.Array:
+		if dst.kind = C.WASMTIME_COMPONENT_LIST; v.Kind() == reflect.Array {
+			dst.kind = C.WASMTIME_COMPONENT_TUPLE
+		}
+		list := (*C.wasmtime_component_vallist_t)(of)
+		list.size, list.data = C.size_t(v.Len()), (*cval)(l.alloc(v.Len(), unsafe.Sizeof(cval{})))
+		items := unsafe.Slice(list.data, v.Len())
+		for i := range items {
+			if err := l.lower(&items[i], v.Index(i), wire, false); err != nil {
+				return err
+			}
+		}
+	case v.Kind() == reflect.Map: // `fields`, sorted by name
+		pairs := make([][2]string, 0, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			pairs = append(pairs, [2]string{it.Key().String(), it.Value().String()})
+		}
+		sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
+		return l.lower(dst, reflect.ValueOf(pairs), wire, false)
+	case v.Type() == variantType:
+		vv := (*C.wasmtime_component_valvariant_t)(of)
+		dst.kind, vv.val = C.WASMTIME_COMPONENT_VARIANT, nil
+		if l.name(&vv.discriminant, v.Field(0).String()); v.Field(1).IsNil() {
+			return nil
+		}
+		vv.val = l.put()
+		return l.lower(vv.val, v.Field(1).Elem(), wire, false)
+	case planOf(v.Type()).payloadAt >= 0: // an error case whose payload is not a record
+		return l.lower(dst, v.Field(planOf(v.Type()).payloadAt), wire, false)
+	default: // a record
+		p, rec := planOf(v.Type()), (*C.wasmtime_component_valrecord_t)(of)
+		dst.kind, rec.size = C.WASMTIME_COMPONENT_RECORD, C.size_t(len(p.fields))
+		rec.data = (*C.wasmtime_component_valrecord_entry_t)(l.alloc(len(p.fields), unsafe.Sizeof(C.wasmtime_component_valrecord_entry_t{})))
+		entries := unsafe.Slice(rec.data, len(p.fields))
+		for i, f := range p.fields {
+			l.name(&entries[i].name, f.wit)
+			if err := l.lower(&entries[i].val, v.Field(f.index), f.wire, f.optional); err != nil {
+				return err
+			}
+		}
 	}
-	signType := "md5"
-	switch m.SignType {
-	case MD5:
-	case HMACSHA256:
-		signType = "hmac-sha256"
+	return nil
+}
+
+// text is a Wasmtime string's bytes, valid while the value holding it lives.
+func text(v *cval) []byte { return nameBytes((*C.wasm_name_t)(unsafe.Pointer(&v.of))) }
+
+func nameBytes(n *C.wasm_name_t) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(n.data)), int(n.size))
+}
+
+// lift reads src (Wasmtime's) into v, which must be settable.
+func lift(src *cval, v reflect.Value) {
+	of := unsafe.Pointer(&src.of)
+	if v.Kind() == reflect.Struct && src.kind != C.WASMTIME_COMPONENT_RECORD && src.kind != C.WASMTIME_COMPONENT_VARIANT {
+		v = v.Field(planOf(v.Type()).payloadAt) // an error case whose payload is not a record
+	}
+	switch src.kind {
+	case C.WASMTIME_COMPONENT_STRING, C.WASMTIME_COMPONENT_ENUM:
+		if v.Kind() == reflect.Slice {
+			v.SetBytes(append([]byte{}, text(src)...))
+		} else {
+			v.SetString(string(text(src)))
+		}
+	case C.WASMTIME_COMPONENT_OPTION:
+		if p := *(**cval)(of); p != nil && v.Kind() == reflect.Ptr {
+			v.Set(reflect.New(v.Type().Elem()))
+			lift(p, v.Elem())
+		} else if p != nil {
+			lift(p, v)
+		}
+	case C.WASMTIME_COMPONENT_LIST, C.WASMTIME_COMPONENT_TUPLE:
+		list := (*C.wasmtime_component_vallist_t)(of)
+		items := unsafe.Slice(list.data, int(list.size))
+		switch v.Kind() {
+		case reflect.Map: // `fields`: the tuples' strings read in place
+			f := make(Fields, len(items))
+			for i := range items {
+				kv := unsafe.Slice((*C.wasmtime_component_vallist_t)(unsafe.Pointer(&items[i].of)).data, 2)
+				f[string(text(&kv[0]))] = string(text(&kv[1]))
+			}
+			v.Set(reflect.ValueOf(f))
+			return
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), len(items), len(items)))
+		}
+		for i := range items {
+			lift(&items[i], v.Index(i))
+		}
+	case C.WASMTIME_COMPONENT_RECORD:
+		p, rec := planOf(v.Type()), (*C.wasmtime_component_valrecord_t)(of)
+		for _, e := range unsafe.Slice(rec.data, int(rec.size)) {
+			if i, ok := p.byName[string(nameBytes(&e.name))]; ok {
+				lift(&e.val, v.Field(p.fields[i].index))
+			}
+		}
+		finish(p, v)
+	case C.WASMTIME_COMPONENT_VARIANT:
+		vv := (*C.wasmtime_component_valvariant_t)(of)
+		switch t, known := errorCases[string(nameBytes(&vv.discriminant))]; {
+		case v.Type() != errorType: // a `,case` struct
+			p := planOf(v.Type())
+			if v.Field(p.caseAt).SetString(string(nameBytes(&vv.discriminant))); vv.val != nil {
+				lift(vv.val, v.Field(p.payloadAt))
+			}
+			finish(p, v)
+		case vv.val != nil && vv.val.kind == C.WASMTIME_COMPONENT_VARIANT: // call-error.protocol
+			lift(vv.val, v)
+		case !known:
+			v.Set(reflect.ValueOf(fmt.Errorf("wxcoupon: unknown error case %q", nameBytes(&vv.discriminant))))
+		default:
+			e := reflect.New(t)
+			if v.Set(e); vv.val != nil {
+				lift(vv.val, e.Elem()) // a record, or the `,payload` field's value
+			}
+		}
 	default:
-		return value{}, &InvalidInputError{Field: "merchant.sign_type", Rule: "must be MD5 or HMAC-SHA256"}
-	}
-	policy := "verify-if-present"
-	if m.RequireSignedResponses {
-		policy = "require"
-	}
-	v := vRecord(
-		"appid", vString(m.AppID),
-		"mch-id", vString(m.MchID),
-		"api-key", vString(string(m.APIKey)),
-		"sign-type", vEnum(signType),
-		"host", host,
-		"sandbox", vBool(m.Sandbox),
-		"signature-policy", vEnum(policy),
-	)
-	return v, checkUTF8(v, "merchant.")
-}
-
-// checkUTF8 refuses a string that is not UTF-8 before it reaches the component (which could not
-// receive it), naming the field: name itself, or name + the record field's wire name when name
-// is "" or ends with ".".
-func checkUTF8(v value, name string) error {
-	field, bad := invalidUTF8(v, "")
-	if !bad {
-		return nil
-	}
-	full := name
-	switch {
-	case field == "":
-		full = strings.TrimSuffix(name, ".")
-	case name == "" || strings.HasSuffix(name, "."):
-		full = name + wireName(field)
-	}
-	return &InvalidInputError{Field: full, Rule: "must be valid UTF-8"}
-}
-
-// wireName turns a WIT field name into the wire (or settings) name the errors use.
-func wireName(witField string) string {
-	switch witField {
-	case "message-type":
-		return "type"
-	case "host":
-		return "base_url"
-	}
-	return strings.ReplaceAll(witField, "-", "_")
-}
-
-func optionsValue(o CommonOptions) value {
-	return vRecord(
-		"op-user-id", vOptionalString(o.OpUserID),
-		"device-info", vOptionalString(o.DeviceInfo),
-		"version", vOptionalString(o.Version),
-		"message-type", vOptionalString(o.MessageType),
-	)
-}
-
-func sendCouponValue(r SendCouponRequest) value {
-	return vRecord(
-		"coupon-stock-id", vString(r.CouponStockID),
-		"openid", vString(r.OpenID),
-		"partner-trade-no", vString(r.PartnerTradeNo),
-		"options", optionsValue(r.CommonOptions),
-	)
-}
-
-func queryCouponStockValue(r QueryCouponStockRequest) value {
-	return vRecord("coupon-stock-id", vString(r.CouponStockID), "options", optionsValue(r.CommonOptions))
-}
-
-func queryCouponsInfoValue(r QueryCouponsInfoRequest) value {
-	return vRecord(
-		"coupon-id", vString(r.CouponID),
-		"openid", vString(r.OpenID),
-		"stock-id", vString(r.StockID),
-		"options", optionsValue(r.CommonOptions),
-	)
-}
-
-// requestValue is the `coupon-request` variant for any of the request types (or pointers to
-// them), and its API.
-func requestValue(r CouponRequest) (value, API, error) {
-	if rv := reflect.ValueOf(r); rv.Kind() == reflect.Ptr {
-		if rv.IsNil() {
-			return value{}, "", &InvalidInputError{Field: "request", Rule: "required"}
-		}
-		r = rv.Elem().Interface()
-	}
-	var payload value
-	var tag string
-	var api API
-	switch r := r.(type) {
-	case SendCouponRequest:
-		payload, tag, api = sendCouponValue(r), "send-coupon", APISendCoupon
-	case QueryCouponStockRequest:
-		payload, tag, api = queryCouponStockValue(r), "query-coupon-stock", APIQueryCouponStock
-	case QueryCouponsInfoRequest:
-		payload, tag, api = queryCouponsInfoValue(r), "query-coupons-info", APIQueryCouponsInfo
-	default:
-		return value{}, "", &InvalidInputError{Field: "request", Rule: fmt.Sprintf("must be a SendCouponRequest, QueryCouponStockRequest or QueryCouponsInfoRequest (got %T)", r)}
-	}
-	if err := checkUTF8(payload, ""); err != nil {
-		return value{}, "", err
-	}
-	return vVariant(tag, &payload), api, nil
-}
-
-func apiValue(api API) (value, error) {
-	switch api {
-	case APISendCoupon:
-		return vEnum("send-coupon"), nil
-	case APIQueryCouponStock:
-		return vEnum("query-coupon-stock"), nil
-	case APIQueryCouponsInfo, "query_coupons_info":
-		return vEnum("query-coupons-info"), nil
-	}
-	return value{}, &InvalidInputError{Field: "api", Rule: "must be send_coupon, query_coupon_stock or querycouponsinfo"}
-}
-
-func fieldsValue(fields [][2]string) value {
-	items := make([]value, len(fields))
-	for i, f := range fields {
-		items[i] = vTuple(vString(f[0]), vString(f[1]))
-	}
-	return vList(items)
-}
-
-// --- results ------------------------------------------------------------------------------------
-
-// optional lifts an option's payload with get; nil for none.
-func optional[T any](v value, get func(value) T) *T {
-	if v.payload == nil {
-		return nil
-	}
-	x := get(*v.payload)
-	return &x
-}
-
-func optString(v value) *string { return optional(v, func(p value) string { return p.text }) }
-func optU32(v value) *uint32    { return optional(v, func(p value) uint32 { return uint32(p.num) }) }
-func optU64(v value) *uint64    { return optional(v, func(p value) uint64 { return p.num }) }
-func optBool(v value) *bool     { return optional(v, func(p value) bool { return p.flag }) }
-
-func optTime(v value) *WeChatTime {
-	return optional(v, func(p value) WeChatTime {
-		return WeChatTime{Raw: p.field("raw").text, UnixSeconds: optional(p.field("unix-seconds"), func(s value) int64 { return int64(s.num) })}
-	})
-}
-
-func fieldsFrom(v value) Fields {
-	f := make(Fields, len(v.items))
-	for _, pair := range v.items {
-		if len(pair.items) == 2 {
-			f[pair.items[0].text] = pair.items[1].text
+		n := *(*uint64)(of) & scalarMasks[src.kind]
+		switch v.Kind() {
+		case reflect.Bool:
+			v.SetBool(n != 0)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(int64(n))
+		default:
+			v.SetUint(n)
 		}
 	}
-	return f
 }
 
-func httpRequestFrom(v value) *HTTPRequest {
-	h := &HTTPRequest{
-		Method:                 v.field("method").text,
-		URL:                    v.field("url").text,
-		Body:                   v.field("body").bytes,
-		NeedsClientCertificate: v.field("needs-client-certificate").flag,
+// finish runs the afterLift of a lifted struct that has one.
+func finish(p *plan, v reflect.Value) {
+	if p.afterLift {
+		v.Addr().Interface().(interface{ afterLift() }).afterLift()
 	}
-	for _, pair := range v.field("headers").items {
-		if len(pair.items) == 2 {
-			h.Headers = append(h.Headers, [2]string{pair.items[0].text, pair.items[1].text})
-		}
-	}
-	if h.Body == nil {
-		h.Body = []byte{}
-	}
-	return h
 }
 
-func sentCouponFrom(v value) *SentCoupon {
-	return &SentCoupon{
-		CouponID:      v.field("coupon-id").text,
-		CouponStockID: v.field("coupon-stock-id").text,
-		OpenID:        v.field("openid").text,
-		RespCount:     optU32(v.field("resp-count")),
-		SuccessCount:  optU32(v.field("success-count")),
-		FailedCount:   optU32(v.field("failed-count")),
-		Signature:     SignatureCheck(v.field("signature").text),
-		Fields:        fieldsFrom(v.field("fields")),
+// callError is the `call-error` a typed Go error stands for, so the component can judge errors
+// this package made itself.
+func callError(err contractError) variant {
+	c := variant{err.kind(), reflect.ValueOf(err).Elem().Interface()}
+	if c.Case == "transport" || c.Case == "denied" {
+		return c
 	}
+	return variant{"protocol", c}
 }
 
 var stockStatusCodes = map[string]uint32{"inactive": 1, "under-review": 2, "active": 4, "voided": 8, "sending-stopped": 16}
 
-func couponStockFrom(v value) *CouponStock {
-	status := v.field("status")
-	s := StockStatus{Name: status.text, Code: stockStatusCodes[status.text]}
-	if status.payload != nil {
-		s.Code = uint32(status.payload.num)
-	}
-	return &CouponStock{
-		CouponStockID: v.field("coupon-stock-id").text,
-		CouponName:    optString(v.field("coupon-name")),
-		CouponValue:   v.field("coupon-value").num,
-		CouponMinimum: optU64(v.field("coupon-minimum")),
-		CouponType:    optU32(v.field("coupon-type")),
-		Status:        s,
-		CouponTotal:   v.field("coupon-total").num,
-		MaxQuota:      optU64(v.field("max-quota")),
-		IsSendNum:     optU64(v.field("is-send-num")),
-		LockedNum:     optU64(v.field("locked-num")),
-		UsedNum:       optU64(v.field("used-num")),
-		CouponBudget:  optU64(v.field("coupon-budget")),
-		BeginTime:     optTime(v.field("begin-time")),
-		EndTime:       optTime(v.field("end-time")),
-		CreateTime:    optTime(v.field("create-time")),
-		Signature:     SignatureCheck(v.field("signature").text),
-		Fields:        fieldsFrom(v.field("fields")),
+// afterLift gives a documented status its wire number (`unknown` carries its own).
+func (s *StockStatus) afterLift() {
+	if s.Name != "unknown" {
+		s.Code = stockStatusCodes[s.Name]
 	}
 }
 
-func couponInfoFrom(v value) *CouponInfo {
-	state := v.field("state")
-	st := CouponState{Name: state.text}
-	if state.payload != nil {
-		st.Raw = state.payload.text
-	}
-	return &CouponInfo{
-		CouponID:          v.field("coupon-id").text,
-		CouponStockID:     v.field("coupon-stock-id").text,
-		CouponValue:       v.field("coupon-value").num,
-		CouponMinimum:     optU64(v.field("coupon-minimum")),
-		CouponName:        optString(v.field("coupon-name")),
-		CouponDesc:        optString(v.field("coupon-desc")),
-		State:             st,
-		CouponUseValue:    optU64(v.field("coupon-use-value")),
-		CouponRemainValue: optU64(v.field("coupon-remain-value")),
-		BeginTime:         optTime(v.field("begin-time")),
-		EndTime:           optTime(v.field("end-time")),
-		SendTime:          optTime(v.field("send-time")),
-		SendSource:        optString(v.field("send-source")),
-		IsPartialUse:      optBool(v.field("is-partial-use")),
-		ConsumerMchID:     optString(v.field("consumer-mch-id")),
-		Signature:         SignatureCheck(v.field("signature").text),
-		Fields:            fieldsFrom(v.field("fields")),
-	}
-}
-
-func couponResponseFrom(v value) (CouponResponse, error) {
-	if v.kind != kindVariant || v.payload == nil {
-		return nil, fmt.Errorf("wxcoupon: parse-response returned a %d value, not a coupon-response", v.kind)
-	}
-	return responseFrom(v.text, *v.payload)
-}
-
-// responseFrom lifts the record of one API's answer; tag is its case in `coupon-response` (also
-// the name of the `client` export that returns it).
-func responseFrom(tag string, record value) (CouponResponse, error) {
-	switch tag {
-	case "send-coupon":
-		return sentCouponFrom(record), nil
-	case "query-coupon-stock":
-		return couponStockFrom(record), nil
-	case "query-coupons-info":
-		return couponInfoFrom(record), nil
-	}
-	return nil, fmt.Errorf("wxcoupon: unknown coupon-response case %q", tag)
-}
-
-// errorFromValue turns a `coupon-error` into its typed Go error.
-func errorFromValue(v value) error {
-	var p value
-	if v.payload != nil {
-		p = *v.payload
-	}
-	switch v.text {
-	case "invalid-input":
-		return &InvalidInputError{Field: p.field("field").text, Rule: p.field("rule").text}
-	case "unexpected-status":
-		return &UnexpectedStatusError{Status: int(p.num)}
-	case "malformed-response":
-		e := &MalformedResponseError{Problem: p.field("problem").text}
-		if f := optString(p.field("field")); f != nil {
-			e.Field = *f
-		}
-		return e
-	case "protocol":
-		return &ProtocolError{ReturnMsg: p.text}
-	case "business":
-		return &BusinessError{
-			ErrCode:    optString(p.field("err-code")),
-			ErrCodeDes: optString(p.field("err-code-des")),
-			RetMsg:     optString(p.field("ret-msg")),
-			Meaning:    optString(p.field("meaning")),
-			Advice:     RetryAdvice(p.field("advice").text),
-			Retryable:  p.field("retryable").flag,
-		}
-	case "signature":
-		return &SignatureError{Problem: SignatureProblem(p.text)}
-	case "transport":
-		return &TransportError{Message: p.field("message").text, MayHaveReachedWeChat: p.field("may-have-reached-wechat").flag}
-	case "denied":
-		return &DeniedError{Message: p.text}
-	}
-	return fmt.Errorf("wxcoupon: unknown coupon-error case %q", v.text)
-}
-
-// errorValue is the `coupon-error` a typed Go error stands for: the inverse of errorFromValue, so
-// the component can judge errors this package made itself. Strings are made valid UTF-8 first
-// (the component takes nothing else); no verdict depends on a text.
-func errorValue(err contractError) value {
-	text := func(s string) value { return vString(strings.ToValidUTF8(s, "\uFFFD")) }
-	optText := func(s *string) value {
-		if s == nil {
-			return vNone()
-		}
-		return vSome(text(*s))
-	}
-	var payload value
-	switch e := err.(type) {
-	case *InvalidInputError:
-		payload = vRecord("field", text(e.Field), "rule", text(e.Rule))
-	case *UnexpectedStatusError:
-		payload = vU16(uint16(e.Status))
-	case *MalformedResponseError:
-		field := vNone()
-		if e.Field != "" {
-			field = vSome(text(e.Field))
-		}
-		payload = vRecord("field", field, "problem", text(e.Problem))
-	case *ProtocolError:
-		payload = text(e.ReturnMsg)
-	case *BusinessError:
-		payload = vRecord(
-			"err-code", optText(e.ErrCode),
-			"err-code-des", optText(e.ErrCodeDes),
-			"ret-msg", optText(e.RetMsg),
-			"meaning", optText(e.Meaning),
-			"advice", vEnum(string(e.Advice)),
-			"retryable", vBool(e.Retryable),
-		)
-	case *SignatureError:
-		payload = vEnum(string(e.Problem))
-	case *TransportError:
-		payload = vRecord("message", text(e.Message), "may-have-reached-wechat", vBool(e.MayHaveReachedWeChat))
-	case *DeniedError:
-		payload = text(e.Message)
-	}
-	return vVariant(err.kind(), &payload)
-}
+// afterLift derives Retryable from the advice, as the core's is_retryable does.
+func (e *BusinessError) afterLift() { e.Retryable = e.Advice == Retry || e.Advice == RetryLater }

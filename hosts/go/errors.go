@@ -23,7 +23,7 @@ type Outcome struct {
 	// OutcomeUnknown: the request may have reached WeChat Pay and no answer says it was refused
 	// (a reset, a timeout after sending, a non-200, an unreadable, oversized or badly signed
 	// answer, SYSTEMERROR), so the coupon may have been issued. The verdict is the component's
-	// `outcome-unknown` (Runtime.OutcomeUnknown), the one rule of every host; the message then
+	// `send-coupon-outcome-unknown` (Runtime.OutcomeUnknown), the one rule of every host; the message then
 	// ends with Runtime.OutcomeUnknownAdvice: send again with the same PartnerTradeNo (WeChat
 	// answers a repeat with the first outcome), or query first.
 	OutcomeUnknown bool
@@ -55,8 +55,8 @@ func OutcomeOf(err error) Outcome {
 // InvalidInputError: a request field, a setting or an argument broke a rule. Field is the wire
 // name (or the setting's name); the value is never echoed.
 type InvalidInputError struct {
-	Field string
-	Rule  string
+	Field string `wit:"field"`
+	Rule  string `wit:"rule"`
 	Outcome
 }
 
@@ -67,7 +67,7 @@ func (*InvalidInputError) kind() string { return "invalid-input" }
 
 // UnexpectedStatusError: the HTTP status was not 200.
 type UnexpectedStatusError struct {
-	Status int
+	Status int `wit:",payload"`
 	Outcome
 }
 
@@ -79,8 +79,8 @@ func (*UnexpectedStatusError) kind() string { return "unexpected-status" }
 // MalformedResponseError: the body is not a readable answer. Field is "" for document-level
 // problems.
 type MalformedResponseError struct {
-	Field   string
-	Problem string
+	Field   string `wit:"field,optional"`
+	Problem string `wit:"problem"`
 	Outcome
 }
 
@@ -94,7 +94,7 @@ func (*MalformedResponseError) kind() string { return "malformed-response" }
 
 // ProtocolError: `return_code` FAIL without an `err_code`; WeChat refused the call.
 type ProtocolError struct {
-	ReturnMsg string
+	ReturnMsg string `wit:",payload"`
 	Outcome
 }
 
@@ -117,12 +117,13 @@ const (
 
 // BusinessError: `result_code`/`ret_code` FAIL; the operation was refused.
 type BusinessError struct {
-	ErrCode    *string
-	ErrCodeDes *string
-	RetMsg     *string
+	ErrCode    *string `wit:"err-code"`
+	ErrCodeDes *string `wit:"err-code-des"`
+	RetMsg     *string `wit:"ret-msg"`
 	// Meaning is the documented meaning of a known ErrCode.
-	Meaning   *string
-	Advice    RetryAdvice
+	Meaning *string     `wit:"meaning"`
+	Advice  RetryAdvice `wit:"advice"`
+	// Retryable: sending the same request again is sound (Advice is Retry or RetryLater).
 	Retryable bool
 	Outcome
 }
@@ -160,7 +161,7 @@ const (
 
 // SignatureError: the response signature is missing, malformed or wrong.
 type SignatureError struct {
-	Problem SignatureProblem
+	Problem SignatureProblem `wit:",payload"`
 	Outcome
 }
 
@@ -173,8 +174,8 @@ func (*SignatureError) kind() string { return "signature" }
 // MayHaveReachedWeChat, query the stock or the coupon before sending again (with the same
 // PartnerTradeNo).
 type TransportError struct {
-	Message              string
-	MayHaveReachedWeChat bool
+	Message              string `wit:"message"`
+	MayHaveReachedWeChat bool   `wit:"may-have-reached-wechat"`
 	Outcome
 }
 
@@ -183,7 +184,7 @@ func (*TransportError) kind() string    { return "transport" }
 
 // DeniedError: the host refused the outbound request; nothing was sent.
 type DeniedError struct {
-	Message string
+	Message string `wit:",payload"`
 	Outcome
 }
 

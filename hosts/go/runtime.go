@@ -23,20 +23,48 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"strings"
 	"sync"
 	"unsafe"
 )
 
-// The component's exported interfaces and their functions, as the WIT package names them.
+// export is one function the component exports.
+type export int
+
 const (
-	protocolInterface = "wxpay:coupon/protocol@0.1.0"
-	clientInterface   = "wxpay:coupon/client@0.1.0"
+	fnSign export = iota
+	fnVerify
+	fnBuildSendCoupon
+	fnBuildQueryCouponStock
+	fnBuildQueryCouponsInfo
+	fnParseSendCoupon
+	fnParseQueryCouponStock
+	fnParseQueryCouponsInfo
+	fnUnreadableBody
+	fnSendCouponOutcomeUnknown
+	fnOutcomeUnknownAdvice
+	fnSendCoupon
+	fnQueryCouponStock
+	fnQueryCouponsInfo
+	exportCount
 )
 
-var exportedFuncs = map[string][]string{
-	protocolInterface: {"sign", "verify", "build-request", "parse-response", "outcome-unknown", "outcome-unknown-advice"},
-	clientInterface:   {"send-coupon", "query-coupon-stock", "query-coupons-info"},
+// The component's exported interfaces, as the WIT package names them, and their functions.
+const (
+	v2Interface       = "wxpay:coupon/v2@0.2.0"
+	v2ClientInterface = "wxpay:coupon/v2-client@0.2.0"
+)
+
+var exportNames = [exportCount]struct{ iface, name string }{
+	{v2Interface, "sign"}, {v2Interface, "verify"},
+	{v2Interface, "build-send-coupon"}, {v2Interface, "build-query-coupon-stock"}, {v2Interface, "build-query-coupons-info"},
+	{v2Interface, "parse-send-coupon"}, {v2Interface, "parse-query-coupon-stock"}, {v2Interface, "parse-query-coupons-info"},
+	{v2Interface, "unreadable-body"}, {v2Interface, "send-coupon-outcome-unknown"}, {v2Interface, "outcome-unknown-advice"},
+	{v2ClientInterface, "send-coupon"}, {v2ClientInterface, "query-coupon-stock"}, {v2ClientInterface, "query-coupons-info"},
 }
+
+func (fn export) String() string { return exportNames[fn].name }
 
 // Runtime is the wxcoupon component compiled by Wasmtime, with a linker that provides what it
 // imports (WASI 0.2 and wasi:http). It is safe for concurrent use: each call runs in a store of
@@ -45,7 +73,7 @@ type Runtime struct {
 	engine    *C.wasm_engine_t
 	component *C.wasmtime_component_t
 	linker    *C.wasmtime_component_linker_t
-	exports   map[string]*C.wasmtime_component_export_index_t
+	exports   [exportCount]*C.wasmtime_component_export_index_t
 
 	// advice is `outcome-unknown-advice`, asked once at load.
 	advice string
@@ -57,11 +85,18 @@ type Runtime struct {
 	calls sync.WaitGroup
 }
 
-// session is one instance of the component in its own store, used by one call at a time.
+// session is one instance of the component in its own store, used by one call at a time, with
+// what its calls reuse: the function handles, the arena the arguments are lowered into, and the
+// result slot.
 type session struct {
 	store    *C.wasmtime_store_t
 	context  *C.wasmtime_context_t
 	instance C.wasmtime_component_instance_t
+	funcs    [exportCount]C.wasmtime_component_func_t
+	args     arena
+	// result is C memory holding the last call's result, Wasmtime's until the next call
+	// overwrites (and frees) it.
+	result *cval
 }
 
 // Load reads and compiles the component at path (the `wxcoupon_guest.wasm` that `wxcoupon info`
@@ -79,7 +114,7 @@ func New(wasm []byte) (*Runtime, error) {
 	if len(wasm) == 0 {
 		return nil, errors.New("wxcoupon: the component is empty")
 	}
-	rt := &Runtime{engine: C.wasm_engine_new(), exports: map[string]*C.wasmtime_component_export_index_t{}}
+	rt := &Runtime{engine: C.wasm_engine_new()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -96,20 +131,16 @@ func New(wasm []byte) (*Runtime, error) {
 	if err := wasmtimeError(C.wasmtime_component_linker_add_wasi_http(rt.linker)); err != nil {
 		return nil, fmt.Errorf("wxcoupon: linking wasi:http: %w", err)
 	}
-	for iface, funcs := range exportedFuncs {
-		ifaceIndex := exportIndex(rt.component, nil, iface)
-		if ifaceIndex == nil {
-			return nil, fmt.Errorf("wxcoupon: the component does not export %s", iface)
+	for fn, name := range exportNames {
+		iface := exportIndex(rt.component, nil, name.iface)
+		if iface == nil {
+			return nil, fmt.Errorf("wxcoupon: the component does not export %s", name.iface)
 		}
-		for _, name := range funcs {
-			index := exportIndex(rt.component, ifaceIndex, name)
-			if index == nil {
-				C.wasmtime_component_export_index_delete(ifaceIndex)
-				return nil, fmt.Errorf("wxcoupon: the component does not export %s#%s", iface, name)
-			}
-			rt.exports[name] = index
+		rt.exports[fn] = exportIndex(rt.component, iface, name.name)
+		C.wasmtime_component_export_index_delete(iface)
+		if rt.exports[fn] == nil {
+			return nil, fmt.Errorf("wxcoupon: the component does not export %s#%s", name.iface, name.name)
 		}
-		C.wasmtime_component_export_index_delete(ifaceIndex)
 	}
 	// Instantiating once up front reports a component whose imports this host cannot satisfy
 	// now, not at the first call.
@@ -118,14 +149,9 @@ func New(wasm []byte) (*Runtime, error) {
 		return nil, err
 	}
 	rt.idle = append(rt.idle, s)
-	advice, err := rt.invoke("outcome-unknown-advice")
-	if err != nil {
+	if err := rt.invoke(fnOutcomeUnknownAdvice, nil, func(r *cval) error { return lifted(r, &rt.advice) }); err != nil {
 		return nil, err
 	}
-	if advice.kind != kindString {
-		return nil, fmt.Errorf("wxcoupon: outcome-unknown-advice returned a %d value, not a string", advice.kind)
-	}
-	rt.advice = advice.text
 	ok = true
 	return rt, nil
 }
@@ -156,9 +182,11 @@ func (rt *Runtime) free() {
 		s.delete()
 	}
 	rt.idle = nil
-	for name, index := range rt.exports {
-		C.wasmtime_component_export_index_delete(index)
-		delete(rt.exports, name)
+	for fn, index := range rt.exports {
+		if index != nil {
+			C.wasmtime_component_export_index_delete(index)
+			rt.exports[fn] = nil
+		}
 	}
 	if rt.linker != nil {
 		C.wasmtime_component_linker_delete(rt.linker)
@@ -177,6 +205,7 @@ func (rt *Runtime) free() {
 func (rt *Runtime) newSession() (*session, error) {
 	s := &session{store: C.wasmtime_store_new(rt.engine, nil, nil)}
 	s.context = C.wasmtime_store_context(s.store)
+	s.result = (*cval)(C.calloc(1, C.size_t(unsafe.Sizeof(cval{}))))
 	// No arguments, environment, preopened directories or stdio: the component needs only
 	// randomness (nonces) and, for the client exports, outgoing HTTP.
 	if err := wasmtimeError(C.wasmtime_context_set_wasi(s.context, C.wasi_config_new())); err != nil {
@@ -188,10 +217,22 @@ func (rt *Runtime) newSession() (*session, error) {
 		s.delete()
 		return nil, fmt.Errorf("wxcoupon: instantiating the component: %w", err)
 	}
+	for fn, index := range rt.exports {
+		if !C.wasmtime_component_instance_get_func(&s.instance, s.context, index, &s.funcs[fn]) {
+			s.delete()
+			return nil, fmt.Errorf("wxcoupon: the export %s is not a function", export(fn))
+		}
+	}
 	return s, nil
 }
 
 func (s *session) delete() {
+	if s.result != nil {
+		C.wasmtime_component_val_delete(s.result)
+		C.free(unsafe.Pointer(s.result))
+		s.result = nil
+	}
+	s.args.free()
 	if s.store != nil {
 		C.wasmtime_store_delete(s.store)
 		s.store = nil
@@ -233,71 +274,140 @@ func (rt *Runtime) release(s *session, reusable bool) {
 	rt.calls.Done()
 }
 
-// call runs the export `name` with args and returns its single result, which for every wxcoupon
-// export but `outcome-unknown*` is `result<T, coupon-error>`: the `ok` payload, or the `err`
-// payload as a typed error.
-func (rt *Runtime) call(name string, args ...value) (value, error) {
-	result, err := rt.invoke(name, args...)
-	if err != nil {
-		return value{}, err
-	}
-	if result.kind != kindResult {
-		return value{}, fmt.Errorf("wxcoupon: %s returned a %d value, not a result", name, result.kind)
-	}
-	if !result.flag {
-		if result.payload == nil {
-			return value{}, fmt.Errorf("wxcoupon: %s failed without an error value", name)
-		}
-		return value{}, errorFromValue(*result.payload)
-	}
-	if result.payload == nil {
-		return value{}, nil
-	}
-	return *result.payload, nil
+// arg is one argument of a call, and the name an invalid string in it is reported under: the
+// name itself, or name + the record field's wire name when name is "" or ends with ".".
+type arg struct {
+	value interface{}
+	name  string
+	// sanitize: replace bytes that are not UTF-8 instead of refusing them (errors this package
+	// made itself, which no verdict reads the text of).
+	sanitize bool
 }
 
-// invoke runs the export `name` with args and returns its single result as it is.
-func (rt *Runtime) invoke(name string, args ...value) (value, error) {
+// call runs fn, whose result is `result<T, protocol-error>` or `result<T, call-error>`, and
+// lifts the `ok` payload into out (a pointer; nil when T is of no interest) or returns the `err`
+// payload as a typed error.
+func (rt *Runtime) call(fn export, out interface{}, args ...arg) error {
+	return rt.invoke(fn, args, func(r *cval) error {
+		if r.kind != C.WASMTIME_COMPONENT_RESULT {
+			return fmt.Errorf("wxcoupon: %s returned a value of kind %d, not a result", fn, r.kind)
+		}
+		res := (*C.wasmtime_component_valresult_t)(unsafe.Pointer(&r.of))
+		switch {
+		case !bool(res.is_ok) && res.val == nil:
+			return fmt.Errorf("wxcoupon: %s failed without an error value", fn)
+		case !bool(res.is_ok):
+			var e error
+			lift(res.val, reflect.ValueOf(&e).Elem())
+			return e
+		case res.val != nil && out != nil:
+			lift(res.val, reflect.ValueOf(out).Elem())
+		}
+		return nil
+	})
+}
+
+// lifted lifts a result that is not a `result<…>` into out (a pointer).
+func lifted(r *cval, out interface{}) error {
+	lift(r, reflect.ValueOf(out).Elem())
+	return nil
+}
+
+// invoke runs fn with args lowered into a session's arena, and hands its result to read while
+// the session is still held (the result lives in the session until its next call).
+func (rt *Runtime) invoke(fn export, args []arg, read func(*cval) error) error {
 	s, err := rt.acquire()
 	if err != nil {
-		return value{}, err
+		return err
 	}
-	result, err := rt.callIn(s, name, args)
+	trapped, err := s.call(fn, args)
+	if err == nil {
+		err = readResult(fn, s.result, read)
+	}
 	// A trap leaves the instance unusable; any other outcome leaves it as good as new.
-	rt.release(s, err == nil)
-	return result, err
+	rt.release(s, !trapped)
+	return err
 }
 
-func (rt *Runtime) callIn(s *session, name string, args []value) (value, error) {
-	index, ok := rt.exports[name]
-	if !ok {
-		return value{}, fmt.Errorf("wxcoupon: no export %q", name)
-	}
-	var fn C.wasmtime_component_func_t
-	if !C.wasmtime_component_instance_get_func(&s.instance, s.context, index, &fn) {
-		return value{}, fmt.Errorf("wxcoupon: the export %q is not a function", name)
-	}
-	// Lowered arguments live in C memory (Wasmtime owns their nested allocations); the result
-	// slot is zeroed, which is a valid value for Wasmtime to overwrite.
-	cargs := unsafe.Slice((*C.wasmtime_component_val_t)(C.calloc(C.size_t(len(args)+1), C.size_t(unsafe.Sizeof(C.wasmtime_component_val_t{})))), len(args)+1)
+// readResult hands result to read. A component whose function returns another type than the
+// WIT says makes the converter panic: that is an error of the call, not of the process.
+func readResult(fn export, result *cval, read func(*cval) error) (err error) {
 	defer func() {
-		for i := range cargs {
-			C.wasmtime_component_val_delete(&cargs[i])
+		if r := recover(); r != nil {
+			err = fmt.Errorf("wxcoupon: %s returned a value this host cannot read: %v", fn, r)
 		}
-		C.free(unsafe.Pointer(&cargs[0]))
 	}()
+	return read(result)
+}
+
+func (s *session) call(fn export, args []arg) (trapped bool, err error) {
+	s.args.reset()
+	l := lowerer{arena: &s.args}
+	cargs := unsafe.Slice((*cval)(s.args.alloc(len(args)+1, unsafe.Sizeof(cval{}))), len(args)+1)
 	for i, a := range args {
-		a.lower(&cargs[i])
+		l.sanitize = a.sanitize
+		if err := l.lower(&cargs[i], reflect.ValueOf(a.value), "", false); err != nil {
+			var invalid *InvalidInputError
+			if errors.As(err, &invalid) {
+				if invalid.Field == "" {
+					invalid.Field = strings.TrimSuffix(a.name, ".")
+				} else {
+					invalid.Field = a.name + invalid.Field
+				}
+			}
+			return false, err
+		}
 	}
-	results := &cargs[len(args)]
-	err := wasmtimeError(C.wasmtime_component_func_call(&fn, s.context, &cargs[0], C.size_t(len(args)), results, 1))
-	if err == nil {
-		err = wasmtimeError(C.wasmtime_component_func_post_return(&fn, s.context))
+	// One C call: the handles are the session's, the arguments are in C memory already, and the
+	// result slot frees the previous result as Wasmtime writes this one.
+	if err := wasmtimeError(C.wasmtime_component_func_call(&s.funcs[fn], s.context, &cargs[0], C.size_t(len(args)), s.result, 1)); err != nil {
+		return true, fmt.Errorf("wxcoupon: calling %s: %w", fn, err)
 	}
-	if err != nil {
-		return value{}, fmt.Errorf("wxcoupon: calling %s: %w", name, err)
+	return false, nil
+}
+
+// arena is C memory that one call's arguments are lowered into: Wasmtime only reads (copies)
+// them, so the blocks are reset, not freed, between calls.
+type arena struct {
+	blocks [][]byte // C allocations
+	block  int      // the block being filled
+	used   int      // bytes used in it
+}
+
+const arenaBlock = 16 << 10
+
+// alloc returns n zeroed elements of size bytes, 8-aligned; nil for none.
+func (a *arena) alloc(n int, size uintptr) unsafe.Pointer {
+	bytes := (n*int(size) + 7) &^ 7
+	if bytes == 0 {
+		return nil
 	}
-	return lift(results), nil
+	for a.block < len(a.blocks) && a.used+bytes > len(a.blocks[a.block]) {
+		a.block, a.used = a.block+1, 0
+	}
+	if a.block == len(a.blocks) {
+		size := arenaBlock
+		if bytes > size {
+			size = bytes
+		}
+		a.blocks = append(a.blocks, unsafe.Slice((*byte)(C.malloc(C.size_t(size))), size))
+	}
+	b := a.blocks[a.block][a.used : a.used+bytes]
+	a.used += bytes
+	for i := range b {
+		b[i] = 0
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+func (a *arena) reset() { a.block, a.used = 0, 0 }
+
+func (a *arena) free() {
+	for _, b := range a.blocks {
+		C.free(unsafe.Pointer(&b[0]))
+	}
+	a.blocks = nil
+	a.reset()
 }
 
 // wasmtimeError turns a Wasmtime error into a Go error (nil stays nil) and frees it.
