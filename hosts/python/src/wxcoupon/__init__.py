@@ -117,9 +117,10 @@ def _nonce(nonce: Optional[str]) -> Optional[str]:
 def build_request(merchant: Merchant, request: Any, nonce: Optional[str] = None) -> HttpRequest:
     """Validates, signs and serialises a request (a request dataclass, or a mapping with ``api``);
     the nonce defaults to 32 random characters."""
-    m = convert.wit_merchant(merchant)
+    rt = runtime()
+    m = convert.merchant_arg(rt, merchant)
     api, r = convert.wit_request(request)
-    return convert.http_request(runtime().call("build-" + api, m, r, _nonce(nonce)))
+    return convert.http_request(rt.call("build-" + api, m, r, _nonce(nonce)))
 
 
 def _parse(api: str, result: type, m: Any, status: int, body: Union[bytes, bytearray, str]) -> Any:
@@ -140,7 +141,7 @@ def _parse(api: str, result: type, m: Any, status: int, body: Union[bytes, bytea
 def parse_response(merchant: Merchant, api: str, status: int, body: Union[bytes, str]) -> CouponResponse:
     """Reads WeChat's answer to ``api`` (``"send_coupon"``, ``"query_coupon_stock"``,
     ``"querycouponsinfo"``) into a typed result, or raises the matching WxCouponError."""
-    m = convert.wit_merchant(merchant)
+    m = convert.merchant_arg(runtime(), merchant)
     wit_api, _, result = convert.wit_api(api)
     if not isinstance(body, (bytes, bytearray, str)):
         raise InvalidInputError("body", "must be bytes or str")
@@ -211,12 +212,13 @@ def _call(api: str, merchant: Any, request: Any, options: Optional[CallOptions])
     component around the native exchange."""
     _, cls, result = convert.wit_api(api)
     o = _options(options)
-    m = convert.wit_merchant(merchant)
+    rt = runtime()
+    m = convert.merchant_arg(rt, merchant)
     name, r = convert.wit_request(request, cls)
     if o.transport == "component":
         # call-options' fields are CallOptions attributes of the same names.
-        return convert.result(result, runtime().call(name, m, r, o))
-    built = convert.http_request(runtime().call("build-" + name, m, r, o.nonce))
+        return convert.result(result, rt.call(name, m, r, o))
+    built = convert.http_request(rt.call("build-" + name, m, r, o.nonce))
     status, body = exchange(built, o)
     return _parse(name, result, m, status, body)
 

@@ -36,96 +36,76 @@ from wasmtime.component._enter import maybe_raise_last_exn
 from .errors import from_wit_error
 
 INTERFACES = ("wxpay:coupon/v2@0.2.0", "wxpay:coupon/v2-client@0.2.0")
+TYPES = "wxpay:coupon/v2-types@0.2.0"
 
-# The C API's layout (wasmtime/component/val.h): a value is a 1-byte kind and, at offset 8, a
-# 24-byte union; a record entry is a name (size, pointer) followed by a value.
+# The C API's layout (wasmtime/component/val.h) on 64-bit hosts: a value is a 1-byte kind and, at
+# offset 8, a 24-byte union (read and written here as three words); a record entry is a name
+# (size, pointer) followed by a value.
 VAL, ENTRY = 32, 48
+assert ctypes.sizeof(ctypes.c_void_p) == 8
 assert ctypes.sizeof(ffi.wasmtime_component_val_t) == VAL
 assert ctypes.sizeof(ffi.wasmtime_component_valrecord_entry_t) == ENTRY
-KIND = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
+K = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
     "BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64", "CHAR",
     "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT")}
-PRIMITIVES = {wt.Bool: ("BOOL", "?"), wt.S8: ("S8", "b"), wt.U8: ("U8", "B"), wt.S16: ("S16", "h"),
-              wt.U16: ("U16", "H"), wt.S32: ("S32", "i"), wt.U32: ("U32", "I"), wt.S64: ("S64", "q"),
-              wt.U64: ("U64", "Q"), wt.F32: ("F32", "f"), wt.F64: ("F64", "d")}
-HEAD = struct.Struct("<B7xQQ")  # kind, then two words: (size, pointer) of a string/list/record
-WORDS = struct.Struct("<QQQ")   # the union read as three words
-WORD = struct.Struct("<Q")
+VALUE = struct.Struct("<B7xQQQ")   # kind, word, word, word
+WORDS = struct.Struct("<8xQQQ")    # a value's union
+TEXT_PAIR = struct.Struct("<8xQQ8x8xQQ8x")  # tuple<string, string>: (size, pointer) twice
+# (kind name, struct code, bits) of the scalars; their payload is the union's first word.
+SCALARS = {wt.Bool: ("BOOL", "?", 8), wt.S8: ("S8", "b", 8), wt.U8: ("U8", "B", 8), wt.S16: ("S16", "h", 16),
+           wt.U16: ("U16", "H", 16), wt.S32: ("S32", "i", 32), wt.U32: ("U32", "I", 32), wt.S64: ("S64", "q", 64),
+           wt.U64: ("U64", "Q", 64), wt.F32: ("F32", "f", 32), wt.F64: ("F64", "d", 64), wt.Char: ("CHAR", "I", 32)}
 
-# The C functions, declared here with plain addresses (new function objects: wasmtime-py's own
-# declarations are left as they are).
+# The C functions, declared with plain addresses (new function objects: wasmtime-py's own
+# declarations stay as they are).
 _call_c = ffi.dll["wasmtime_component_func_call"]
 _call_c.restype = ctypes.POINTER(ffi.wasmtime_error_t)
 _call_c.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
 _val_delete = ffi.dll["wasmtime_component_val_delete"]
 _val_delete.restype = None
 _val_delete.argtypes = [ctypes.c_void_p]
-_read = ctypes.string_at
 
-Lower = Callable[[bytearray, List[int], Any, int], None]
-Lift = Callable[[bytes, int], Any]
-_names: List[Any] = []  # the static name buffers the compiled codecs point at, kept alive
+# The results wasmtime writes are read through one read-only view of the process's memory: the
+# reach of ctypes.string_at, without a foreign call per read.
+MEM = memoryview((ctypes.c_char * (1 << 62)).from_address(0)).cast("B").toreadonly()
+
+# lower(arena, arena address, value, offset of its slot, first free offset) -> first free offset;
+# lift(word, word, word) -> value.
+Lower = Callable[[bytearray, int, Any, int, int], int]
+Lift = Callable[[int, int, int], Any]
+_names: List[Any] = []  # the static name buffers the codecs point at, kept alive
 
 
 def _static_name(name: str) -> Tuple[int, int]:
     """(size, address) of a name that lives as long as the process (record fields, cases)."""
     raw = name.encode("utf-8")
-    buf = ctypes.create_string_buffer(raw, len(raw) + 1)
-    _names.append(buf)
-    return len(raw), ctypes.addressof(buf)
+    _names.append(ctypes.create_string_buffer(raw, len(raw) + 1))
+    return len(raw), ctypes.addressof(_names[-1])
 
 
-def _alloc(buf: bytearray, size: int) -> int:
-    """Reserves ``size`` zeroed bytes at the end of ``buf``, 8-aligned; returns their offset."""
-    buf += bytes(-len(buf) & 7)
-    offset = len(buf)
-    buf += bytes(size)
-    return offset
+def _reserve(buf: bytearray, top: int, size: int) -> int:
+    end = top + size
+    if end > len(buf):
+        raise BufferError("wxcoupon: the argument arena is full")
+    return end
 
 
-def _string(buf: bytearray, ptrs: List[int], kind: int, raw: bytes, pos: int) -> None:
-    offset = len(buf)
-    buf += raw
-    HEAD.pack_into(buf, pos, kind, len(raw), offset)
-    ptrs.append(pos + 16)
-
-
-def _str(mem: bytes, off: int) -> str:
-    size, ptr = struct.unpack_from("<QQ", mem, off + 8)
-    return _read(ptr, size).decode("utf-8")
+def _text(w1: int, w2: int, w3: int) -> str:
+    return MEM[w2 : w2 + w1].tobytes().decode()
 
 
 def compile_type(ty: Any) -> Tuple[Lower, Lift]:
     """The (lower, lift) pair of one WIT type, reflected once."""
     cls = type(ty)
-    if cls in PRIMITIVES:
-        name, code = PRIMITIVES[cls]
-        kind, fmt = KIND[name], struct.Struct("<B7x" + code)
-        py = bool if cls is wt.Bool else float if code in "fd" else int
-
-        def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
-            if not isinstance(v, py) or (py is int and isinstance(v, bool)):
-                raise TypeError(f"expected {py.__name__}, got {type(v).__name__}")
-            try:
-                fmt.pack_into(buf, pos, kind, v)
-            except struct.error:
-                raise ValueError(f"{v} is out of the range of a WIT {name.lower()}") from None
-
-        return lower, lambda mem, off: fmt.unpack_from(mem, off)[1]
+    if cls in SCALARS:
+        return _scalar(*SCALARS[cls])
     if cls is wt.String:
-        def lower_string(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
-            _string(buf, ptrs, KIND["STRING"], v.encode("utf-8"), pos)
-
-        return lower_string, _str
+        return _lower_string, _text
     if isinstance(ty, wt.ListType):
         element = ty.element
-        if isinstance(element, wt.U8):
-            return _lower_bytes, _lift_bytes
-        lower_e, lift_e = compile_type(element)
-        return _sequence(KIND["LIST"], [lower_e], lift_e, list)
+        return (_lower_bytes, _lift_bytes) if isinstance(element, wt.U8) else _list(compile_type(element))
     if isinstance(ty, wt.TupleType):
-        pairs = [compile_type(e) for e in ty.elements]
-        return _sequence(KIND["TUPLE"], [p[0] for p in pairs], [p[1] for p in pairs], tuple)
+        return _tuple([compile_type(e) for e in ty.elements])
     if isinstance(ty, wt.RecordType):
         return _record(ty.fields)
     if isinstance(ty, wt.VariantType):
@@ -133,107 +113,164 @@ def compile_type(ty: Any) -> Tuple[Lower, Lift]:
     if isinstance(ty, wt.EnumType):
         return _enum(ty.names)
     if isinstance(ty, wt.OptionType):
-        return _option(ty.payload)
+        return _option(compile_type(ty.payload))
     if isinstance(ty, wt.ResultType):
         return _result(ty.ok, ty.err)
     raise TypeError(f"wxcoupon: no codec for the WIT type {ty!r}")
 
 
-def _lower_bytes(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
-    # list<u8> is a list of 32-byte values in the C API: kinds and bytes by strided slices.
-    n = len(v)
-    arr = _alloc(buf, VAL * n)
-    buf[arr : arr + VAL * n : VAL] = bytes((KIND["U8"],)) * n
-    buf[arr + 8 : arr + 8 + VAL * n : VAL] = bytes(v)
-    HEAD.pack_into(buf, pos, KIND["LIST"], n, arr)
-    ptrs.append(pos + 16)
+def _scalar(name: str, code: str, bits: int) -> Tuple[Lower, Lift]:
+    kind, fmt = K[name], struct.Struct("<B7x" + code)
+    py = bool if code == "?" else float if code in "fd" else str if name == "CHAR" else int
+    mask, signed = (1 << bits) - 1, code in "bhiq"
+    reinterpret = struct.Struct("<Q"), struct.Struct("<" + code + ("4x" if bits == 32 else ""))
 
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+        if type(v) is not py and (not isinstance(v, py) or isinstance(v, bool)):
+            raise TypeError(f"expected {py.__name__}, got {type(v).__name__}")
+        try:
+            fmt.pack_into(buf, pos, kind, ord(v) if py is str else v)
+        except (struct.error, TypeError):
+            raise ValueError(f"{v!r} is not a WIT {name.lower()}") from None
+        return top
 
-def _lift_bytes(mem: bytes, off: int) -> bytes:
-    size, ptr = struct.unpack_from("<QQ", mem, off + 8)
-    return _read(ptr, VAL * size)[8::VAL] if size else b""
-
-
-def _sequence(kind: int, lowers: List[Lower], lifts: Any, make: type) -> Tuple[Lower, Lift]:
-    """list<T> (one element codec, any length) or tuple<...> (one codec per element)."""
-    fixed = make is tuple
-
-    def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
-        if not isinstance(v, make) or (fixed and len(v) != len(lowers)):
-            raise TypeError(f"expected a {make.__name__} of {len(lowers) if fixed else 'any'} values")
-        arr = _alloc(buf, VAL * len(v))
-        for i, e in enumerate(v):
-            (lowers[i] if fixed else lowers[0])(buf, ptrs, e, arr + VAL * i)
-        HEAD.pack_into(buf, pos, kind, len(v), arr)
-        ptrs.append(pos + 16)
-
-    if fixed:
-        def lift(mem: bytes, off: int) -> Any:
-            size, ptr = struct.unpack_from("<QQ", mem, off + 8)
-            chunk = _read(ptr, VAL * size)
-            return tuple([f(chunk, VAL * i) for i, f in enumerate(lifts)])
-    else:
-        def lift(mem: bytes, off: int) -> Any:
-            size, ptr = struct.unpack_from("<QQ", mem, off + 8)
-            chunk = _read(ptr, VAL * size)
-            return [lifts(chunk, i) for i in range(0, VAL * size, VAL)]
+    def lift(w1: int, w2: int, w3: int) -> Any:
+        w1 &= mask
+        if py is int:
+            return w1 - (mask + 1) if signed and w1 >> (bits - 1) else w1
+        if py is bool:
+            return w1 != 0
+        return chr(w1) if py is str else reinterpret[1].unpack(reinterpret[0].pack(w1))[0]
 
     return lower, lift
+
+
+def _lower_string(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+    if type(v) is not str and not isinstance(v, str):
+        raise TypeError(f"expected str, got {type(v).__name__}")
+    raw = v.encode("utf-8")
+    end = top + len(raw)
+    buf[top:end] = raw  # a BufferError when it does not fit: the arena cannot grow while pinned
+    VALUE.pack_into(buf, pos, K["STRING"], len(raw), base + top, 0)
+    return (end + 7) & ~7
+
+
+def _lower_bytes(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+    # list<u8> is a list of 32-byte values in the C API: kinds and bytes go in by strided slices.
+    n = len(v)
+    end = _reserve(buf, top, VAL * n)
+    buf[top:end:VAL] = bytes((K["U8"],)) * n
+    buf[top + 8 : end : VAL] = bytes(v)
+    VALUE.pack_into(buf, pos, K["LIST"], n, base + top, 0)
+    return end
+
+
+def _lift_bytes(w1: int, w2: int, w3: int) -> bytes:
+    return bytes(MEM[w2 + 8 : w2 + VAL * w1 : VAL])
+
+
+def _list(element: Tuple[Lower, Lift]) -> Tuple[Lower, Lift]:
+    lower_e, lift_e = element
+
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+        if not isinstance(v, list):
+            raise TypeError(f"expected list, got {type(v).__name__}")
+        arr, top = top, _reserve(buf, top, VAL * len(v))
+        for i, e in enumerate(v):
+            top = lower_e(buf, base, e, arr + VAL * i, top)
+        VALUE.pack_into(buf, pos, K["LIST"], len(v), base + arr, 0)
+        return top
+
+    if lift_e is _lift_text_pair:  # list<tuple<string, string>>, the fields: the hot path, inlined
+        def lift(w1: int, w2: int, w3: int) -> List[Any]:
+            pairs = []
+            for _, _, at, _ in VALUE.iter_unpack(MEM[w2 : w2 + VAL * w1]):
+                n1, p1, n2, p2 = TEXT_PAIR.unpack_from(MEM, at)
+                pairs.append((MEM[p1 : p1 + n1].tobytes().decode(), MEM[p2 : p2 + n2].tobytes().decode()))
+            return pairs
+    else:
+        def lift(w1: int, w2: int, w3: int) -> List[Any]:
+            return [lift_e(a, b, c) for _, a, b, c in VALUE.iter_unpack(MEM[w2 : w2 + VAL * w1])]
+
+    return lower, lift
+
+
+def _tuple(elements: List[Tuple[Lower, Lift]]) -> Tuple[Lower, Lift]:
+    lowers, lifts, n = [e[0] for e in elements], [e[1] for e in elements], len(elements)
+    fmt = struct.Struct("<" + "8xQQQ" * n)
+
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+        if not isinstance(v, tuple) or len(v) != n:
+            raise TypeError(f"expected a tuple of {n}")
+        arr, top = top, _reserve(buf, top, VAL * n)
+        for i, (f, e) in enumerate(zip(lowers, v)):
+            top = f(buf, base, e, arr + VAL * i, top)
+        VALUE.pack_into(buf, pos, K["TUPLE"], n, base + arr, 0)
+        return top
+
+    if n == 2 and lifts == [_text, _text]:
+        return lower, _lift_text_pair
+
+    def lift(w1: int, w2: int, w3: int) -> Tuple[Any, ...]:
+        w = fmt.unpack_from(MEM, w2)
+        return tuple([f(w[3 * i], w[3 * i + 1], w[3 * i + 2]) for i, f in enumerate(lifts)])
+
+    return lower, lift
+
+
+def _lift_text_pair(w1: int, w2: int, w3: int) -> Tuple[str, str]:
+    n1, p1, n2, p2 = TEXT_PAIR.unpack_from(MEM, w2)
+    return MEM[p1 : p1 + n1].tobytes().decode(), MEM[p2 : p2 + n2].tobytes().decode()
 
 
 def _record(fields: List[Tuple[str, Any]]) -> Tuple[Lower, Lift]:
     names = [name.replace("-", "_") for name, _ in fields]
     pairs = [compile_type(ty) for _, ty in fields]
     lowers = [(name, ENTRY * i + 16, p[0]) for i, (name, p) in enumerate(zip(names, pairs))]
-    lifts = [(name, ENTRY * i + 16, p[1]) for i, (name, p) in enumerate(zip(names, pairs))]
+    lifts = [(name, 3 * i, p[1]) for i, (name, p) in enumerate(zip(names, pairs))]
     # The entries with their names filled in; the values are written over the zeros.
     template = b"".join(struct.pack("<QQ", *_static_name(name)) + bytes(VAL) for name, _ in fields)
-    n = len(fields)
+    n, size = len(fields), len(template)
+    fmt = struct.Struct("<" + "24xQQQ" * n)
 
-    def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
         if type(v) is not dict:  # an object with attributes of the same names (a dataclass)
-            v = {name: getattr(v, name) for name, _, _ in lowers}
-        buf += bytes(-len(buf) & 7)
-        arr = len(buf)
-        buf += template
+            v = {name: getattr(v, name) for name in names}
+        arr, top = top, _reserve(buf, top, size)
+        buf[arr:top] = template
         for name, at, f in lowers:
-            f(buf, ptrs, v[name], arr + at)
-        HEAD.pack_into(buf, pos, KIND["RECORD"], n, arr)
-        ptrs.append(pos + 16)
+            top = f(buf, base, v[name], arr + at, top)
+        VALUE.pack_into(buf, pos, K["RECORD"], n, base + arr, 0)
+        return top
 
-    def lift(mem: bytes, off: int) -> Dict[str, Any]:
-        size, ptr = struct.unpack_from("<QQ", mem, off + 8)
-        chunk = _read(ptr, ENTRY * n)
-        return {name: f(chunk, at) for name, at, f in lifts}
+    def lift(w1: int, w2: int, w3: int) -> Dict[str, Any]:
+        w = fmt.unpack_from(MEM, w2)
+        return {name: f(w[i], w[i + 1], w[i + 2]) for name, i, f in lifts}
 
     return lower, lift
 
 
 def _variant(cases: List[Tuple[str, Any]]) -> Tuple[Lower, Lift]:
-    by_name = {}
-    by_raw = {}
+    by_name, by_raw = {}, {}
     for name, ty in cases:
-        size, addr = _static_name(name)
         lower_p, lift_p = compile_type(ty) if ty is not None else (None, None)
-        by_name[name] = (size, addr, lower_p)
+        by_name[name] = _static_name(name) + (lower_p,)
         by_raw[name.encode("utf-8")] = (name, lift_p)
-    fmt = struct.Struct("<B7xQQQ")
 
-    def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
-        tag, payload = (v, None) if isinstance(v, str) else v
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+        tag, payload = (v, None) if type(v) is str else v
         size, addr, lower_p = by_name[tag]
         if lower_p is None:
-            fmt.pack_into(buf, pos, KIND["VARIANT"], size, addr, 0)
-            return
-        at = _alloc(buf, VAL)
-        lower_p(buf, ptrs, payload, at)
-        fmt.pack_into(buf, pos, KIND["VARIANT"], size, addr, at)
-        ptrs.append(pos + 24)
+            VALUE.pack_into(buf, pos, K["VARIANT"], size, addr, 0)
+            return top
+        at, top = top, _reserve(buf, top, VAL)
+        top = lower_p(buf, base, payload, at, top)
+        VALUE.pack_into(buf, pos, K["VARIANT"], size, addr, base + at)
+        return top
 
-    def lift(mem: bytes, off: int) -> Tuple[str, Any]:
-        size, ptr, val = WORDS.unpack_from(mem, off + 8)
-        name, lift_p = by_raw[_read(ptr, size)]
-        return name, (lift_p(_read(val, VAL), 0) if lift_p is not None else None)
+    def lift(w1: int, w2: int, w3: int) -> Tuple[str, Any]:
+        name, lift_p = by_raw[MEM[w2 : w2 + w1].tobytes()]
+        return name, (lift_p(*WORDS.unpack_from(MEM, w3)) if lift_p is not None else None)
 
     return lower, lift
 
@@ -242,32 +279,30 @@ def _enum(names: List[str]) -> Tuple[Lower, Lift]:
     by_name = {name: _static_name(name) for name in names}
     by_raw = {name.encode("utf-8"): name for name in names}
 
-    def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
-        HEAD.pack_into(buf, pos, KIND["ENUM"], *by_name[v])
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+        VALUE.pack_into(buf, pos, K["ENUM"], *by_name[v], 0)
+        return top
 
-    def lift(mem: bytes, off: int) -> str:
-        size, ptr = struct.unpack_from("<QQ", mem, off + 8)
-        return by_raw[_read(ptr, size)]
+    def lift(w1: int, w2: int, w3: int) -> str:
+        return by_raw[MEM[w2 : w2 + w1].tobytes()]
 
     return lower, lift
 
 
-def _option(payload: Any) -> Tuple[Lower, Lift]:
-    lower_p, lift_p = compile_type(payload)
-    fmt = struct.Struct("<B7xQ")
+def _option(payload: Tuple[Lower, Lift]) -> Tuple[Lower, Lift]:
+    lower_p, lift_p = payload
 
-    def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
         if v is None:
-            fmt.pack_into(buf, pos, KIND["OPTION"], 0)
-            return
-        at = _alloc(buf, VAL)
-        lower_p(buf, ptrs, v, at)
-        fmt.pack_into(buf, pos, KIND["OPTION"], at)
-        ptrs.append(pos + 8)
+            VALUE.pack_into(buf, pos, K["OPTION"], 0, 0, 0)
+            return top
+        at, top = top, _reserve(buf, top, VAL)
+        top = lower_p(buf, base, v, at, top)
+        VALUE.pack_into(buf, pos, K["OPTION"], base + at, 0, 0)
+        return top
 
-    def lift(mem: bytes, off: int) -> Any:
-        ptr = WORD.unpack_from(mem, off + 8)[0]
-        return lift_p(_read(ptr, VAL), 0) if ptr else None
+    def lift(w1: int, w2: int, w3: int) -> Any:
+        return lift_p(*WORDS.unpack_from(MEM, w1)) if w1 else None
 
     return lower, lift
 
@@ -275,15 +310,14 @@ def _option(payload: Any) -> Tuple[Lower, Lift]:
 def _result(ok: Any, err: Any) -> Tuple[Lower, Lift]:
     lift_ok = compile_type(ok)[1] if ok is not None else None
     lift_err = compile_type(err)[1] if err is not None else None
-    fmt = struct.Struct("<B7x?7xQ")
 
-    def lower(buf: bytearray, ptrs: List[int], v: Any, pos: int) -> None:
+    def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
         raise TypeError("wxcoupon passes no result values to the component")
 
-    def lift(mem: bytes, off: int) -> Tuple[bool, Any]:
-        _, is_ok, ptr = fmt.unpack_from(mem, off)
+    def lift(w1: int, w2: int, w3: int) -> Tuple[bool, Any]:
+        is_ok = w1 & 0xFF != 0
         f = lift_ok if is_ok else lift_err
-        return is_ok, (f(_read(ptr, VAL), 0) if f is not None and ptr else None)
+        return is_ok, (f(*WORDS.unpack_from(MEM, w2)) if f is not None and w2 else None)
 
     return lower, lift
 
@@ -298,22 +332,66 @@ class Export:
         self.lift = compile_type(result)[1] if result is not None else None
         self.fallible = isinstance(result, wt.ResultType)
 
-    def arguments(self, args: Tuple[Any, ...]) -> Tuple[bytearray, int]:
-        """The arguments as the C API's value array, pointers made absolute, and its address;
-        the caller keeps the buffer alive (and its size unchanged) for the call."""
+    def lower(self, arena: "_Arena", args: Tuple[Any, ...]) -> None:
+        """Writes the arguments into ``arena`` as the C API's value array (at its start)."""
         if len(args) != len(self.lowers):
             raise TypeError(f"{self.name} takes {len(self.lowers)} arguments")
-        buf = bytearray(VAL * len(args))
-        ptrs: List[int] = []
+        buf, base = arena.buf, arena.base
+        top = _reserve(buf, 0, VAL * len(args))
         for i, (lower, v) in enumerate(zip(self.lowers, args)):
-            lower(buf, ptrs, v, VAL * i)
-        buf += bytes(-len(buf) & 7 or 8)  # never empty; whole words for the cast below
-        base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-        words = memoryview(buf).cast("Q")
-        for p in ptrs:
-            words[p >> 3] += base
-        words.release()
-        return buf, base
+            if type(v) is Pinned:
+                VALUE.pack_into(buf, VAL * i, *v.slot)
+            else:
+                top = lower(buf, base, v, VAL * i, top)
+
+
+class _Arena:
+    """A pinned buffer the arguments are written into: its address is known before writing (no
+    pointers to fix up) and stays put (the C API only borrows the arguments, for the call)."""
+
+    DEFAULT = 1 << 16
+
+    def __init__(self, size: int = DEFAULT) -> None:
+        self.buf = bytearray(size)
+        self._pin = ctypes.c_char.from_buffer(self.buf)  # also forbids resizing
+        self.base = ctypes.addressof(self._pin)
+
+
+class Pinned:
+    """A value lowered once into memory of its own, for an argument passed again and again (the
+    merchant): passing it then writes one slot. The C API only reads arguments, so every thread
+    may pass it; wasmtime type-checks it against the parameter like any argument."""
+
+    def __init__(self, lower: Lower, value: Any) -> None:
+        size = 1 << 10
+        while True:
+            self._arena = _Arena(size)
+            try:
+                lower(self._arena.buf, self._arena.base, value, 0, VAL)
+                break
+            except BufferError:
+                size *= 2
+        self.slot = VALUE.unpack_from(self._arena.buf, 0)
+
+
+class _Instance:
+    """One thread's instance: the store, its context, the exports' function handles, the arena
+    and the result slot."""
+
+    def __init__(self, runtime: "Runtime") -> None:
+        self.store = Store(runtime.engine)
+        self.store.set_wasi(WasiConfig())
+        self.store.set_wasi_http()
+        with runtime._lock:
+            instance = runtime._linker.instantiate(self.store, runtime.component)
+        self.funcs = {}  # name → (Func, address of its wasmtime_component_func_t)
+        for name, export in runtime.exports.items():
+            iface = instance.get_export_index(self.store, export.interface)
+            func = instance.get_func(self.store, instance.get_export_index(self.store, name, iface))
+            self.funcs[name] = (func, ctypes.addressof(func._func))
+        self.context = ctypes.cast(self.store._context(), ctypes.c_void_p).value
+        self.arena = _Arena()
+        self.result = _Arena(VAL)
 
 
 def _default_path() -> str:
@@ -350,24 +428,19 @@ class Runtime:
                     fty = item.ty
                     if isinstance(fty, wt.FuncType):
                         self.exports[name] = Export(iface, name, fty)
+        self._types = exported[TYPES].ty.exports(self.engine) if TYPES in exported else {}
 
-    def _instance(self) -> Tuple[Any, int, Dict[str, Any]]:
-        """This thread's (store, context address, export name → wasmtime_component_func_t)."""
+    def pin(self, type_name: str, value: Any) -> Pinned:
+        """``value`` of the ``v2-types`` type ``type_name``, lowered once (see :class:`Pinned`)."""
+        item = self._types.get(type_name)
+        if item is None:
+            raise RuntimeError(f"wxcoupon: the component at {self.path} has no type {type_name}")
+        return Pinned(compile_type(item.ty)[0], value)
+
+    def _instance(self) -> _Instance:
         inst = getattr(self._local, "instance", None)
         if inst is None:
-            store = Store(self.engine)
-            store.set_wasi(WasiConfig())
-            store.set_wasi_http()
-            with self._lock:
-                instance = self._linker.instantiate(store, self.component)
-            funcs = {}
-            for name, export in self.exports.items():
-                func = instance.get_func(store, instance.get_export_index(
-                    store, name, instance.get_export_index(store, export.interface)))
-                funcs[name] = func._func
-            context = ctypes.cast(store._context(), ctypes.c_void_p).value
-            inst = (store, context, funcs)
-            self._local.instance = inst
+            inst = self._local.instance = _Instance(self)
         return inst
 
     def call(self, name: str, *args: Any) -> Any:
@@ -375,22 +448,28 @@ class Runtime:
         export = self.exports.get(name)
         if export is None:
             raise RuntimeError(f"wxcoupon: the component at {self.path} does not export {name}")
-        buf, base = export.arguments(args)
-        _store, context, funcs = self._instance()
-        result = ctypes.create_string_buffer(VAL)
-        error = _call_c(ctypes.byref(funcs[name]), context, base, len(args), result, 1)
+        inst = self._instance()
+        while True:
+            try:
+                export.lower(inst.arena, args)
+                break
+            except BufferError:
+                inst.arena = _Arena(2 * len(inst.arena.buf))
+        result = inst.result
+        error = _call_c(inst.funcs[name][1], inst.context, inst.arena.base, len(args), result.base, 1)
+        if len(inst.arena.buf) > _Arena.DEFAULT:
+            inst.arena = _Arena()  # a large body passed: do not keep its arena
         if error:
             # A trap leaves the instance unusable: the next call on this thread makes a new one.
             self._local.instance = None
             exc = WasmtimeError._from_ptr(error)
             maybe_raise_last_exn()
             raise exc
-        if export.lift is None:
-            return None
         try:
-            value = export.lift(result.raw, 0)
+            value = export.lift(*WORDS.unpack_from(MEM, result.base)) if export.lift is not None else None
         finally:
-            _val_delete(result)
+            _val_delete(result.base)
+            result.buf[:] = bytes(VAL)  # Bool(false): wasmtime drops what the slot holds before writing
         if export.fallible:
             ok, value = value
             if not ok:

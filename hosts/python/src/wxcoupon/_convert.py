@@ -4,6 +4,7 @@ dataclass fields: one rule per shape, not a function per type."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import fields
 from typing import Any, Dict, Mapping, Tuple, Type, TypeVar
 
@@ -86,6 +87,23 @@ def wit_merchant(m: Any) -> Dict[str, Any]:
     strict = _flag(m.require_signed_responses, "merchant.require_signed_responses")
     record["signature_policy"] = "require" if strict else "verify-if-present"
     return record
+
+
+@functools.lru_cache(maxsize=64)
+def _pinned_merchant(rt: Any, m: Merchant) -> Any:
+    return rt.pin("merchant", wit_merchant(m))
+
+
+def merchant_arg(rt: Any, m: Any) -> Any:
+    """The merchant argument of ``rt``'s calls: a Merchant (frozen, so its WIT value never
+    changes) is checked and lowered once and then passed as it is; a mapping every time."""
+    if type(m) is Merchant:
+        try:
+            hash(m)
+        except TypeError:  # a field holds something unhashable: wit_merchant names it
+            return wit_merchant(m)
+        return _pinned_merchant(rt, m)
+    return wit_merchant(m)
 
 
 def wit_request(request: Any, cls: Any = None) -> Tuple[str, Dict[str, Any]]:
