@@ -108,6 +108,17 @@ def verify(fields: Fields, key: str) -> str:
     return runtime().call("verify", _field_list(fields), key if isinstance(key, str) else "")
 
 
+def _merchant(rt: Any, merchant: Any) -> Any:
+    """The merchant argument: a Merchant (frozen: its WIT value never changes) is checked and
+    lowered once per runtime, then passed pinned; a mapping is converted every time."""
+    if type(merchant) is Merchant:
+        try:
+            return rt.pinned("merchant", merchant, convert.wit_merchant)
+        except TypeError:  # an unhashable field value: wit_merchant names it
+            pass
+    return convert.wit_merchant(merchant)
+
+
 def _nonce(nonce: Optional[str]) -> Optional[str]:
     if nonce is not None and not isinstance(nonce, str):
         raise InvalidInputError("nonce_str", "must be a string")
@@ -118,9 +129,9 @@ def build_request(merchant: Merchant, request: Any, nonce: Optional[str] = None)
     """Validates, signs and serialises a request (a request dataclass, or a mapping with ``api``);
     the nonce defaults to 32 random characters."""
     rt = runtime()
-    m = convert.merchant_arg(rt, merchant)
+    m = _merchant(rt, merchant)
     api, r = convert.wit_request(request)
-    return convert.http_request(rt.call("build-" + api, m, r, _nonce(nonce)))
+    return convert.result(HttpRequest, rt.call("build-" + api, m, r, _nonce(nonce)))
 
 
 def _parse(api: str, result: type, m: Any, status: int, body: Union[bytes, bytearray, str]) -> Any:
@@ -141,7 +152,7 @@ def _parse(api: str, result: type, m: Any, status: int, body: Union[bytes, bytea
 def parse_response(merchant: Merchant, api: str, status: int, body: Union[bytes, str]) -> CouponResponse:
     """Reads WeChat's answer to ``api`` (``"send_coupon"``, ``"query_coupon_stock"``,
     ``"querycouponsinfo"``) into a typed result, or raises the matching WxCouponError."""
-    m = convert.merchant_arg(runtime(), merchant)
+    m = _merchant(runtime(), merchant)
     wit_api, _, result = convert.wit_api(api)
     if not isinstance(body, (bytes, bytearray, str)):
         raise InvalidInputError("body", "must be bytes or str")
@@ -199,10 +210,12 @@ def _options(options: Optional[CallOptions]) -> CallOptions:
         raise InvalidInputError("options", "must be a wxcoupon.CallOptions")
     if options.transport not in ("native", "component"):
         raise InvalidInputError("options.transport", 'must be "native" or "component"')
-    for name in _LIMITS:  # both transports: checked before anything is sent
+    for name in _LIMITS:  # both transports, before anything is sent; the WIT's are u32
         value = getattr(options, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise InvalidInputError("options." + name, "must be a positive integer")
+        if value is not None and value >= 2**32:
+            raise InvalidInputError("options." + name, "must be at most 4294967295")
     _nonce(options.nonce)
     return options
 
@@ -213,12 +226,12 @@ def _call(api: str, merchant: Any, request: Any, options: Optional[CallOptions])
     _, cls, result = convert.wit_api(api)
     o = _options(options)
     rt = runtime()
-    m = convert.merchant_arg(rt, merchant)
+    m = _merchant(rt, merchant)
     name, r = convert.wit_request(request, cls)
     if o.transport == "component":
         # call-options' fields are CallOptions attributes of the same names.
         return convert.result(result, rt.call(name, m, r, o))
-    built = convert.http_request(rt.call("build-" + name, m, r, o.nonce))
+    built = convert.result(HttpRequest, rt.call("build-" + name, m, r, o.nonce))
     status, body = exchange(built, o)
     return _parse(name, result, m, status, body)
 

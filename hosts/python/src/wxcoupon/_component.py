@@ -429,6 +429,7 @@ class Runtime:
                     if isinstance(fty, wt.FuncType):
                         self.exports[name] = Export(iface, name, fty)
         self._types = exported[TYPES].ty.exports(self.engine) if TYPES in exported else {}
+        self._pins: Dict[Any, Pinned] = {}
 
     def pin(self, type_name: str, value: Any) -> Pinned:
         """``value`` of the ``v2-types`` type ``type_name``, lowered once (see :class:`Pinned`)."""
@@ -436,6 +437,17 @@ class Runtime:
         if item is None:
             raise RuntimeError(f"wxcoupon: the component at {self.path} has no type {type_name}")
         return Pinned(compile_type(item.ty)[0], value)
+
+    def pinned(self, type_name: str, value: Any, convert: Callable[[Any], Any]) -> Pinned:
+        """``convert(value)`` pinned as ``type_name``, once per equal ``value``: for immutable
+        values passed again and again (a Merchant). A TypeError when ``value`` is unhashable."""
+        key = (type_name, value)
+        pin = self._pins.get(key)
+        if pin is None:
+            if len(self._pins) >= 64:  # a bound, not an LRU: merchants are few
+                self._pins.clear()
+            pin = self._pins[key] = self.pin(type_name, convert(value))
+        return pin
 
     def _instance(self) -> _Instance:
         inst = getattr(self._local, "instance", None)

@@ -1,5 +1,6 @@
-"""The native HTTPS client: sends what ``build-request`` made with ``http.client`` and ``ssl``,
-presenting the merchant's client certificate when the request needs it (send_coupon).
+"""The native HTTPS client: sends what the component's ``build-*`` made (``HttpRequest``: the WIT
+string body as UTF-8 bytes) with ``http.client`` and ``ssl``, presenting the merchant's client
+certificate when the request needs it (send_coupon).
 
 One connection per call (no pooling): WeChat's coupon calls are few per user action, and a fresh
 connection cannot be a stale keep-alive one.
