@@ -2,9 +2,9 @@ package wxcoupon
 
 // Between Go values and wxpay:coupon@0.2.0 component values: one converter driven by the Go
 // type. struct → record (by `wit` tags, in WIT order), pointer or `,optional` field → option,
-// slice → list, array → tuple, map → the sorted `fields`, `variant` or a struct with a `,case`
-// field → variant, `error` → protocol-error or call-error (by errorCases), enumTypes → enum.
-// Arguments go straight into the session's C arena and results are read straight from
+// slice → list, array → tuple, Fields → list<tuple<string, string>>, `variant` or a struct with
+// a `,case` field → variant, `error` → protocol-error or call-error (errorCases), enumTypes →
+// enum. Arguments go straight into the session's C arena, results are read straight from
 // Wasmtime's memory: no value tree in between, no C call per value.
 
 /*
@@ -15,7 +15,6 @@ import "C"
 import (
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -37,15 +36,15 @@ var (
 	variantType, errorType = reflect.TypeOf(variant{}), reflect.TypeOf((*error)(nil)).Elem()
 	// enumTypes are the string types lowered as enums: their values are the cases.
 	enumTypes = map[reflect.Type]bool{reflect.TypeOf(witEnum("")): true, reflect.TypeOf(RetryAdvice("")): true, reflect.TypeOf(SignatureProblem("")): true}
-	// scalarKinds are the Go kinds lowered as scalars, with their WIT kind; Go's only int is the
-	// HTTP status, a u16. A scalar is the first bytes of the value union (little-endian, as every
-	// Wasmtime target is); scalarMasks are how many, by WIT kind.
+	// scalarKinds are the Go kinds lowered as scalars, with their WIT kind (Go's one int is the
+	// HTTP status, a u16). A scalar is the first bytes of the value union (little-endian, as
+	// every Wasmtime target is); scalarMasks keep those bytes, by WIT kind.
 	scalarKinds = map[reflect.Kind]C.wasmtime_component_valkind_t{reflect.Bool: C.WASMTIME_COMPONENT_BOOL, reflect.Uint8: C.WASMTIME_COMPONENT_U8,
 		reflect.Int: C.WASMTIME_COMPONENT_U16, reflect.Uint16: C.WASMTIME_COMPONENT_U16, reflect.Uint32: C.WASMTIME_COMPONENT_U32}
 	scalarMasks = [C.WASMTIME_COMPONENT_MAP + 1]uint64{C.WASMTIME_COMPONENT_BOOL: 0xff, C.WASMTIME_COMPONENT_U8: 0xff, C.WASMTIME_COMPONENT_U16: 0xffff,
 		C.WASMTIME_COMPONENT_U32: 0xffffffff, C.WASMTIME_COMPONENT_U64: ^uint64(0), C.WASMTIME_COMPONENT_S64: ^uint64(0)}
-	// errorCases are the Go types of the cases of protocol-error and call-error, whose `protocol`
-	// case wraps a protocol-error (told apart by its payload being a variant).
+	// errorCases are the Go types of the cases of protocol-error and call-error (whose
+	// `protocol` case wraps a protocol-error: a variant payload).
 	errorCases = map[string]reflect.Type{}
 	plans      sync.Map // reflect.Type → *plan
 )
@@ -58,10 +57,10 @@ func init() {
 
 // plan is how a struct type maps onto a record or a variant, read once from its `wit` tags.
 type plan struct {
-	fields            []planField
+	fields            []planField    // the record's, in WIT order
 	byName            map[string]int // WIT name → index in fields
 	caseAt, payloadAt int            // the `,case` and `,payload` fields; -1 when none
-	afterLift         bool           // the pointer type has an afterLift method that finishes it
+	afterLift         bool           // *T has an afterLift method that finishes a lifted T
 }
 
 type planField struct {
@@ -80,16 +79,17 @@ func planOf(t reflect.Type) *plan {
 		tag := strings.Split(t.Field(i).Tag.Get("wit"), ",")
 		f := planField{index: i, wit: tag[0], wire: strings.NewReplacer("message-type", "type", "-", "_").Replace(tag[0])}
 		for _, opt := range tag[1:] {
-			f.optional = f.optional || opt == "optional"
-			if opt == "case" {
+			switch opt {
+			case "optional":
+				f.optional = true
+			case "case":
 				p.caseAt = i
-			} else if opt == "payload" {
+			case "payload":
 				p.payloadAt = i
 			}
 		}
 		if f.wit != "" {
-			p.byName[f.wit] = len(p.fields)
-			p.fields = append(p.fields, f)
+			p.byName[f.wit], p.fields = len(p.fields), append(p.fields, f)
 		}
 	}
 	plans.Store(t, p)
@@ -102,8 +102,8 @@ type lowerer struct {
 	sanitize bool // see arg.sanitize
 }
 
-// put allocates one value in the arena.
-func (l *lowerer) put() *cval { return (*cval)(l.alloc(1, unsafe.Sizeof(cval{}))) }
+// vals allocates n values in the arena.
+func (l *lowerer) vals(n int) *cval { return (*cval)(l.alloc(n, unsafe.Sizeof(cval{}))) }
 
 // name copies s into the arena as dst.
 func (l *lowerer) name(dst *C.wasm_name_t, s string) {
@@ -111,65 +111,54 @@ func (l *lowerer) name(dst *C.wasm_name_t, s string) {
 	copy(unsafe.Slice((*byte)(unsafe.Pointer(dst.data)), len(s)), s)
 }
 
-// lower writes v into dst (as `none`, or `some` of v, when optional). wire names the record
-// field v is in ("" at the top): a string that is not UTF-8 is refused under that name.
+// lower writes v into dst (as `none` when optional and zero). wire names the record field v
+// is in ("" at the top): a string that is not UTF-8 is refused under that name.
 func (l *lowerer) lower(dst *cval, v reflect.Value, wire string, optional bool) error {
-	of := unsafe.Pointer(&dst.of)
-	if optional || v.Kind() == reflect.Ptr {
-		dst.kind, *(**cval)(of) = C.WASMTIME_COMPONENT_OPTION, nil
-		if v.Kind() == reflect.Ptr && !v.IsNil() {
-			v = v.Elem()
-		} else if v.IsZero() {
+	of, k := unsafe.Pointer(&dst.of), v.Kind()
+	switch scalar, isScalar := scalarKinds[k]; {
+	case optional || k == reflect.Ptr:
+		if dst.kind, *(**cval)(of) = C.WASMTIME_COMPONENT_OPTION, nil; v.IsZero() {
 			return nil
+		} else if k == reflect.Ptr {
+			v = v.Elem()
 		}
-		*(**cval)(of) = l.put()
+		*(**cval)(of) = l.vals(1)
 		return l.lower(*(**cval)(of), v, wire, false)
-	}
-	kind, isScalar := scalarKinds[v.Kind()]
-	switch {
-	case isScalar && v.Kind() == reflect.Bool:
-		dst.kind, *(*bool)(of) = kind, v.Bool()
-	case isScalar && v.Kind() == reflect.Int:
-		dst.kind, *(*uint64)(of) = kind, uint64(v.Int())
+	case isScalar && k == reflect.Bool:
+		dst.kind, *(*bool)(of) = scalar, v.Bool()
+	case isScalar && k == reflect.Int:
+		dst.kind, *(*int64)(of) = scalar, v.Int()
 	case isScalar:
-		dst.kind, *(*uint64)(of) = kind, v.Uint()
-	case v.Kind() == reflect.String:
+		dst.kind, *(*uint64)(of) = scalar, v.Uint()
+	case k == reflect.String:
 		s := v.String()
 		if dst.kind = C.WASMTIME_COMPONENT_STRING; enumTypes[v.Type()] {
 			dst.kind = C.WASMTIME_COMPONENT_ENUM
+		} else if !utf8.ValidString(s) && !l.sanitize {
+			return &InvalidInputError{Field: wire, Rule: "must be valid UTF-8"}
 		} else if !utf8.ValidString(s) {
-			if !l.sanitize {
-				return &InvalidInputError{Field: wire, Rule: "must be valid UTF-8"}
-			}
 			s = strings.ToValidUTF8(s, "\uFFFD")
 		}
 		l.name((*C.wasm_name_t)(of), s)
-	case v.Kind() == reflect.Slice, v.Kind() == reflect.Array:
-		if dst.kind = C.WASMTIME_COMPONENT_LIST; v.Kind() == reflect.Array {
+	case k == reflect.Slice, k == reflect.Array:
+		if dst.kind = C.WASMTIME_COMPONENT_LIST; k == reflect.Array {
 			dst.kind = C.WASMTIME_COMPONENT_TUPLE
 		}
 		list := (*C.wasmtime_component_vallist_t)(of)
-		list.size, list.data = C.size_t(v.Len()), (*cval)(l.alloc(v.Len(), unsafe.Sizeof(cval{})))
+		list.size, list.data = C.size_t(v.Len()), l.vals(v.Len())
 		items := unsafe.Slice(list.data, v.Len())
 		for i := range items {
 			if err := l.lower(&items[i], v.Index(i), wire, false); err != nil {
 				return err
 			}
 		}
-	case v.Kind() == reflect.Map: // `fields`, sorted by name
-		pairs := make([][2]string, 0, v.Len())
-		for it := v.MapRange(); it.Next(); {
-			pairs = append(pairs, [2]string{it.Key().String(), it.Value().String()})
-		}
-		sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
-		return l.lower(dst, reflect.ValueOf(pairs), wire, false)
 	case v.Type() == variantType:
 		vv := (*C.wasmtime_component_valvariant_t)(of)
 		dst.kind, vv.val = C.WASMTIME_COMPONENT_VARIANT, nil
 		if l.name(&vv.discriminant, v.Field(0).String()); v.Field(1).IsNil() {
 			return nil
 		}
-		vv.val = l.put()
+		vv.val = l.vals(1)
 		return l.lower(vv.val, v.Field(1).Elem(), wire, false)
 	case planOf(v.Type()).payloadAt >= 0: // an error case whose payload is not a record
 		return l.lower(dst, v.Field(planOf(v.Type()).payloadAt), wire, false)
@@ -188,12 +177,10 @@ func (l *lowerer) lower(dst *cval, v reflect.Value, wire string, optional bool) 
 	return nil
 }
 
-// text is a Wasmtime string's bytes, valid while the value holding it lives.
-func text(v *cval) []byte { return nameBytes((*C.wasm_name_t)(unsafe.Pointer(&v.of))) }
+// text is a Wasmtime string or enum case, valid while the value holding it lives.
+func text(n *C.wasm_name_t) []byte { return unsafe.Slice((*byte)(unsafe.Pointer(n.data)), int(n.size)) }
 
-func nameBytes(n *C.wasm_name_t) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(n.data)), int(n.size))
-}
+func textOf(v *cval) []byte { return text((*C.wasm_name_t)(unsafe.Pointer(&v.of))) }
 
 // lift reads src (Wasmtime's) into v, which must be settable.
 func lift(src *cval, v reflect.Value) {
@@ -204,9 +191,9 @@ func lift(src *cval, v reflect.Value) {
 	switch src.kind {
 	case C.WASMTIME_COMPONENT_STRING, C.WASMTIME_COMPONENT_ENUM:
 		if v.Kind() == reflect.Slice {
-			v.SetBytes(append([]byte{}, text(src)...))
+			v.SetBytes(append([]byte{}, textOf(src)...))
 		} else {
-			v.SetString(string(text(src)))
+			v.SetString(string(textOf(src)))
 		}
 	case C.WASMTIME_COMPONENT_OPTION:
 		if p := *(**cval)(of); p != nil && v.Kind() == reflect.Ptr {
@@ -218,16 +205,15 @@ func lift(src *cval, v reflect.Value) {
 	case C.WASMTIME_COMPONENT_LIST, C.WASMTIME_COMPONENT_TUPLE:
 		list := (*C.wasmtime_component_vallist_t)(of)
 		items := unsafe.Slice(list.data, int(list.size))
-		switch v.Kind() {
-		case reflect.Map: // `fields`: the tuples' strings read in place
+		if v.Kind() == reflect.Map { // Fields: the tuples' strings read in place
 			f := make(Fields, len(items))
 			for i := range items {
 				kv := unsafe.Slice((*C.wasmtime_component_vallist_t)(unsafe.Pointer(&items[i].of)).data, 2)
-				f[string(text(&kv[0]))] = string(text(&kv[1]))
+				f[string(textOf(&kv[0]))] = string(textOf(&kv[1]))
 			}
 			v.Set(reflect.ValueOf(f))
 			return
-		case reflect.Slice:
+		} else if v.Kind() == reflect.Slice {
 			v.Set(reflect.MakeSlice(v.Type(), len(items), len(items)))
 		}
 		for i := range items {
@@ -236,38 +222,37 @@ func lift(src *cval, v reflect.Value) {
 	case C.WASMTIME_COMPONENT_RECORD:
 		p, rec := planOf(v.Type()), (*C.wasmtime_component_valrecord_t)(of)
 		for _, e := range unsafe.Slice(rec.data, int(rec.size)) {
-			if i, ok := p.byName[string(nameBytes(&e.name))]; ok {
+			if i, ok := p.byName[string(text(&e.name))]; ok {
 				lift(&e.val, v.Field(p.fields[i].index))
 			}
 		}
 		finish(p, v)
 	case C.WASMTIME_COMPONENT_VARIANT:
 		vv := (*C.wasmtime_component_valvariant_t)(of)
-		switch t, known := errorCases[string(nameBytes(&vv.discriminant))]; {
+		switch t, known := errorCases[string(text(&vv.discriminant))]; {
 		case v.Type() != errorType: // a `,case` struct
 			p := planOf(v.Type())
-			if v.Field(p.caseAt).SetString(string(nameBytes(&vv.discriminant))); vv.val != nil {
+			if v.Field(p.caseAt).SetString(string(text(&vv.discriminant))); vv.val != nil {
 				lift(vv.val, v.Field(p.payloadAt))
 			}
 			finish(p, v)
 		case vv.val != nil && vv.val.kind == C.WASMTIME_COMPONENT_VARIANT: // call-error.protocol
 			lift(vv.val, v)
 		case !known:
-			v.Set(reflect.ValueOf(fmt.Errorf("wxcoupon: unknown error case %q", nameBytes(&vv.discriminant))))
+			v.Set(reflect.ValueOf(fmt.Errorf("wxcoupon: unknown error case %q", text(&vv.discriminant))))
 		default:
 			e := reflect.New(t)
 			if v.Set(e); vv.val != nil {
 				lift(vv.val, e.Elem()) // a record, or the `,payload` field's value
 			}
 		}
-	default:
+	default: // a scalar
 		n := *(*uint64)(of) & scalarMasks[src.kind]
-		switch v.Kind() {
-		case reflect.Bool:
+		if k := v.Kind(); k == reflect.Bool {
 			v.SetBool(n != 0)
-		case reflect.Int, reflect.Int64:
+		} else if k == reflect.Int || k == reflect.Int64 {
 			v.SetInt(int64(n))
-		default:
+		} else {
 			v.SetUint(n)
 		}
 	}

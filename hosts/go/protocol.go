@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"unicode/utf8"
 )
 
@@ -98,6 +99,16 @@ func signTypeCase(t SignType, field string) (witEnum, error) {
 	return "", &InvalidInputError{Field: field, Rule: "must be MD5 or HMAC-SHA256"}
 }
 
+// sortedFields are fields as the WIT `fields`: pairs sorted by name.
+func sortedFields(fields map[string]string) [][2]string {
+	pairs := make([][2]string, 0, len(fields))
+	for name, value := range fields {
+		pairs = append(pairs, [2]string{name, value})
+	}
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
+	return pairs
+}
+
 // Sign signs fields by the v2 rule (drop `sign` and empty values, sort, join, append
 // `&key=`, digest) and returns the upper-case hex signature.
 func (rt *Runtime) Sign(fields map[string]string, key APIKey, signType SignType) (string, error) {
@@ -106,7 +117,7 @@ func (rt *Runtime) Sign(fields map[string]string, key APIKey, signType SignType)
 		return "", err
 	}
 	var sign string
-	err = rt.call(fnSign, &sign, arg{fields, "fields.", false}, arg{string(key), "key", false}, arg{t, "", false})
+	err = rt.call(fnSign, &sign, arg{sortedFields(fields), "fields.", false}, arg{string(key), "key", false}, arg{t, "", false})
 	return sign, err
 }
 
@@ -114,7 +125,7 @@ func (rt *Runtime) Sign(fields map[string]string, key APIKey, signType SignType)
 // A bad or missing signature is a *SignatureError.
 func (rt *Runtime) Verify(fields map[string]string, key APIKey) (SignatureCheck, error) {
 	var check SignatureCheck
-	err := rt.call(fnVerify, &check, arg{fields, "fields.", false}, arg{string(key), "key", false})
+	err := rt.call(fnVerify, &check, arg{sortedFields(fields), "fields.", false}, arg{string(key), "key", false})
 	return check, err
 }
 
