@@ -207,6 +207,7 @@ enum Command {
     Info,
     /// The main job: start the WeChat Pay simulator in-process and, through the component, issue
     /// coupons, query the stock and a coupon, and show a summary.
+    #[cfg(feature = "demo")]
     Demo,
 }
 
@@ -509,13 +510,16 @@ async fn execute(command: Command) -> Result<String, Failure> {
         // The proxy does not run the component.
         return egress(command).await;
     }
-    let runtime = Runtime::new()?;
+    // Compiling the component is the expensive step, done once per process: by `Runtime` for
+    // the commands that call it, by `serve::Server::bind` (with its own engine settings) for
+    // `serve`, which never needs the other.
     match command {
+        #[cfg(feature = "demo")]
         Command::Demo => {
-            crate::demo::run(&runtime).await?;
+            crate::demo::run(&Runtime::new()?).await?;
             Ok(String::new())
         }
-        Command::Campaign { action } => campaign::execute(&runtime, action).await,
+        Command::Campaign { action } => campaign::execute(&Runtime::new()?, action).await,
         Command::Serve {
             config,
             listen,
@@ -556,7 +560,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             );
             Ok(String::new())
         }
-        command => execute_call(&runtime, command).await,
+        command => execute_call(&Runtime::new()?, command).await,
     }
 }
 
@@ -669,10 +673,9 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
                 .await??;
             to_json(&response)
         }
-        Command::Demo
-        | Command::Serve { .. }
-        | Command::Egress { .. }
-        | Command::Campaign { .. } => {
+        #[cfg(feature = "demo")]
+        Command::Demo => unreachable!("handled by execute"),
+        Command::Serve { .. } | Command::Egress { .. } | Command::Campaign { .. } => {
             unreachable!("handled by execute")
         }
         Command::Send {
@@ -724,7 +727,7 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             if json {
                 to_json(&stock)
             } else {
-                crate::demo::describe_stock(&stock)
+                crate::describe::describe_stock(&stock)
             }
         }
         Command::Coupon {
@@ -747,7 +750,7 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             if json {
                 to_json(&coupon)
             } else {
-                crate::demo::describe_coupon(&coupon)
+                crate::describe::describe_coupon(&coupon)
             }
         }
         Command::Info => {

@@ -1,7 +1,10 @@
 //! `wxcoupon`: the reference host's command line.
 
 mod cli;
+// The demo links the simulator: production builds leave it out (`--no-default-features`).
+#[cfg(feature = "demo")]
 mod demo;
+mod describe;
 
 use std::process::ExitCode;
 

@@ -147,7 +147,9 @@ fn no_argument_struct_shows_a_secret() {
                 super::campaign::CampaignCommand::Run { config, .. } => check_config(config),
                 _ => unreachable!(),
             },
-            Command::Info | Command::Demo => unreachable!(),
+            #[cfg(feature = "demo")]
+            Command::Demo => unreachable!(),
+            Command::Info => unreachable!(),
         }
     }
 }
