@@ -177,13 +177,21 @@ fn the_wit_surface_only_grows() {
         removed.is_empty(),
         "breaking change to the published WIT surface (changed or removed; from 0.2.0 on only \
          additions are allowed, docs/versioning.md):\n{}",
-        removed.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+        removed
+            .iter()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         added.is_empty(),
         "new WIT items: review them and add them to wit/surface-0.2.txt (run with \
          WXCOUPON_WRITE_WIT_SURFACE=1):\n{}",
-        added.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+        added
+            .iter()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(
         current.iter().all(|l| l.starts_with("wxpay:coupon@0.2.")),

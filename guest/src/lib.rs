@@ -90,10 +90,7 @@ impl V2 for Component {
         status: u16,
         body: String,
     ) -> Result<wit::SentCoupon, wit::ProtocolError> {
-        let merchant = convert::merchant_in(merchant)?;
-        core::parse_send_coupon(&merchant, status, body.as_bytes(), &XmlLimits::default())
-            .map(MapInto::map_into)
-            .map_err(convert::protocol_error_out)
+        parse(merchant, status, &body, core::parse_send_coupon)
     }
 
     fn parse_query_coupon_stock(
@@ -101,10 +98,7 @@ impl V2 for Component {
         status: u16,
         body: String,
     ) -> Result<wit::CouponStock, wit::ProtocolError> {
-        let merchant = convert::merchant_in(merchant)?;
-        core::parse_query_coupon_stock(&merchant, status, body.as_bytes(), &XmlLimits::default())
-            .map(MapInto::map_into)
-            .map_err(convert::protocol_error_out)
+        parse(merchant, status, &body, core::parse_query_coupon_stock)
     }
 
     fn parse_query_coupons_info(
@@ -112,10 +106,7 @@ impl V2 for Component {
         status: u16,
         body: String,
     ) -> Result<wit::CouponInfo, wit::ProtocolError> {
-        let merchant = convert::merchant_in(merchant)?;
-        core::parse_query_coupons_info(&merchant, status, body.as_bytes(), &XmlLimits::default())
-            .map(MapInto::map_into)
-            .map_err(convert::protocol_error_out)
+        parse(merchant, status, &body, core::parse_query_coupons_info)
     }
 
     fn unreadable_body(status: u16, body: Vec<u8>) -> Option<wit::ProtocolError> {
@@ -191,6 +182,19 @@ impl IncomingHandler for Component {
     ) {
         gateway::handle(request, response_out);
     }
+}
+
+/// One `parse-*`: the merchant in, the core's parser of that API, its answer out.
+fn parse<C: MapInto<W>, W>(
+    merchant: wit::Merchant,
+    status: u16,
+    body: &str,
+    parser: fn(&core::Merchant, u16, &[u8], &XmlLimits) -> Result<C, core::Error>,
+) -> Result<W, wit::ProtocolError> {
+    let merchant = convert::merchant_in(merchant)?;
+    parser(&merchant, status, body.as_bytes(), &XmlLimits::default())
+        .map(MapInto::map_into)
+        .map_err(convert::protocol_error_out)
 }
 
 fn build(

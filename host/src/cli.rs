@@ -437,6 +437,12 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
+impl From<wxcoupon::HostError> for Failure {
+    fn from(e: wxcoupon::HostError) -> Self {
+        Failure::Host(e.into())
+    }
+}
+
 impl From<core::Error> for Failure {
     fn from(e: core::Error) -> Self {
         Failure::Component(e)

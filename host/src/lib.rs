@@ -11,6 +11,7 @@
 //! | [`config`] | [`config::HostConfig`] from a TOML file, `WXPAY_*` variables and overrides |
 //! | [`serve`] | `wxcoupon serve`: the component's gateway mode as an HTTP server, an instance per request |
 //! | [`egress`] | the egress proxy: plain HTTP on loopback → WeChat Pay with the client certificate |
+//! | [`error`] | [`HostError`]: the library's failures around the component (anyhow stays in the CLI) |
 //! | [`campaign`] | a stock issued to a list of users: the SQLite journal, the rate, resumable runs |
 //!
 //! The component is built from this source tree by `build.rs` and embedded in the binary
@@ -36,11 +37,13 @@ pub mod campaign;
 pub mod config;
 pub mod convert;
 pub mod egress;
+pub mod error;
 mod http_server;
 pub mod outbound;
 pub mod runtime;
 pub mod serve;
 
+pub use error::{HostError, HostResult};
 pub use runtime::{CallOptions, Runtime, Session};
 
 /// The component's bytes, as built from this tree.

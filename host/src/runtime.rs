@@ -15,6 +15,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 use wxcoupon_core::{self as core, MapInto};
 
 use crate::convert;
+use crate::error::{HostError, HostResult};
 
 /// Bindings generated from `wit/` for the `coupons` world.
 ///
@@ -95,8 +96,9 @@ pub mod wit {
 /// Makes the outbound-HTTP hooks of each new store.
 pub type HooksFactory = Arc<dyn Fn() -> Box<dyn WasiHttpHooks> + Send + Sync>;
 
-/// Per-instance host state: WASI (randomness for nonces), wasi:http with the runtime's hooks,
-/// and their resource table.
+/// Per-instance host state: WASI (randomness for nonces; the environment in gateway mode),
+/// wasi:http with the runtime's hooks, and their resource table. The one state of every store
+/// the host makes: [`Runtime`]'s sessions and `serve`'s instances.
 pub struct HostState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
@@ -106,13 +108,26 @@ pub struct HostState {
 
 impl HostState {
     fn new(hooks: Box<dyn WasiHttpHooks>) -> Self {
+        HostState::with_wasi(WasiCtx::builder().build(), hooks)
+    }
+
+    /// The state with the WASI context given (`serve` sets the environment and stderr).
+    pub(crate) fn with_wasi(wasi: WasiCtx, hooks: Box<dyn WasiHttpHooks>) -> Self {
         HostState {
-            wasi: WasiCtx::builder().build(),
+            wasi,
             http: WasiHttpCtx::new(),
             hooks,
             table: ResourceTable::new(),
         }
     }
+}
+
+/// The linker of every store the host makes: WASI and wasi:http, nothing else.
+pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    Ok(linker)
 }
 
 impl WasiHttpView for HostState {
@@ -189,7 +204,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// Compiles the embedded component ([`crate::COMPONENT_BYTES`]); outbound HTTP denied.
-    pub fn new() -> anyhow::Result<Runtime> {
+    pub fn new() -> HostResult<Runtime> {
         Runtime::from_bytes(crate::COMPONENT_BYTES)
     }
 
@@ -200,17 +215,14 @@ impl Runtime {
     }
 
     /// Compiles a component from its bytes (a `.wasm` file built elsewhere).
-    pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Runtime> {
+    pub fn from_bytes(bytes: &[u8]) -> HostResult<Runtime> {
         let mut config = Config::new();
         config.wasm_component_model(true);
-        let engine = Engine::new(&config)?;
-        let component = Component::new(&engine, bytes)
-            .map_err(|e| anyhow::anyhow!("compile the wxcoupon component: {e}"))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        let pre = bindings::CouponsPre::new(linker.instantiate_pre(&component)?).map_err(|e| {
-            anyhow::anyhow!("the component does not export the wxpay:coupon coupons world: {e}")
+        let engine = Engine::new(&config).map_err(|e| HostError::Engine(e.into()))?;
+        let component = Component::new(&engine, bytes).map_err(|e| HostError::Compile(e.into()))?;
+        let pre = link(&engine, &component).map_err(|e| HostError::Exports {
+            expected: "the wxpay:coupon coupons world",
+            source: e.into(),
         })?;
         Ok(Runtime {
             engine,
@@ -221,9 +233,13 @@ impl Runtime {
     }
 
     /// A fresh instance of the component.
-    pub async fn session(&self) -> anyhow::Result<Session> {
+    pub async fn session(&self) -> HostResult<Session> {
         let mut store = Store::new(&self.engine, HostState::new((self.hooks)()));
-        let coupons = self.pre.instantiate_async(&mut store).await?;
+        let coupons = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(HostError::component)?;
         Ok(Session { store, coupons })
     }
 
@@ -241,6 +257,14 @@ impl Runtime {
                 .collect(),
         }
     }
+}
+
+/// The component pre-instantiated against the host's [`linker`] as the `coupons` world.
+fn link(
+    engine: &Engine,
+    component: &Component,
+) -> wasmtime::Result<bindings::CouponsPre<HostState>> {
+    bindings::CouponsPre::new(linker(engine)?.instantiate_pre(component)?)
 }
 
 /// What a component imports and exports.
@@ -266,12 +290,13 @@ impl Session {
         fields: &Vec<(String, String)>,
         key: &str,
         sign_type: core::SignType,
-    ) -> anyhow::Result<Result<String, core::Error>> {
+    ) -> HostResult<Result<String, core::Error>> {
         let r = self
             .coupons
             .wxpay_coupon_v2()
             .call_sign(&mut self.store, fields, key, sign_type.map_into())
-            .await?;
+            .await
+            .map_err(HostError::component)?;
         Ok(r.map_err(convert::protocol_error_from_wit))
     }
 
@@ -280,12 +305,13 @@ impl Session {
         &mut self,
         fields: &Vec<(String, String)>,
         key: &str,
-    ) -> anyhow::Result<Result<core::SignatureCheck, core::Error>> {
+    ) -> HostResult<Result<core::SignatureCheck, core::Error>> {
         let r = self
             .coupons
             .wxpay_coupon_v2()
             .call_verify(&mut self.store, fields, key)
-            .await?;
+            .await
+            .map_err(HostError::component)?;
         Ok(r.map(MapInto::map_into)
             .map_err(convert::protocol_error_from_wit))
     }
@@ -297,23 +323,23 @@ impl Session {
         merchant: &core::Merchant,
         request: &core::CouponRequest,
         nonce: Option<&str>,
-    ) -> anyhow::Result<Result<core::HttpRequest, core::Error>> {
+    ) -> HostResult<Result<core::HttpRequest, core::Error>> {
         let merchant = convert::merchant_to_wit(merchant);
         let v2 = self.coupons.wxpay_coupon_v2();
         let store = &mut self.store;
         let r = match request.clone() {
-            core::CouponRequest::SendCoupon(r) => {
-                v2.call_build_send_coupon(store, &merchant, &r.map_into(), nonce)
-                    .await?
-            }
-            core::CouponRequest::QueryCouponStock(r) => {
-                v2.call_build_query_coupon_stock(store, &merchant, &r.map_into(), nonce)
-                    .await?
-            }
-            core::CouponRequest::QueryCouponsInfo(r) => {
-                v2.call_build_query_coupons_info(store, &merchant, &r.map_into(), nonce)
-                    .await?
-            }
+            core::CouponRequest::SendCoupon(r) => v2
+                .call_build_send_coupon(store, &merchant, &r.map_into(), nonce)
+                .await
+                .map_err(HostError::component)?,
+            core::CouponRequest::QueryCouponStock(r) => v2
+                .call_build_query_coupon_stock(store, &merchant, &r.map_into(), nonce)
+                .await
+                .map_err(HostError::component)?,
+            core::CouponRequest::QueryCouponsInfo(r) => v2
+                .call_build_query_coupons_info(store, &merchant, &r.map_into(), nonce)
+                .await
+                .map_err(HostError::component)?,
         };
         Ok(r.map(MapInto::map_into)
             .map_err(convert::protocol_error_from_wit))
@@ -328,7 +354,7 @@ impl Session {
         api: core::Api,
         status: u16,
         body: &[u8],
-    ) -> anyhow::Result<Result<core::CouponResponse, core::Error>> {
+    ) -> HostResult<Result<core::CouponResponse, core::Error>> {
         let body = match core::answer_text(status, body, &core::XmlLimits::default()) {
             Ok(body) => body,
             Err(refused) => return Ok(Err(refused)),
@@ -339,15 +365,18 @@ impl Session {
         let r = match api {
             core::Api::SendCoupon => v2
                 .call_parse_send_coupon(store, &merchant, status, body)
-                .await?
+                .await
+                .map_err(HostError::component)?
                 .map(|r| core::CouponResponse::SendCoupon(r.map_into())),
             core::Api::QueryCouponStock => v2
                 .call_parse_query_coupon_stock(store, &merchant, status, body)
-                .await?
+                .await
+                .map_err(HostError::component)?
                 .map(|r| core::CouponResponse::QueryCouponStock(r.map_into())),
             core::Api::QueryCouponsInfo => v2
                 .call_parse_query_coupons_info(store, &merchant, status, body)
-                .await?
+                .await
+                .map_err(HostError::component)?
                 .map(|r| core::CouponResponse::QueryCouponsInfo(r.map_into())),
         };
         Ok(r.map_err(convert::protocol_error_from_wit))
@@ -360,7 +389,7 @@ impl Session {
         &mut self,
         api: core::Api,
         error: &core::Error,
-    ) -> anyhow::Result<bool> {
+    ) -> HostResult<bool> {
         if api != core::Api::SendCoupon {
             return Ok(false);
         }
@@ -371,80 +400,59 @@ impl Session {
                 &mut self.store,
                 &convert::call_error_to_wit(error.clone()),
             )
-            .await?;
+            .await
+            .map_err(HostError::component)?;
         Ok(unknown)
     }
 
     /// `v2.outcome-unknown-advice`: the core's [`core::OUTCOME_UNKNOWN_ADVICE`].
-    pub async fn outcome_unknown_advice(&mut self) -> anyhow::Result<String> {
+    pub async fn outcome_unknown_advice(&mut self) -> HostResult<String> {
         let advice = self
             .coupons
             .wxpay_coupon_v2()
             .call_outcome_unknown_advice(&mut self.store)
-            .await?;
+            .await
+            .map_err(HostError::component)?;
         Ok(advice)
     }
+}
 
+/// The `v2-client` calls have one shape — the merchant, the request and the options in; the
+/// answer or the call's error out — so they are written once.
+macro_rules! client_calls {
+    ($($(#[$doc:meta])* $name:ident => $call:ident($request:ty) -> $answer:ty;)*) => {
+        impl Session {
+            $(
+                $(#[$doc])*
+                pub async fn $name(
+                    &mut self,
+                    merchant: &core::Merchant,
+                    request: &$request,
+                    options: &CallOptions,
+                ) -> HostResult<Result<$answer, core::Error>> {
+                    let r = self
+                        .coupons
+                        .wxpay_coupon_v2_client()
+                        .$call(
+                            &mut self.store,
+                            &convert::merchant_to_wit(merchant),
+                            &request.clone().map_into(),
+                            &options.to_wit(),
+                        )
+                        .await
+            .map_err(HostError::component)?;
+                    Ok(r.map(MapInto::map_into).map_err(convert::call_error_from_wit))
+                }
+            )*
+        }
+    };
+}
+
+client_calls! {
     /// `v2-client.send-coupon`: build, send through the host's outbound client, parse.
-    pub async fn send_coupon(
-        &mut self,
-        merchant: &core::Merchant,
-        request: &core::SendCouponRequest,
-        options: &CallOptions,
-    ) -> anyhow::Result<Result<core::SentCoupon, core::Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v2_client()
-            .call_send_coupon(
-                &mut self.store,
-                &convert::merchant_to_wit(merchant),
-                &request.clone().map_into(),
-                &options.to_wit(),
-            )
-            .await?;
-        Ok(r.map(MapInto::map_into)
-            .map_err(convert::call_error_from_wit))
-    }
-
+    send_coupon => call_send_coupon(core::SendCouponRequest) -> core::SentCoupon;
     /// `v2-client.query-coupon-stock`.
-    pub async fn query_coupon_stock(
-        &mut self,
-        merchant: &core::Merchant,
-        request: &core::QueryCouponStockRequest,
-        options: &CallOptions,
-    ) -> anyhow::Result<Result<core::CouponStock, core::Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v2_client()
-            .call_query_coupon_stock(
-                &mut self.store,
-                &convert::merchant_to_wit(merchant),
-                &request.clone().map_into(),
-                &options.to_wit(),
-            )
-            .await?;
-        Ok(r.map(MapInto::map_into)
-            .map_err(convert::call_error_from_wit))
-    }
-
+    query_coupon_stock => call_query_coupon_stock(core::QueryCouponStockRequest) -> core::CouponStock;
     /// `v2-client.query-coupons-info`.
-    pub async fn query_coupons_info(
-        &mut self,
-        merchant: &core::Merchant,
-        request: &core::QueryCouponsInfoRequest,
-        options: &CallOptions,
-    ) -> anyhow::Result<Result<core::CouponInfo, core::Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v2_client()
-            .call_query_coupons_info(
-                &mut self.store,
-                &convert::merchant_to_wit(merchant),
-                &request.clone().map_into(),
-                &options.to_wit(),
-            )
-            .await?;
-        Ok(r.map(MapInto::map_into)
-            .map_err(convert::call_error_from_wit))
-    }
+    query_coupons_info => call_query_coupons_info(core::QueryCouponsInfoRequest) -> core::CouponInfo;
 }

@@ -54,22 +54,23 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::Component;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::WasiHttpView;
 
 use wxcoupon_api::{self as api, ApiError, CallerTokens, Reply};
 
 use crate::config::HostConfig;
+use crate::error::{HostError, HostResult};
 use crate::http_server::{ConnectionLimits, Connections, LogTarget};
 use crate::outbound::OutboundClient;
-use crate::runtime::{DenyAllHooks, HooksFactory};
+use crate::runtime::{DenyAllHooks, HooksFactory, HostState};
 
 /// How often the engine's epoch advances; a running guest yields to the executor at each tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -173,9 +174,8 @@ impl ServeConfig {
     /// ([`ServeConfig::component_env`]) and outbound requests through a new
     /// [`OutboundClient`] (allow-list, client certificate, extra CA, pools). Other settings are
     /// the defaults.
-    pub fn from_host_config(config: &HostConfig, listen: SocketAddr) -> anyhow::Result<Self> {
-        let client = OutboundClient::new(config.outbound())
-            .map_err(|e| anyhow::anyhow!("outbound client: {e}"))?;
+    pub fn from_host_config(config: &HostConfig, listen: SocketAddr) -> HostResult<Self> {
+        let client = OutboundClient::new(config.outbound())?;
         Ok(ServeConfig {
             listen,
             component_env: ServeConfig::component_env(config),
@@ -240,23 +240,25 @@ impl ServeConfig {
     /// deadline that does not exceed the component's own connect + first-byte + between-bytes
     /// timeouts (the component's precise timeout answer, which carries the trade number, would
     /// never arrive first).
-    pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
+    pub fn check(&self) -> HostResult<()> {
+        ensure(
             self.max_concurrency > 0,
-            "max_concurrency must be at least 1"
-        );
-        anyhow::ensure!(
+            "max_concurrency must be at least 1",
+        )?;
+        ensure(
             self.max_connections > 0 && self.max_connections_per_peer > 0,
-            "max_connections and max_connections_per_peer must be at least 1"
-        );
-        anyhow::ensure!(
+            "max_connections and max_connections_per_peer must be at least 1",
+        )?;
+        ensure(
             self.listen.ip().is_loopback() || !self.callers.is_empty(),
-            "wxcoupon serve refuses to listen on {} without caller tokens: anyone who reaches it \
-             could issue coupons. Configure --caller-token NAME:SHA256 (or {}), or listen on \
-             loopback",
-            self.listen,
-            api::callers::TOKENS_SETTING
-        );
+            format_args!(
+                "wxcoupon serve refuses to listen on {} without caller tokens: anyone who reaches \
+                 it could issue coupons. Configure --caller-token NAME:SHA256 (or {}), or listen \
+                 on loopback",
+                self.listen,
+                api::callers::TOKENS_SETTING
+            ),
+        )?;
         let defaults = crate::outbound::Timeouts::default();
         let ms = |name: &str, default: Duration| -> u128 {
             self.component_env
@@ -269,14 +271,16 @@ impl ServeConfig {
         let component = ms("WXPAY_CONNECT_TIMEOUT_MS", defaults.connect)
             + ms("WXPAY_FIRST_BYTE_TIMEOUT_MS", defaults.first_byte)
             + ms("WXPAY_BETWEEN_BYTES_TIMEOUT_MS", defaults.between_bytes);
-        anyhow::ensure!(
+        ensure(
             self.request_timeout.as_millis() > component,
-            "request_timeout ({} ms) must exceed the component's connect + first-byte + \
-             between-bytes timeouts ({component} ms: WXPAY_CONNECT_TIMEOUT_MS, \
-             WXPAY_FIRST_BYTE_TIMEOUT_MS, WXPAY_BETWEEN_BYTES_TIMEOUT_MS), so that the \
-             component's own timeout answers first",
-            self.request_timeout.as_millis()
-        );
+            format_args!(
+                "request_timeout ({} ms) must exceed the component's connect + first-byte + \
+                 between-bytes timeouts ({component} ms: WXPAY_CONNECT_TIMEOUT_MS, \
+                 WXPAY_FIRST_BYTE_TIMEOUT_MS, WXPAY_BETWEEN_BYTES_TIMEOUT_MS), so that the \
+                 component's own timeout answers first",
+                self.request_timeout.as_millis()
+            ),
+        )?;
         Ok(())
     }
 }
@@ -299,8 +303,17 @@ struct Counters {
     failed: AtomicU64,
 }
 
+/// `Err(Setting(rule))` unless `ok`.
+fn ensure(ok: bool, rule: impl fmt::Display) -> HostResult<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(HostError::Setting(rule.to_string()))
+    }
+}
+
 /// Binds and serves until SIGINT or SIGTERM, then shuts down gracefully.
-pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+pub async fn serve(config: ServeConfig) -> HostResult<()> {
     let server = Server::bind(config).await?;
     tracing::info!(addr = %server.local_addr(), "wxcoupon gateway listening");
     let stats = server.run_until(shutdown_signal()).await?;
@@ -354,7 +367,7 @@ pub const HEALTH_SLOTS: u32 = 4;
 /// What every request's task shares.
 struct Shared {
     engine: Engine,
-    pre: ProxyPre<ServeState>,
+    pre: ProxyPre<HostState>,
     config: ServeConfig,
     permits: Arc<Semaphore>,
     health_permits: Arc<Semaphore>,
@@ -393,26 +406,29 @@ impl Shared {
 
 impl Server {
     /// Compiles the embedded component ([`crate::COMPONENT_BYTES`]) and binds the listener.
-    pub async fn bind(config: ServeConfig) -> anyhow::Result<Server> {
+    pub async fn bind(config: ServeConfig) -> HostResult<Server> {
         Server::bind_component(config, crate::COMPONENT_BYTES).await
     }
 
     /// The same with another build of the component (it must export
     /// `wasi:http/incoming-handler@0.2.x`).
-    pub async fn bind_component(config: ServeConfig, bytes: &[u8]) -> anyhow::Result<Server> {
+    pub async fn bind_component(config: ServeConfig, bytes: &[u8]) -> HostResult<Server> {
         config.check()?;
         let engine = engine(&config)?;
-        let component = Component::new(&engine, bytes)
-            .map_err(|e| anyhow::anyhow!("compile the wxcoupon component: {e}"))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        let pre = ProxyPre::new(linker.instantiate_pre(&component)?).map_err(|e| {
-            anyhow::anyhow!("the component does not export wasi:http/incoming-handler: {e}")
-        })?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.listen))?;
+        let component = Component::new(&engine, bytes).map_err(|e| HostError::Compile(e.into()))?;
+        let pre = crate::runtime::linker(&engine)
+            .and_then(|linker| ProxyPre::new(linker.instantiate_pre(&component)?))
+            .map_err(|e| HostError::Exports {
+                expected: "wasi:http/incoming-handler",
+                source: e.into(),
+            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| HostError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
         let permits = Arc::new(Semaphore::new(config.max_concurrency as usize));
         let health_permits = Arc::new(Semaphore::new(HEALTH_SLOTS as usize));
         let listen = listener.local_addr().unwrap_or(config.listen);
@@ -451,7 +467,7 @@ impl Server {
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> anyhow::Result<ServeStats> {
+    ) -> HostResult<ServeStats> {
         let Server { listener, shared } = self;
         let mut connections = Connections::new(
             LogTarget::Serve,
@@ -493,7 +509,7 @@ impl Server {
 
 /// The engine: async, component model, epoch interruption, pooling allocator sized for
 /// `max_concurrency` instances.
-fn engine(config: &ServeConfig) -> anyhow::Result<Engine> {
+fn engine(config: &ServeConfig) -> HostResult<Engine> {
     let n = config.max_concurrency.saturating_add(HEALTH_SLOTS);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(n)
@@ -506,7 +522,7 @@ fn engine(config: &ServeConfig) -> anyhow::Result<Engine> {
     wasm.wasm_component_model(true)
         .epoch_interruption(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&wasm).map_err(|e| anyhow::anyhow!("create the wasmtime engine: {e}"))
+    Engine::new(&wasm).map_err(|e| HostError::Engine(e.into()))
 }
 
 /// Advances the epoch every [`EPOCH_TICK`] until stopped.
@@ -819,7 +835,7 @@ async fn run_guest(
         .map_err(|_| Failure::Overloaded)?
         .map_err(|_| Failure::Overloaded)?;
 
-    let mut store = Store::new(&shared.engine, ServeState::new(config));
+    let mut store = Store::new(&shared.engine, serve_state(config));
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
@@ -880,46 +896,12 @@ async fn run_guest(
     }
 }
 
-/// Per-request store state: WASI with the component's environment, wasi:http with the
-/// configured hooks.
-struct ServeState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    hooks: Box<dyn WasiHttpHooks>,
-    table: ResourceTable,
-}
-
-impl ServeState {
-    fn new(config: &ServeConfig) -> ServeState {
-        let mut wasi = WasiCtx::builder();
-        wasi.envs(&config.component_env);
-        if config.inherit_stderr {
-            wasi.inherit_stderr();
-        }
-        ServeState {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            hooks: (config.hooks)(),
-            table: ResourceTable::new(),
-        }
+/// A store's state for one request: [`HostState`] with the component's environment.
+fn serve_state(config: &ServeConfig) -> HostState {
+    let mut wasi = WasiCtx::builder();
+    wasi.envs(&config.component_env);
+    if config.inherit_stderr {
+        wasi.inherit_stderr();
     }
-}
-
-impl WasiView for ServeState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for ServeState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: self.hooks.as_mut(),
-        }
-    }
+    HostState::with_wasi(wasi.build(), (config.hooks)())
 }

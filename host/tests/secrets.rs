@@ -89,7 +89,7 @@ fn the_core_merchant_and_its_key_are_redacted() {
 #[test]
 fn the_wit_merchant_record_is_redacted() {
     // As the runtime builds it for every call…
-    let record = wxcoupon::convert::merchant_out(&merchant());
+    let record = wxcoupon::convert::merchant_to_wit(&merchant());
     assert_eq!(
         record.api_key, KEY,
         "the record carries the key to the component"
@@ -187,7 +187,7 @@ async fn simulator_types_are_redacted() {
         assert_redacted("RunningSimulator::merchant()", &merchant);
         assert_redacted(
             "runtime::wit::Merchant (simulator merchant)",
-            &wxcoupon::convert::merchant_out(&merchant),
+            &wxcoupon::convert::merchant_to_wit(&merchant),
         );
     }
 }

@@ -65,7 +65,7 @@ pub struct Gateway {
     /// Where it listens.
     pub addr: SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<ServeStats>>,
+    task: tokio::task::JoinHandle<wxcoupon::HostResult<ServeStats>>,
 }
 
 impl Gateway {
