@@ -311,3 +311,33 @@ fn return_code_fail_with_err_code_keeps_the_code() {
         other => panic!("expected a business error, got {other:?}"),
     }
 }
+
+/// `answer_text` is what the parsers refuse before reading: the same error for each body a
+/// text boundary cannot carry (hosts use it for bytes they cannot pass as a WIT `string`), and
+/// no refusal for a body the parsers read.
+#[test]
+fn answer_text_refuses_exactly_what_the_parsers_refuse_first() {
+    let m = merchant();
+    let limits = XmlLimits::default();
+    let oversized = vec![b' '; limits.max_body_bytes + 1];
+    for (status, body) in [
+        (200, &b"<xml>\xff</xml>"[..]),
+        (503, &b"<xml>\xff</xml>"[..]),
+        (200, &oversized[..]),
+        (302, &b""[..]),
+    ] {
+        let refused = wxcoupon_core::answer_text(status, body, &limits).expect_err("refused");
+        for api in [
+            Api::SendCoupon,
+            Api::QueryCouponStock,
+            Api::QueryCouponsInfo,
+        ] {
+            assert_eq!(parse_response(&m, api, status, body), Err(refused.clone()));
+        }
+    }
+    let body = b"<xml><return_code>SUCCESS</return_code></xml>";
+    assert_eq!(
+        wxcoupon_core::answer_text(200, body, &limits),
+        Ok("<xml><return_code>SUCCESS</return_code></xml>")
+    );
+}
