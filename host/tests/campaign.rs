@@ -199,6 +199,17 @@ fn finish(sim: &RunningSimulator, journal: &Path) -> (usize, BTreeMap<RowState, 
     reconcile(sim, journal)
 }
 
+/// Waits (at most 60 s) until the simulator holds more than `before` coupons: a run started
+/// as a child has begun issuing. Timing a kill or a signal from here rather than from the spawn
+/// keeps the tests independent of how long the CLI takes to start (it compiles the component
+/// first, which on a loaded machine takes seconds).
+async fn issuing_began(sim: &RunningSimulator, before: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sim.coupons().len() <= before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn kill(mut child: Child) {
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
@@ -219,12 +230,14 @@ async fn killed_at_random_points_and_resumed_every_user_gets_exactly_one_coupon(
     let mut mid_run = 0;
     for _ in 0..8 {
         // Slow enough (3000 users at 1200/s) that most kills land mid-run.
+        let before = sim.coupons().len();
         let child = tokio::task::block_in_place(|| {
             run_command(&sim, &journal, &["--rate", "1200", "--concurrency", "16"])
                 .spawn()
                 .unwrap()
         });
-        tokio::time::sleep(Duration::from_millis(300 + random.next(700))).await;
+        issuing_began(&sim, before).await;
+        tokio::time::sleep(Duration::from_millis(random.next(700))).await;
         tokio::task::block_in_place(|| kill(child));
         kills += 1;
         // After every kill: nothing doubled, nothing the journal does not know of.
@@ -417,7 +430,8 @@ async fn sigint_stops_after_the_calls_in_flight_and_the_next_run_finishes() {
     let mut command = run_command(&sim, &journal, &["--rate", "500", "--concurrency", "8"]);
     command.stderr(Stdio::piped());
     let child = tokio::task::block_in_place(|| command.spawn().unwrap());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    issuing_began(&sim, 0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let interrupt = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
