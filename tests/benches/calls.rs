@@ -33,6 +33,13 @@ fn native(c: &mut Criterion) {
     g.bench_function("parse_response query_coupon_stock", |b| {
         b.iter(|| core::parse_response(&m, core::Api::QueryCouponStock, 200, &stock).unwrap())
     });
+    let signed = fixture("responses/send_coupon_success_signed.xml");
+    g.bench_function("send_coupon cycle (build + parse the signed answer)", |b| {
+        b.iter(|| {
+            core::build_request(&m, &request, "1417574675").unwrap();
+            core::parse_response(&m, core::Api::SendCoupon, 200, &signed).unwrap()
+        })
+    });
     g.finish();
 }
 
@@ -73,6 +80,24 @@ fn component(c: &mut Criterion) {
             rt.block_on(session.parse_response(&m, core::Api::QueryCouponStock, 200, &stock))
                 .unwrap()
                 .unwrap()
+        })
+    });
+    // The cycle the Python and Go hosts measure (bench/python_cycle.py, BenchmarkSendCouponCycle).
+    let signed = fixture("responses/send_coupon_success_signed.xml");
+    g.bench_function("send_coupon cycle (build + parse the signed answer)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                session
+                    .build_request(&m, &request, Some("1417574675"))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                session
+                    .parse_response(&m, core::Api::SendCoupon, 200, &signed)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            })
         })
     });
     g.finish();
