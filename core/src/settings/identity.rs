@@ -102,8 +102,9 @@ pub fn read_certificate_files(
     } else if p12_set {
         match (&password, mch_id) {
             (None, None) => {
-                let rule =
-                    r.render("required with {p12_file} unless {mch_id} is set (the default password)");
+                let rule = r.render(
+                    "required with {p12_file} unless {mch_id} is set (the default password)",
+                );
                 r.problem(&P12_PASSWORD, rule);
             }
             (password, mch_id) => {

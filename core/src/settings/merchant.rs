@@ -4,7 +4,7 @@
 
 use super::read::Reader;
 use super::table::{
-    Setting, APPID, API_KEY, BACKUP_HOST, BASE_URL, MCH_ID, REQUIRE_SIGNED_RESPONSES, SANDBOX,
+    Setting, API_KEY, APPID, BACKUP_HOST, BASE_URL, MCH_ID, REQUIRE_SIGNED_RESPONSES, SANDBOX,
     SIGN_TYPE,
 };
 use crate::merchant::{api_key_rule, base_url_rule, sign_type_rule};

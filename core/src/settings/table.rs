@@ -178,10 +178,8 @@ pub static BACKUP_HOST: Setting = flag("WXPAY_BACKUP_HOST", "backup_host");
 /// The `/sandboxnew` simulation system (MD5 only).
 pub static SANDBOX: Setting = flag("WXPAY_SANDBOX", "sandbox");
 /// Refuse unsigned answers.
-pub static REQUIRE_SIGNED_RESPONSES: Setting = flag(
-    "WXPAY_REQUIRE_SIGNED_RESPONSES",
-    "require_signed_responses",
-);
+pub static REQUIRE_SIGNED_RESPONSES: Setting =
+    flag("WXPAY_REQUIRE_SIGNED_RESPONSES", "require_signed_responses");
 
 // ---- the client certificate and the TLS trust ----
 

@@ -27,7 +27,11 @@ fn the_table_names_each_setting_once_and_its_number_rules_match_the_limits() {
     for (i, a) in ALL.iter().enumerate() {
         for b in &ALL[i + 1..] {
             assert_ne!(a.key, b.key);
-            assert!(a.variable.is_none() || a.variable != b.variable, "{}", a.key);
+            assert!(
+                a.variable.is_none() || a.variable != b.variable,
+                "{}",
+                a.key
+            );
         }
         if let Kind::Number { min, max, default } = a.kind {
             assert_eq!(a.rule, format!("must be a number {min}–{max}"), "{}", a.key);
@@ -179,7 +183,10 @@ fn the_merchant_is_read_with_the_cores_rules() {
     );
     assert!(!found.concat().contains("short-secret"));
 
-    let vars = merchant_vars(&[("WXPAY_SANDBOX", "true"), ("WXPAY_SIGN_TYPE", "HMAC-SHA256")]);
+    let vars = merchant_vars(&[
+        ("WXPAY_SANDBOX", "true"),
+        ("WXPAY_SIGN_TYPE", "HMAC-SHA256"),
+    ]);
     let mut r = Reader::new(&vars, Naming::Both);
     read_merchant(&mut r, Endpoint::FromSettings);
     assert_eq!(
@@ -229,7 +236,10 @@ fn secrets_are_strings_taken_as_given_and_never_shown() {
     let mut r = Reader::new(&keys, Naming::Key);
     assert_eq!(r.required_secret(&API_KEY), None);
     assert_eq!(r.secret(&P12_PASSWORD).as_deref(), Some(" pa55 "));
-    assert_eq!(problems(r), ["api_key: must be a string (in the config file)"]);
+    assert_eq!(
+        problems(r),
+        ["api_key: must be a string (in the config file)"]
+    );
     let shown = format!("{keys:?}");
     assert!(!shown.contains("pa55") && !shown.contains("123"), "{shown}");
     let vars = Vars::new([("WXPAY_API_KEY", KEY), ("WXPAY_APPID", "wx1")]);
@@ -272,7 +282,10 @@ fn certificate_files_and_their_combinations() {
         })
     );
     let (_, found) = read(&[("WXPAY_CERT_FILE", "c.pem")], None, Need::Optional);
-    assert_eq!(found, ["WXPAY_KEY_FILE: required when WXPAY_CERT_FILE is set"]);
+    assert_eq!(
+        found,
+        ["WXPAY_KEY_FILE: required when WXPAY_CERT_FILE is set"]
+    );
     let (_, found) = read(
         &[("WXPAY_KEY_FILE", "k.pem"), ("WXPAY_P12_FILE", "a.p12")],
         None,
@@ -280,16 +293,24 @@ fn certificate_files_and_their_combinations() {
     );
     assert_eq!(
         found,
-        ["WXPAY_P12_FILE: cannot be combined with WXPAY_CERT_FILE/WXPAY_KEY_FILE: give either \
-          the PEM pair or the .p12"]
+        [
+            "WXPAY_P12_FILE: cannot be combined with WXPAY_CERT_FILE/WXPAY_KEY_FILE: give either \
+          the PEM pair or the .p12"
+        ]
     );
     let (_, found) = read(&[("WXPAY_P12_FILE", "a.p12")], None, Need::Optional);
     assert_eq!(
         found,
-        ["WXPAY_P12_PASSWORD: required with WXPAY_P12_FILE unless WXPAY_MCH_ID is set (the \
-          default password)"]
+        [
+            "WXPAY_P12_PASSWORD: required with WXPAY_P12_FILE unless WXPAY_MCH_ID is set (the \
+          default password)"
+        ]
     );
-    let (files, _) = read(&[("WXPAY_P12_FILE", "a.p12")], Some("10000098"), Need::Optional);
+    let (files, _) = read(
+        &[("WXPAY_P12_FILE", "a.p12")],
+        Some("10000098"),
+        Need::Optional,
+    );
     let Some(CertificateFiles::Pkcs12 {
         password, mch_id, ..
     }) = files
@@ -301,9 +322,15 @@ fn certificate_files_and_their_combinations() {
     assert!(files.is_none() && found.is_empty());
     let (_, found) = read(&[], None, Need::Required);
     assert_eq!(found.len(), 1);
-    assert!(found[0].starts_with("WXPAY_CERT_FILE: required"), "{found:?}");
+    assert!(
+        found[0].starts_with("WXPAY_CERT_FILE: required"),
+        "{found:?}"
+    );
     let (_, found) = read(&[("WXPAY_P12_PASSWORD", "secret-pw")], None, Need::Optional);
-    assert_eq!(found, ["WXPAY_P12_PASSWORD: only meaningful with WXPAY_P12_FILE"]);
+    assert_eq!(
+        found,
+        ["WXPAY_P12_PASSWORD: only meaningful with WXPAY_P12_FILE"]
+    );
     let shown = format!(
         "{:?}",
         CertificateFiles::Pkcs12 {

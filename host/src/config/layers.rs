@@ -121,7 +121,10 @@ pub(super) fn flags(o: &ConfigOverrides) -> Keys {
     k.put(&settings::P12_PASSWORD, text(&o.p12_password));
     k.put(&settings::CA_FILE, path(&o.ca_file));
     k.put(&settings::CONNECT_TIMEOUT_MS, int(o.connect_timeout_ms));
-    k.put(&settings::FIRST_BYTE_TIMEOUT_MS, int(o.first_byte_timeout_ms));
+    k.put(
+        &settings::FIRST_BYTE_TIMEOUT_MS,
+        int(o.first_byte_timeout_ms),
+    );
     let between = int(o.between_bytes_timeout_ms);
     k.put(&settings::BETWEEN_BYTES_TIMEOUT_MS, between);
     k.put(&settings::MAX_RESPONSE_BYTES, int(o.max_response_bytes));

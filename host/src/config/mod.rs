@@ -50,7 +50,9 @@ use wxcoupon_core::settings::{self, CertificateFiles, Endpoint, Keys, Layers, Na
 use wxcoupon_core::settings::{Reader, Setting};
 use wxcoupon_core::{ApiHost, ApiKey, FieldError, Merchant, SignType, SignaturePolicy};
 
-use crate::outbound::{AllowList, ClientIdentity, OutboundConfig, Timeouts, DEFAULT_POOL_IDLE_TIMEOUT};
+use crate::outbound::{
+    AllowList, ClientIdentity, OutboundConfig, Timeouts, DEFAULT_POOL_IDLE_TIMEOUT,
+};
 
 pub use files::wxpay_env_vars;
 pub(crate) use files::{load_identity, read_ca};
@@ -358,7 +360,12 @@ fn check(r: &mut Reader<'_>) -> Option<HostConfig> {
     let max_response_bytes = r.number(&settings::MAX_RESPONSE_BYTES) as usize;
 
     let mut allowed_hosts = Vec::new();
-    for (i, spec) in r.list(&settings::ALLOWED_HOSTS).into_iter().flatten().enumerate() {
+    for (i, spec) in r
+        .list(&settings::ALLOWED_HOSTS)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         match AllowList::deny_all().with_host(&spec) {
             Ok(_) => allowed_hosts.push(spec.trim().to_string()),
             Err(e) => r.problem(

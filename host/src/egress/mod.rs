@@ -70,9 +70,9 @@
 
 mod forward;
 mod settings;
-mod upstream;
 #[cfg(test)]
 mod tests;
+mod upstream;
 
 use std::fmt;
 use std::future::Future;
@@ -194,7 +194,6 @@ pub(super) struct Counters {
     refused: AtomicU64,
     failed: AtomicU64,
 }
-
 
 /// Whether `path` may be forwarded: exactly one of the coupon paths
 /// ([`wxcoupon_core::paths::classify_path`]), or why not.

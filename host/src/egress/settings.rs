@@ -100,13 +100,15 @@ impl EgressConfig {
                 None
             }
         });
-        let extra_ca_pem = r.path(&settings::CA_FILE).and_then(|path| match read_ca(&path) {
-            Ok(pem) => Some(pem),
-            Err(rule) => {
-                r.problem(&settings::CA_FILE, rule);
-                None
-            }
-        });
+        let extra_ca_pem = r
+            .path(&settings::CA_FILE)
+            .and_then(|path| match read_ca(&path) {
+                Ok(pem) => Some(pem),
+                Err(rule) => {
+                    r.problem(&settings::CA_FILE, rule);
+                    None
+                }
+            });
 
         let mut ms = |setting: &Setting| Duration::from_millis(u64::from(r.number(setting)));
         let timeouts = Timeouts {
