@@ -89,12 +89,7 @@ fn value_of(value: toml::Value, base: Option<&Path>) -> Value {
 }
 
 /// The `WXPAY_*` variables among `env`.
-pub(super) fn env<I, K, V>(env: I) -> Vars
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: AsRef<str>,
-    V: AsRef<str>,
-{
+pub(super) fn env(env: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>) -> Vars {
     Vars::new(env).with_origin("in the environment")
 }
 

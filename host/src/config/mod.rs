@@ -39,23 +39,23 @@
 //! policy (what a [`HostConfig`] needs, the allow-list checks); `layers` turns the file, the
 //! environment and the flags into settings sources; `files` does the I/O.
 
+mod client;
 mod files;
 mod layers;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use wxcoupon_core::settings::{self, CertificateFiles, Endpoint, Keys, Layers, Naming, Need};
-use wxcoupon_core::settings::{Reader, Setting};
+use wxcoupon_core::settings::{Reader, Vars};
 use wxcoupon_core::{ApiHost, ApiKey, FieldError, Merchant, SignType, SignaturePolicy};
 
 use crate::outbound::{
     AllowList, ClientIdentity, OutboundConfig, Timeouts, DEFAULT_POOL_IDLE_TIMEOUT,
 };
 
+pub(crate) use client::read_client;
 pub use files::wxpay_env_vars;
-pub(crate) use files::{load_identity, read_ca};
 
 /// Every problem found in a configuration, one [`FieldError`] per item: the settings' one error
 /// type.
@@ -190,28 +190,24 @@ impl HostConfig {
     /// Reads the TOML `file` (if any), then the `WXPAY_*` entries of `env`, then `overrides`,
     /// and checks the result. Pass `std::env::vars()` for the process environment, or a map in
     /// tests.
-    pub fn load<I, K, V>(
+    pub fn load(
         file: Option<&Path>,
-        env: I,
+        env: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
         overrides: &ConfigOverrides,
-    ) -> Result<HostConfig, ConfigErrors>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    ) -> Result<HostConfig, ConfigErrors> {
+        let env = layers::env(env);
         let Some(path) = file else {
-            return Self::build(None, env, overrides);
+            return Self::build(None, &env, overrides);
         };
         let label = format!("config file {}", path.display());
         match files::read_config_file(path) {
             Ok(text) => {
                 let base = path.parent().unwrap_or(Path::new(""));
-                Self::build(Some((&text, base, &label)), env, overrides)
+                Self::build(Some((&text, base, &label)), &env, overrides)
             }
             Err(rule) => {
                 // Report the file, and whatever else is wrong without it.
-                let mut errors = match Self::build(None, env, overrides) {
+                let mut errors = match Self::build(None, &env, overrides) {
                     Ok(_) => Vec::new(),
                     Err(ConfigErrors(v)) => v,
                 };
@@ -223,18 +219,14 @@ impl HostConfig {
 
     /// Like [`HostConfig::load`] with the file's text given; relative paths in it are resolved
     /// against `base_dir`.
-    pub fn from_toml_str<I, K, V>(
+    pub fn from_toml_str(
         toml_text: &str,
         base_dir: &Path,
-        env: I,
+        env: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
         overrides: &ConfigOverrides,
-    ) -> Result<HostConfig, ConfigErrors>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        Self::build(Some((toml_text, base_dir, "config file")), env, overrides)
+    ) -> Result<HostConfig, ConfigErrors> {
+        let file = Some((toml_text, base_dir, "config file"));
+        Self::build(file, &layers::env(env), overrides)
     }
 
     /// The merchant settings for the component.
@@ -281,24 +273,19 @@ impl HostConfig {
         }
     }
 
-    fn build<I, K, V>(
+    /// The three layers read and checked; `file` is the file's text, directory and label.
+    fn build(
         file: Option<(&str, &Path, &str)>,
-        env: I,
+        env: &Vars,
         overrides: &ConfigOverrides,
-    ) -> Result<HostConfig, ConfigErrors>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
+    ) -> Result<HostConfig, ConfigErrors> {
         let mut file_problems = Vec::new();
         let file = match file {
             Some((text, base, label)) => layers::file(text, base, label, &mut file_problems),
             None => Keys::default(),
         };
-        let env = layers::env(env);
         let flags = layers::flags(overrides);
-        let source = Layers::new().over(&file).over(&env).over(&flags);
+        let source = Layers::new().over(&file).over(env).over(&flags);
         let mut r = Reader::new(&source, Naming::Both);
         for problem in file_problems {
             r.problem_of(problem.field, problem.rule);
@@ -323,15 +310,8 @@ fn check(r: &mut Reader<'_>) -> Option<HostConfig> {
         _ => None,
     };
 
-    let files = settings::read_certificate_files(r, merchant.mch_id.as_deref(), Need::Optional);
-    let identity = files.as_ref().and_then(|f| match load_identity(f) {
-        Ok(identity) => Some(identity),
-        Err((setting, rule)) => {
-            r.problem(setting, rule);
-            None
-        }
-    });
-    let identity_files = files.filter(|_| identity.is_some()).map(|f| match f {
+    let client = read_client(r, merchant.mch_id.as_deref(), Need::Optional);
+    let identity_files = client.files.map(|f| match f {
         CertificateFiles::Pem {
             cert_file,
             key_file,
@@ -341,23 +321,6 @@ fn check(r: &mut Reader<'_>) -> Option<HostConfig> {
         },
         CertificateFiles::Pkcs12 { p12_file, .. } => IdentityFiles::Pkcs12 { p12_file },
     });
-
-    let ca_file = r.path(&settings::CA_FILE);
-    let extra_ca_pem = ca_file.as_deref().and_then(|path| match read_ca(path) {
-        Ok(pem) => Some(pem),
-        Err(rule) => {
-            r.problem(&settings::CA_FILE, rule);
-            None
-        }
-    });
-
-    let mut ms = |setting: &Setting| Duration::from_millis(u64::from(r.number(setting)));
-    let timeouts = Timeouts {
-        connect: ms(&settings::CONNECT_TIMEOUT_MS),
-        first_byte: ms(&settings::FIRST_BYTE_TIMEOUT_MS),
-        between_bytes: ms(&settings::BETWEEN_BYTES_TIMEOUT_MS),
-    };
-    let max_response_bytes = r.number(&settings::MAX_RESPONSE_BYTES) as usize;
 
     let mut allowed_hosts = Vec::new();
     for (i, spec) in r
@@ -386,11 +349,11 @@ fn check(r: &mut Reader<'_>) -> Option<HostConfig> {
         sandbox: m.sandbox,
         require_signed_responses: m.signature_policy == SignaturePolicy::Require,
         identity_files,
-        identity,
-        ca_file,
-        extra_ca_pem,
-        timeouts,
-        max_response_bytes,
+        identity: client.outbound.identity,
+        ca_file: client.ca_file,
+        extra_ca_pem: client.outbound.extra_ca_pem,
+        timeouts: client.outbound.timeouts,
+        max_response_bytes: client.outbound.max_response_bytes,
         allowed_hosts,
     })
 }

@@ -74,7 +74,6 @@ mod settings;
 mod tests;
 mod upstream;
 
-use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,7 +111,8 @@ pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8079);
 
 /// `outbound.identity`), loopback only, 10 s shutdown grace.
-#[derive(Clone)]
+// `Debug`: OutboundConfig's shows no key material.
+#[derive(Clone, Debug)]
 pub struct EgressConfig {
     /// Where to listen (port 0: one chosen by the system; [`EgressProxy::local_addr`] tells
     /// which). Loopback unless [`EgressConfig::allow_non_loopback`].
@@ -139,19 +139,6 @@ impl Default for EgressConfig {
             allow_non_loopback: false,
             shutdown_grace: Duration::from_secs(10),
         }
-    }
-}
-
-impl fmt::Debug for EgressConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // OutboundConfig's Debug shows no key material.
-        f.debug_struct("EgressConfig")
-            .field("listen", &self.listen)
-            .field("upstream_base_url", &self.upstream_base_url)
-            .field("outbound", &self.outbound)
-            .field("allow_non_loopback", &self.allow_non_loopback)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .finish()
     }
 }
 

@@ -2,13 +2,11 @@
 //! (`wxcoupon_core::settings`: the same names, rules and limits as every other edge); the
 //! certificate and CA files are opened by the host configuration's own loaders.
 
-use std::time::Duration;
-
 use wxcoupon_core::settings::{self, Naming, Need, Reader, Setting, Vars};
 
 use super::{EgressConfig, Upstream, DEFAULT_LISTEN};
-use crate::config::{load_identity, read_ca};
-use crate::outbound::{OutboundConfig, Timeouts, WECHAT_API_HOST, WECHAT_BACKUP_API_HOST};
+use crate::config::read_client;
+use crate::outbound::{WECHAT_API_HOST, WECHAT_BACKUP_API_HOST};
 
 /// What is wrong with the proxy's settings: the settings' one error type, `(variable, rule)`
 /// problems, values never included.
@@ -92,42 +90,11 @@ impl EgressConfig {
         };
 
         let mch_id = r.text(&settings::MCH_ID);
-        let files = settings::read_certificate_files(&mut r, mch_id.as_deref(), Need::Required);
-        let identity = files.and_then(|f| match load_identity(&f) {
-            Ok(identity) => Some(identity),
-            Err((setting, rule)) => {
-                r.problem(setting, rule);
-                None
-            }
-        });
-        let extra_ca_pem = r
-            .path(&settings::CA_FILE)
-            .and_then(|path| match read_ca(&path) {
-                Ok(pem) => Some(pem),
-                Err(rule) => {
-                    r.problem(&settings::CA_FILE, rule);
-                    None
-                }
-            });
-
-        let mut ms = |setting: &Setting| Duration::from_millis(u64::from(r.number(setting)));
-        let timeouts = Timeouts {
-            connect: ms(&settings::CONNECT_TIMEOUT_MS),
-            first_byte: ms(&settings::FIRST_BYTE_TIMEOUT_MS),
-            between_bytes: ms(&settings::BETWEEN_BYTES_TIMEOUT_MS),
-        };
-        let max_response_bytes = r.number(&settings::MAX_RESPONSE_BYTES) as usize;
-
+        let client = read_client(&mut r, mch_id.as_deref(), Need::Required);
         r.finish(Some(EgressConfig {
             listen,
             upstream_base_url,
-            outbound: OutboundConfig {
-                identity,
-                extra_ca_pem,
-                timeouts,
-                max_response_bytes,
-                ..OutboundConfig::default()
-            },
+            outbound: client.outbound,
             allow_non_loopback,
             ..EgressConfig::default()
         }))
