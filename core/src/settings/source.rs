@@ -105,6 +105,14 @@ impl Vars {
         self
     }
 
+    /// Only the variables of `settings`: any other reads as unset, so that an edge cannot read
+    /// more than it declares.
+    pub fn only(mut self, settings: &[&Setting]) -> Vars {
+        self.values
+            .retain(|name, _| settings.iter().any(|s| s.variable == Some(name.as_str())));
+        self
+    }
+
     /// Whether `variable` is set.
     pub fn contains(&self, variable: &str) -> bool {
         self.values.contains_key(variable)

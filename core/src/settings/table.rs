@@ -307,6 +307,24 @@ pub static ALL: [&Setting; 27] = [
     &AUTHORITY,
 ];
 
+/// Every setting the component's gateway reads from `wasi:cli/environment` (and so every
+/// variable a runtime's manifest may give it).
+pub static GATEWAY_SETTINGS: [&Setting; 13] = [
+    &APPID,
+    &MCH_ID,
+    &API_KEY,
+    &SIGN_TYPE,
+    &BASE_URL,
+    &BACKUP_HOST,
+    &SANDBOX,
+    &REQUIRE_SIGNED_RESPONSES,
+    &CONNECT_TIMEOUT_MS,
+    &FIRST_BYTE_TIMEOUT_MS,
+    &BETWEEN_BYTES_TIMEOUT_MS,
+    &MAX_RESPONSE_BYTES,
+    &CALLER_TOKENS,
+];
+
 /// The setting with `key`, if any.
 pub fn by_key(key: &str) -> Option<&'static Setting> {
     ALL.iter().copied().find(|s| s.key == key)

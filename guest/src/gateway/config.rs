@@ -19,7 +19,8 @@
 //! | `WXPAY_MAX_RESPONSE_BYTES` | 1–16777216, default 65536 |
 //! | `WXPAY_GATEWAY_TOKENS` | `name:sha256hex[,…]`: the callers of `/v1/*` (bearer tokens kept as their SHA-256, `wxcoupon_api::callers`); unset: open, for a runtime that only trusted processes reach |
 //!
-//! An empty variable counts as unset. Booleans: `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`.
+//! These are `wxcoupon_core::settings::GATEWAY_SETTINGS` (runtime manifests are checked
+//! against that list); no other variable is read. An empty variable counts as unset. Booleans: `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`.
 //! Every problem is reported, each naming the variable and the rule, never a value.
 
 use wxcoupon_core as core;
@@ -49,7 +50,7 @@ impl Config {
     /// Reads the settings from `(name, value)` pairs; later duplicates win, empty values are
     /// unset.
     pub fn from_vars(vars: Vec<(String, String)>) -> Result<Config, ConfigError> {
-        let vars = Vars::new(vars);
+        let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
         let mut r = Reader::new(&vars, Naming::Variable);
         let merchant = settings::read_merchant(&mut r, Endpoint::FromSettings).merchant();
         let connect_timeout_ms = r.number(&settings::CONNECT_TIMEOUT_MS);
@@ -92,7 +93,7 @@ pub fn callers_from_host() -> Result<wxcoupon_api::CallerTokens, wxcoupon_api::A
 pub fn callers_from_vars(
     vars: Vec<(String, String)>,
 ) -> Result<wxcoupon_api::CallerTokens, wxcoupon_api::ApiError> {
-    let vars = Vars::new(vars);
+    let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
     let mut r = Reader::new(&vars, Naming::Variable);
     let setting = r.text(&settings::CALLER_TOKENS).unwrap_or_default();
     wxcoupon_api::CallerTokens::parse(&setting).map_err(|rule| {
