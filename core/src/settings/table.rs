@@ -276,8 +276,9 @@ pub static AUTHORITY: Setting = setting(
     "must be a host with an optional port (no scheme, path or credentials)",
 );
 
-/// Every setting, in the order of the documentation.
-pub static ALL: [&Setting; 27] = [
+/// The merchant's settings ([`super::read_merchant`] reads them all but an edge's own
+/// endpoint).
+pub static MERCHANT_SETTINGS: [&Setting; 8] = [
     &APPID,
     &MCH_ID,
     &API_KEY,
@@ -286,44 +287,53 @@ pub static ALL: [&Setting; 27] = [
     &BACKUP_HOST,
     &SANDBOX,
     &REQUIRE_SIGNED_RESPONSES,
-    &CERT_FILE,
-    &KEY_FILE,
-    &P12_FILE,
-    &P12_PASSWORD,
-    &CA_FILE,
+];
+
+/// The client certificate's files and the TLS trust.
+pub static CERTIFICATE_SETTINGS: [&Setting; 5] =
+    [&CERT_FILE, &KEY_FILE, &P12_FILE, &P12_PASSWORD, &CA_FILE];
+
+/// The three timeouts of a WeChat Pay call and the response cap.
+pub static CALL_LIMIT_SETTINGS: [&Setting; 4] = [
     &CONNECT_TIMEOUT_MS,
     &FIRST_BYTE_TIMEOUT_MS,
     &BETWEEN_BYTES_TIMEOUT_MS,
-    &TIMEOUT_MS,
     &MAX_RESPONSE_BYTES,
-    &ALLOWED_HOSTS,
-    &CALLER_TOKENS,
-    &EGRESS_LISTEN,
-    &EGRESS_UPSTREAM,
-    &EGRESS_ALLOW_NON_LOOPBACK,
-    &API_KEY_ENV,
-    &SEND_CLUSTER,
-    &QUERY_CLUSTER,
-    &AUTHORITY,
 ];
+
+/// Every setting, in the order of the documentation.
+pub static ALL: [&Setting; 27] = concat(&[
+    &MERCHANT_SETTINGS,
+    &CERTIFICATE_SETTINGS,
+    &CALL_LIMIT_SETTINGS,
+    &[&TIMEOUT_MS, &ALLOWED_HOSTS, &CALLER_TOKENS],
+    &[&EGRESS_LISTEN, &EGRESS_UPSTREAM, &EGRESS_ALLOW_NON_LOOPBACK],
+    &[&API_KEY_ENV, &SEND_CLUSTER, &QUERY_CLUSTER, &AUTHORITY],
+]);
 
 /// Every setting the component's gateway reads from `wasi:cli/environment` (and so every
 /// variable a runtime's manifest may give it).
-pub static GATEWAY_SETTINGS: [&Setting; 13] = [
-    &APPID,
-    &MCH_ID,
-    &API_KEY,
-    &SIGN_TYPE,
-    &BASE_URL,
-    &BACKUP_HOST,
-    &SANDBOX,
-    &REQUIRE_SIGNED_RESPONSES,
-    &CONNECT_TIMEOUT_MS,
-    &FIRST_BYTE_TIMEOUT_MS,
-    &BETWEEN_BYTES_TIMEOUT_MS,
-    &MAX_RESPONSE_BYTES,
-    &CALLER_TOKENS,
-];
+pub static GATEWAY_SETTINGS: [&Setting; 13] =
+    concat(&[&MERCHANT_SETTINGS, &CALL_LIMIT_SETTINGS, &[&CALLER_TOKENS]]);
+
+/// `groups` one after the other, for a `static` list made of smaller ones. Fails to compile
+/// (in a `static`) when they do not hold exactly `N` settings.
+pub const fn concat<const N: usize>(groups: &[&[&'static Setting]]) -> [&'static Setting; N] {
+    let mut out: [&'static Setting; N] = [&APPID; N];
+    let (mut n, mut g) = (0, 0);
+    while g < groups.len() {
+        let mut i = 0;
+        while i < groups[g].len() {
+            assert!(n < N, "more settings than the list holds");
+            out[n] = groups[g][i];
+            n += 1;
+            i += 1;
+        }
+        g += 1;
+    }
+    assert!(n == N, "fewer settings than the list holds");
+    out
+}
 
 /// The setting with `key`, if any.
 pub fn by_key(key: &str) -> Option<&'static Setting> {

@@ -10,26 +10,12 @@ use wxcoupon_core::FieldError;
 use super::ConfigOverrides;
 
 /// Every setting the host reads: the keys a file may hold.
-pub(super) const HOST_SETTINGS: [&Setting; 18] = [
-    &settings::APPID,
-    &settings::MCH_ID,
-    &settings::API_KEY,
-    &settings::SIGN_TYPE,
-    &settings::BASE_URL,
-    &settings::BACKUP_HOST,
-    &settings::SANDBOX,
-    &settings::REQUIRE_SIGNED_RESPONSES,
-    &settings::CERT_FILE,
-    &settings::KEY_FILE,
-    &settings::P12_FILE,
-    &settings::P12_PASSWORD,
-    &settings::CA_FILE,
-    &settings::CONNECT_TIMEOUT_MS,
-    &settings::FIRST_BYTE_TIMEOUT_MS,
-    &settings::BETWEEN_BYTES_TIMEOUT_MS,
-    &settings::MAX_RESPONSE_BYTES,
-    &settings::ALLOWED_HOSTS,
-];
+pub(super) static HOST_SETTINGS: [&Setting; 18] = settings::concat(&[
+    &settings::MERCHANT_SETTINGS,
+    &settings::CERTIFICATE_SETTINGS,
+    &settings::CALL_LIMIT_SETTINGS,
+    &[&settings::ALLOWED_HOSTS],
+]);
 
 /// The TOML file's settings; a syntax error (its line, never its text) and unknown keys go to
 /// `problems`, named after `label` (`config file wxpay.toml`).
