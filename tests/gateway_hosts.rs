@@ -756,36 +756,14 @@ async fn the_egress_proxy_answers_502_when_the_upstream_is_down() {
 
 // ---- spin.toml ----
 
-/// Every `WXPAY_*` name the component reads: the string literals of the guest's source.
+/// Every `WXPAY_*` name the component reads: the gateway's settings in the core's table (the
+/// guest reads no other variable).
 fn component_variables() -> std::collections::BTreeSet<String> {
-    fn scan(dir: &std::path::Path, names: &mut std::collections::BTreeSet<String>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                scan(&path, names);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for piece in text.split("\"WXPAY_").skip(1) {
-                    let name: String = piece
-                        .chars()
-                        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
-                        .collect();
-                    if piece[name.len()..].starts_with('"') && !name.is_empty() {
-                        names.insert(format!("WXPAY_{name}"));
-                    }
-                }
-            }
-        }
-    }
-    let mut names = std::collections::BTreeSet::new();
-    // The gateway's configuration lives in the guest; its JSON API (if split out) in api/.
-    for dir in ["guest/src", "api/src"] {
-        let dir = hosts::repo_root().join(dir);
-        if dir.is_dir() {
-            scan(&dir, &mut names);
-        }
-    }
-    names
+    wxcoupon_core::settings::GATEWAY_SETTINGS
+        .iter()
+        .filter_map(|s| s.variable)
+        .map(str::to_string)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

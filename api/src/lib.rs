@@ -216,13 +216,11 @@ pub fn checked_merchant(
 }
 
 /// An edge's sign-type setting: `MD5` (also when unset) or `HMAC-SHA256`, in any case; anything
-/// else is `Err` with the rule.
+/// else is `Err` with the rule (the settings' own, `core::settings::SIGN_TYPE`).
 pub fn sign_type_setting(value: Option<&str>) -> Result<core::SignType, &'static str> {
     match value {
         None => Ok(core::SignType::Md5),
-        Some(v) if v.eq_ignore_ascii_case("md5") => Ok(core::SignType::Md5),
-        Some(v) if v.eq_ignore_ascii_case("hmac-sha256") => Ok(core::SignType::HmacSha256),
-        Some(_) => Err("must be MD5 or HMAC-SHA256"),
+        Some(v) => core::SignType::from_wire_name(v).ok_or(core::settings::SIGN_TYPE.rule),
     }
 }
 

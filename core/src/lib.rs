@@ -18,6 +18,7 @@
 //! | [`time`] | Unix-second and `yyyyMMddHHmmss` (UTC+8) times |
 //! | [`nonce`] | the `nonce_str` rule, and nonces from caller-supplied random bytes |
 //! | [`paths`] | the exact set of coupon paths, read strictly: which endpoint a path is, or why none |
+//! | [`settings`] | the `WXPAY_*` settings of every edge: one table, one reader, limits, one error type |
 //! | [`error`] | the one error type |
 //! | [`wit_mapping`] | the one table between these types and the WIT bindings' (both sides of the component boundary) |
 //!
@@ -47,6 +48,7 @@ pub mod nonce;
 pub mod paths;
 pub mod request;
 pub mod response;
+pub mod settings;
 pub mod sign;
 pub mod time;
 pub mod wit_mapping;

@@ -106,31 +106,18 @@ impl Merchant {
     /// pass.
     pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        problems.extend(check_id("merchant.appid", &self.appid).err());
-        problems.extend(check_id("merchant.mch_id", &self.mch_id).err());
-        let key = self.api_key.expose();
-        let len = key.chars().count();
-        if len != 32 {
-            problems.push(FieldError::new(
-                "merchant.api_key",
-                format!("must be 32 characters, the APIv2 key's length (got {len})"),
-            ));
-        } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            problems.push(FieldError::new(
-                "merchant.api_key",
-                "must be printable ASCII without spaces",
-            ));
-        }
-        if self.sandbox && self.sign_type != SignType::Md5 {
-            problems.push(FieldError::new(
-                "merchant.sign_type",
-                "the sandbox accepts MD5 signatures only",
-            ));
-        }
+        let mut check = |field: &str, rule: Option<String>| {
+            problems.extend(rule.map(|rule| FieldError::new(field, rule)));
+        };
+        check("merchant.appid", id_rule(&self.appid));
+        check("merchant.mch_id", id_rule(&self.mch_id));
+        check("merchant.api_key", api_key_rule(self.api_key.expose()));
+        check(
+            "merchant.sign_type",
+            sign_type_rule(self.sandbox, self.sign_type).map(str::to_string),
+        );
         if let ApiHost::Custom(url) = &self.host {
-            if let Err(Error::InvalidInput(e)) = check_base_url(url) {
-                problems.push(e);
-            }
+            check("merchant.base_url", base_url_rule(url).map(str::to_string));
         }
         problems
     }
@@ -142,50 +129,73 @@ impl Merchant {
     }
 }
 
-fn check_id(field: &str, value: &str) -> Result<(), FieldError> {
+/// The first rule an identifier (appid, mch_id) breaks: required, at most 32 characters, no
+/// spaces or control characters.
+pub(crate) fn id_rule(value: &str) -> Option<String> {
     if value.trim().is_empty() {
-        return Err(FieldError::new(field, "required"));
+        return Some("required".into());
     }
     let len = value.chars().count();
     if len > 32 {
-        return Err(FieldError::new(
-            field,
-            format!("at most 32 characters (got {len})"),
-        ));
+        return Some(format!("at most 32 characters (got {len})"));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(FieldError::new(
-            field,
-            "must not contain spaces or control characters",
+        return Some("must not contain spaces or control characters".into());
+    }
+    None
+}
+
+/// The first rule an APIv2 key breaks: 32 characters, printable ASCII without spaces. Never the
+/// key itself, only its length.
+pub(crate) fn api_key_rule(key: &str) -> Option<String> {
+    let len = key.chars().count();
+    if len != 32 {
+        return Some(format!(
+            "must be 32 characters, the APIv2 key's length (got {len})"
         ));
     }
-    Ok(())
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some("must be printable ASCII without spaces".into());
+    }
+    None
+}
+
+/// The rule a digest breaks with the sandbox, which accepts MD5 only.
+pub(crate) fn sign_type_rule(sandbox: bool, sign_type: SignType) -> Option<&'static str> {
+    (sandbox && sign_type != SignType::Md5).then_some("the sandbox accepts MD5 signatures only")
+}
+
+/// The first rule a custom base URL breaks: `http://` or `https://`, a host, no credentials,
+/// query, fragment or whitespace.
+pub(crate) fn base_url_rule(url: &str) -> Option<&'static str> {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return Some("must start with http:// or https://");
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Some("must name a host");
+    }
+    if authority.contains('@') {
+        return Some("must not carry user credentials");
+    }
+    if url.contains(['?', '#']) {
+        return Some("must not have a query or fragment");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("must not contain spaces or control characters");
+    }
+    None
 }
 
 /// Checks a custom base URL: `http://` or `https://`, a host, no query, fragment or whitespace.
 pub fn check_base_url(url: &str) -> Result<(), Error> {
-    const FIELD: &str = "merchant.base_url";
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| Error::invalid(FIELD, "must start with http:// or https://"))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() {
-        return Err(Error::invalid(FIELD, "must name a host"));
+    match base_url_rule(url) {
+        Some(rule) => Err(Error::invalid("merchant.base_url", rule)),
+        None => Ok(()),
     }
-    if authority.contains('@') {
-        return Err(Error::invalid(FIELD, "must not carry user credentials"));
-    }
-    if url.contains(['?', '#']) {
-        return Err(Error::invalid(FIELD, "must not have a query or fragment"));
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::invalid(
-            FIELD,
-            "must not contain spaces or control characters",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

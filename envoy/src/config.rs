@@ -18,38 +18,36 @@
 //! | `caller_tokens` | `name:sha256hex[,…]`: the callers of `/v1/*` (bearer tokens, kept as their SHA-256; see `wxcoupon_api::callers`); without it the filter trusts whatever Envoy lets through (put `jwt_authn` or `ext_authz` in front, docs/envoy.md) |
 //!
 //! Unknown keys are refused (a misspelt key would otherwise be silently ignored). Every problem
-//! is reported at once, each naming the key and the rule, never a value.
+//! is reported at once, each naming the key and the rule, never a value. Keys, rules and limits
+//! are those of every edge (`wxcoupon_core::settings`); booleans are `true`/`false` or the text
+//! `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`, numbers whole numbers or their text.
 
-use std::fmt;
-
-use serde_json::{Map, Value};
+use serde_json::{Map, Value as Json};
 use wxcoupon_core as core;
+use wxcoupon_core::settings::{self, Endpoint, Keys, Naming, Reader, Setting, Value};
+
+/// What is wrong with the configuration: the settings' one error type, `(key, rule)` problems,
+/// values never included.
+pub use wxcoupon_core::settings::SettingsError as ConfigError;
 
 /// The default `:authority`: WeChat Pay's production API host.
 pub const DEFAULT_AUTHORITY: &str = "api.mch.weixin.qq.com";
-/// The default `timeout_ms`.
-pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
-/// The default `max_response_bytes` (the component's too).
-pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 64 * 1024;
-/// The largest `timeout_ms` (10 minutes), as the component's.
-const MAX_TIMEOUT_MS: u32 = 600_000;
-/// The largest `max_response_bytes` (16 MiB), as the component's.
-const MAX_RESPONSE_BYTES: u32 = 16 * 1024 * 1024;
 
-const KEYS: [&str; 13] = [
-    "appid",
-    "mch_id",
-    "api_key",
-    "api_key_env",
-    "sign_type",
-    "sandbox",
-    "require_signed_responses",
-    "send_cluster",
-    "query_cluster",
-    "authority",
-    "timeout_ms",
-    "max_response_bytes",
-    "caller_tokens",
+/// The keys of the configuration object, in the order of the documentation.
+const SETTINGS: [&Setting; 13] = [
+    &settings::APPID,
+    &settings::MCH_ID,
+    &settings::API_KEY,
+    &settings::API_KEY_ENV,
+    &settings::SIGN_TYPE,
+    &settings::SANDBOX,
+    &settings::REQUIRE_SIGNED_RESPONSES,
+    &settings::SEND_CLUSTER,
+    &settings::QUERY_CLUSTER,
+    &settings::AUTHORITY,
+    &settings::TIMEOUT_MS,
+    &settings::MAX_RESPONSE_BYTES,
+    &settings::CALLER_TOKENS,
 ];
 
 /// The checked settings.
@@ -71,153 +69,96 @@ pub struct Settings {
     pub callers: wxcoupon_api::CallerTokens,
 }
 
-/// What is wrong with the configuration: `(key, rule)` pairs, values never included.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ConfigError(pub Vec<(String, String)>);
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (key, rule)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{key}: {rule}")?;
-        }
-        Ok(())
-    }
-}
-
 impl Settings {
     /// Reads the configuration; `env` looks up a VM environment variable (`api_key_env`).
     pub fn parse(
         bytes: &[u8],
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
-        let mut problems = Vec::new();
-        let map: Map<String, Value> = match serde_json::from_slice(bytes) {
-            Ok(Value::Object(map)) => map,
+        let map: Map<String, Json> = match serde_json::from_slice(bytes) {
+            Ok(Json::Object(map)) => map,
             // serde_json's syntax errors give a position, never the text.
             Ok(_) | Err(_) if bytes.iter().all(u8::is_ascii_whitespace) => {
-                return Err(ConfigError(vec![(
-                    "configuration".into(),
+                return Err(ConfigError::one(
+                    "configuration",
                     "required: a JSON object with appid, mch_id, api_key or api_key_env, \
-                     send_cluster"
-                        .into(),
-                )]))
+                     send_cluster",
+                ))
             }
-            Ok(_) => {
-                return Err(ConfigError(vec![(
-                    "configuration".into(),
-                    "must be a JSON object".into(),
-                )]))
-            }
+            Ok(_) => return Err(ConfigError::one("configuration", "must be a JSON object")),
             Err(e) => {
-                return Err(ConfigError(vec![(
-                    "configuration".into(),
+                return Err(ConfigError::one(
+                    "configuration",
                     format!("must be a JSON object ({e})"),
-                )]))
+                ))
             }
         };
-        let mut unknown: Vec<&String> =
-            map.keys().filter(|k| !KEYS.contains(&k.as_str())).collect();
-        unknown.sort();
-        for key in unknown {
-            problems.push((
-                key.clone(),
-                format!("unknown key (expected one of {})", KEYS.join(", ")),
-            ));
+        let mut keys = Keys::new(None);
+        for (key, value) in map {
+            // `null` is unset (an unknown key is still reported).
+            if !(value.is_null() && SETTINGS.iter().any(|s| s.key == key)) {
+                keys.insert(key, value_of(value));
+            }
         }
-        let mut reader = Reader {
-            map: &map,
-            problems: &mut problems,
-        };
+        let mut r = Reader::new(&keys, Naming::Key);
+        for problem in settings::unknown_keys(&keys.unknown(&SETTINGS), &SETTINGS, str::to_string) {
+            r.problem_of(problem.field, problem.rule);
+        }
 
-        let appid = reader.string("appid", true).unwrap_or_default();
-        let mch_id = reader.string("mch_id", true).unwrap_or_default();
-        let inline_key = reader.raw_string("api_key");
-        let key_env = reader.string("api_key_env", false);
-        let api_key = match (inline_key, key_env) {
-            (Some(_), Some(_)) => {
-                reader.problem("api_key", "give api_key or api_key_env, not both");
-                None
+        // The key inline, or from a VM environment variable.
+        let key_env = r.text(&settings::API_KEY_ENV);
+        match key_env {
+            Some(_) if r.is_set(&settings::API_KEY) => {
+                r.problem(&settings::API_KEY, "give api_key or api_key_env, not both");
+                r.excuse(&settings::API_KEY);
             }
-            (Some(key), None) => Some(key),
-            (None, Some(name)) => match env(&name) {
-                Some(key) if !key.is_empty() => Some(key),
+            Some(name) => match env(&name) {
+                Some(key) if !key.is_empty() => r.supply(&settings::API_KEY, Value::Text(key)),
                 _ => {
-                    reader.problem(
-                        "api_key_env",
+                    r.problem(
+                        &settings::API_KEY_ENV,
                         format!(
                             "the VM environment variable {name} is not set (list it in \
                              vm_config.environment_variables)"
                         ),
                     );
-                    None
+                    r.excuse(&settings::API_KEY);
                 }
             },
-            (None, None) => {
-                if !reader.problems.iter().any(|(key, _)| key == "api_key") {
-                    reader.problem("api_key", "required (or api_key_env)");
-                }
-                None
-            }
-        };
-        let sign_type =
-            wxcoupon_api::sign_type_setting(reader.string("sign_type", false).as_deref())
-                .unwrap_or_else(|rule| {
-                    reader.problem("sign_type", rule);
-                    core::SignType::Md5
-                });
-        let sandbox = reader.flag("sandbox");
-        let require_signed = reader.flag("require_signed_responses");
-        let send_cluster = reader.string("send_cluster", true).unwrap_or_default();
-        let query_cluster = reader
-            .string("query_cluster", false)
-            .unwrap_or_else(|| send_cluster.clone());
-        let authority = reader
-            .string("authority", false)
-            .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
-        if authority.contains(['/', '?', '#', '@']) {
-            reader.problem(
-                "authority",
-                "must be a host with an optional port (no scheme, path or credentials)",
-            );
+            None => {}
         }
-        let timeout_ms = reader.number("timeout_ms", DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
-        let max_response_bytes = reader.number(
-            "max_response_bytes",
-            DEFAULT_MAX_RESPONSE_BYTES,
-            MAX_RESPONSE_BYTES,
-        );
-
-        let callers = match reader.string("caller_tokens", false) {
+        let authority = r
+            .text(&settings::AUTHORITY)
+            .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
+        let host = if authority.contains(['/', '?', '#', '@']) {
+            r.problem(&settings::AUTHORITY, settings::AUTHORITY.rule);
+            None
+        } else {
+            Some(core::ApiHost::Custom(format!("https://{authority}")))
+        };
+        let merchant = settings::read_merchant(
+            &mut r,
+            Endpoint::Given {
+                host,
+                setting: &settings::AUTHORITY,
+            },
+        )
+        .merchant();
+        let send_cluster = r.required_text(&settings::SEND_CLUSTER).unwrap_or_default();
+        let query_cluster = r
+            .text(&settings::QUERY_CLUSTER)
+            .unwrap_or_else(|| send_cluster.clone());
+        let timeout_ms = r.number(&settings::TIMEOUT_MS);
+        let max_response_bytes = r.number(&settings::MAX_RESPONSE_BYTES);
+        let callers = match r.text(&settings::CALLER_TOKENS) {
             None => wxcoupon_api::CallerTokens::none(),
             Some(setting) => wxcoupon_api::CallerTokens::parse(&setting).unwrap_or_else(|rule| {
-                reader.problem("caller_tokens", rule);
+                r.problem(&settings::CALLER_TOKENS, rule);
                 wxcoupon_api::CallerTokens::none()
             }),
         };
-
-        let Some(api_key) = api_key.and_then(|k| core::ApiKey::new(k).ok()) else {
-            if problems.iter().all(|(key, _)| !key.starts_with("api_key")) {
-                problems.push(("api_key".into(), "required".into()));
-            }
-            return Err(ConfigError(problems));
-        };
-        let merchant = core::Merchant {
-            appid,
-            mch_id,
-            api_key,
-            sign_type,
-            host: core::ApiHost::Custom(format!("https://{authority}")),
-            sandbox,
-            signature_policy: core::SignaturePolicy::from_required(require_signed),
-        };
-        // The core's own checks: lengths, key form, sandbox + HMAC, the authority's form.
-        let merchant =
-            wxcoupon_api::checked_merchant(merchant, problems, setting_of).map_err(ConfigError)?;
         Ok(Settings {
-            merchant,
+            merchant: r.finish(merchant)?,
             send_cluster,
             query_cluster,
             authority,
@@ -256,79 +197,34 @@ impl Settings {
     }
 }
 
-/// The configuration key behind one of the core's `merchant.*` field names.
+/// A JSON value as a settings value (the caller drops a `null`): numbers are whole numbers or
+/// wrong for every kind, arrays are lists of strings or wrong.
+fn value_of(json: Json) -> Value {
+    match json {
+        Json::String(s) => Value::Text(s),
+        Json::Bool(b) => Value::Bool(b),
+        Json::Number(n) => n.as_i64().map_or(Value::Other, Value::Int),
+        Json::Array(items) => {
+            let strings: Option<Vec<String>> = items
+                .into_iter()
+                .map(|item| match item {
+                    Json::String(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            strings.map_or(Value::Other, Value::List)
+        }
+        Json::Null | Json::Object(_) => Value::Other,
+    }
+}
+
+/// The configuration key behind one of the core's `merchant.*` field names (the base URL is
+/// `https://{authority}`).
 pub fn setting_of(field: &str) -> &str {
-    match field {
-        "merchant.appid" => "appid",
-        "merchant.mch_id" => "mch_id",
-        "merchant.api_key" => "api_key",
-        "merchant.sign_type" => "sign_type",
-        "merchant.base_url" => "authority",
-        other => other,
-    }
-}
-
-/// Typed reads of the object's values, problems collected.
-struct Reader<'a> {
-    map: &'a Map<String, Value>,
-    problems: &'a mut Vec<(String, String)>,
-}
-
-impl Reader<'_> {
-    fn problem(&mut self, key: &str, rule: impl Into<String>) {
-        self.problems.push((key.to_string(), rule.into()));
-    }
-
-    /// A string as given (the key: no trimming, a stray space is a wrong key); `null` is unset.
-    fn raw_string(&mut self, key: &str) -> Option<String> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// A trimmed string; empty counts as unset.
-    fn string(&mut self, key: &str, required: bool) -> Option<String> {
-        let value = self
-            .raw_string(key)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
-        if value.is_none() && required && !self.problems.iter().any(|(k, _)| k == key) {
-            self.problem(key, "required");
-        }
-        value
-    }
-
-    fn flag(&mut self, key: &str) -> bool {
-        match self.map.get(key) {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                self.problem(key, "must be true or false");
-                false
-            }
-        }
-    }
-
-    fn number(&mut self, key: &str, default: u32, max: u32) -> u32 {
-        match self.map.get(key) {
-            None | Some(Value::Null) => default,
-            Some(Value::Number(n)) => match n.as_u64() {
-                Some(n) if (1..=u64::from(max)).contains(&n) => n as u32,
-                _ => {
-                    self.problem(key, format!("must be a number 1–{max}"));
-                    default
-                }
-            },
-            Some(_) => {
-                self.problem(key, format!("must be a number 1–{max}"));
-                default
-            }
-        }
+    match settings::setting_of_field(field) {
+        Some(setting) if setting == &settings::BASE_URL => settings::AUTHORITY.key,
+        Some(setting) => setting.key,
+        None => field,
     }
 }
 
@@ -422,7 +318,7 @@ mod tests {
         assert!(problems("{").contains("configuration: must be a JSON object ("));
         let e = problems(
             r#"{"appid": 7, "mch_id": "1", "api_key_env": "NOPE", "send_cluster": "m",
-                "sign_type": "SHA1", "sandbox": "yes", "timeout_ms": 0,
+                "sign_type": "SHA1", "sandbox": "maybe", "timeout_ms": 0,
                 "max_response_bytes": 99999999, "authority": "https://x/y", "clusters": 1}"#,
         );
         for problem in [

@@ -58,7 +58,10 @@ impl RootContext for Root {
         let settings = match Settings::parse(&bytes, |name| std::env::var(name).ok()) {
             Ok(settings) => settings,
             Err(problems) => {
-                error!("wxcoupon: plugin configuration refused: {problems}");
+                error!(
+                    "wxcoupon: plugin configuration refused: {}",
+                    problems.one_line()
+                );
                 return false;
             }
         };

@@ -45,7 +45,8 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(problems) => {
             assert!(!problems.0.is_empty(), "refused without a problem");
-            for (key, rule) in &problems.0 {
+            for problem in &problems.0 {
+                let (key, rule) = (&problem.field, &problem.rule);
                 // An empty name is the configuration's own (`{"": 1}`, an unknown key).
                 assert!(!key.is_empty() || contains(data, "\"\""), "{problems}");
                 assert!(!rule.is_empty(), "{problems}");

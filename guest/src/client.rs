@@ -8,14 +8,11 @@ use crate::wasi::http::types::{
 use crate::wasi::io::streams::StreamError;
 use wxcoupon_core as core;
 
-/// Defaults for `call-options` fields left `none`.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 5_000;
-/// See [`DEFAULT_CONNECT_TIMEOUT_MS`].
-pub const DEFAULT_FIRST_BYTE_TIMEOUT_MS: u32 = 10_000;
-/// See [`DEFAULT_CONNECT_TIMEOUT_MS`].
-pub const DEFAULT_BETWEEN_BYTES_TIMEOUT_MS: u32 = 10_000;
-/// See [`DEFAULT_CONNECT_TIMEOUT_MS`].
-pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 64 * 1024;
+/// Defaults for `call-options` fields left `none`: the settings' own (`core::settings`).
+pub use core::settings::{
+    DEFAULT_BETWEEN_BYTES_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+};
 
 /// `call-options`, defaults applied.
 pub struct CallOptions {

@@ -602,13 +602,7 @@ async fn egress(command: Command) -> Result<String, Failure> {
             vars.push((name.to_string(), value));
         }
     }
-    let config = wxcoupon::egress::EgressConfig::from_vars(vars).map_err(|e| {
-        Failure::Config(ConfigErrors(
-            e.0.into_iter()
-                .map(|(field, rule)| core::FieldError::new(field, rule))
-                .collect(),
-        ))
-    })?;
+    let config = wxcoupon::egress::EgressConfig::from_vars(vars).map_err(Failure::Config)?;
     init_logging();
     wxcoupon::egress::run(config).await?;
     Ok(String::new())

@@ -243,10 +243,10 @@ colour = "blue"
         "WXPAY_SANDBOX / sandbox: must be true or false",
         "WXPAY_KEY_FILE / key_file: required when cert_file is set",
         "WXPAY_CA_FILE / ca_file:",
-        "WXPAY_CONNECT_TIMEOUT_MS / connect_timeout_ms: must be a whole number of milliseconds",
-        "WXPAY_FIRST_BYTE_TIMEOUT_MS / first_byte_timeout_ms: must be a whole number",
-        "WXPAY_BETWEEN_BYTES_TIMEOUT_MS / between_bytes_timeout_ms: must be a whole number",
-        "WXPAY_MAX_RESPONSE_BYTES / max_response_bytes: must be a whole number of bytes",
+        "WXPAY_CONNECT_TIMEOUT_MS / connect_timeout_ms: must be a number 1–600000",
+        "WXPAY_FIRST_BYTE_TIMEOUT_MS / first_byte_timeout_ms: must be a number 1–600000",
+        "WXPAY_BETWEEN_BYTES_TIMEOUT_MS / between_bytes_timeout_ms: must be a number 1–600000",
+        "WXPAY_MAX_RESPONSE_BYTES / max_response_bytes: must be a number 1–16777216",
         "allowed_hosts: entry 2",
     ];
     for e in expected {

@@ -43,7 +43,9 @@ fn serve(request: &IncomingRequest) -> Result<Reply, ApiError> {
     }
     let route = api::route(method_name(&request.method()), &target)?;
     // The settings are checked before anything of the request is read.
-    let load = |status| Config::from_host().map_err(|e| ApiError::configuration(e, status));
+    let load = |status| {
+        Config::from_host().map_err(|e| ApiError::configuration(config::not_configured(&e), status))
+    };
     let (config, call) = match route {
         Route::Health => {
             load(503)?;

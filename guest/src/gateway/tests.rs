@@ -63,7 +63,7 @@ fn configuration_problems_are_all_named_without_values() {
     .to_string();
     for name in [
         "WXPAY_SIGN_TYPE: must be MD5 or HMAC-SHA256",
-        "WXPAY_SANDBOX: must be a boolean",
+        "WXPAY_SANDBOX: must be true or false",
         "WXPAY_CONNECT_TIMEOUT_MS: must be a number 1–600000",
         "WXPAY_MAX_RESPONSE_BYTES: must be a number 1–16777216",
         "WXPAY_BACKUP_HOST: cannot be combined with WXPAY_BASE_URL",

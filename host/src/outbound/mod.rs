@@ -45,6 +45,8 @@ mod tls;
 use std::fmt;
 use std::time::Duration;
 
+use wxcoupon_core::settings;
+
 pub use allow::{
     AllowList, AllowListError, AllowedHost, Destination, Scheme, WECHAT_API_HOST,
     WECHAT_BACKUP_API_HOST,
@@ -57,8 +59,9 @@ pub use wasmtime_wasi_http::{RequestOptions, WasiBody};
 
 pub(crate) use tls::parse_ca_pem as tls_parse_ca_pem;
 
-/// The default cap on a response body: 64 KiB, the component's own XML limit.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// The default cap on a response body: 64 KiB, the component's own XML limit (the settings'
+/// [`wxcoupon_core::settings::DEFAULT_MAX_RESPONSE_BYTES`]).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = settings::DEFAULT_MAX_RESPONSE_BYTES as usize;
 
 /// The cap on a request body (the component's XML requests are well under 2 KiB).
 pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024;
@@ -80,12 +83,13 @@ pub struct Timeouts {
 }
 
 impl Default for Timeouts {
-    /// Connect 5 s, first byte 10 s, between bytes 10 s.
+    /// Connect 5 s, first byte 10 s, between bytes 10 s (the settings' defaults).
     fn default() -> Self {
+        let ms = |n: u32| Duration::from_millis(u64::from(n));
         Timeouts {
-            connect: Duration::from_secs(5),
-            first_byte: Duration::from_secs(10),
-            between_bytes: Duration::from_secs(10),
+            connect: ms(settings::DEFAULT_CONNECT_TIMEOUT_MS),
+            first_byte: ms(settings::DEFAULT_FIRST_BYTE_TIMEOUT_MS),
+            between_bytes: ms(settings::DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
         }
     }
 }
