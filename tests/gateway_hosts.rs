@@ -47,7 +47,7 @@ struct Upstream {
     egress: SocketAddr,
     egress_client: OutboundClient,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<EgressStats>>,
+    task: tokio::task::JoinHandle<wxcoupon::HostResult<EgressStats>>,
 }
 
 impl Upstream {
@@ -91,7 +91,7 @@ impl Upstream {
     }
 }
 
-type EgressTask = tokio::task::JoinHandle<anyhow::Result<EgressStats>>;
+type EgressTask = tokio::task::JoinHandle<wxcoupon::HostResult<EgressStats>>;
 
 /// An egress proxy on a free loopback port forwarding to `upstream` with the simulator's
 /// client certificate and CA.

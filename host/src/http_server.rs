@@ -1,14 +1,17 @@
-//! The accept loop `serve` and `egress` share: accept connections until shutdown, one task per
-//! connection, at most [`ConnectionLimits`] open at once (in total and per peer address: more
+//! The accept loop and the connection `serve` and `egress` share: accept connections until
+//! shutdown, one task per connection (HTTP/1.1, keep-alive: [`serve_connection`]), at most [`ConnectionLimits`] open at once (in total and per peer address: more
 //! are closed as soon as they are accepted), then tell every connection to stop and drain them
 //! within a grace period.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -35,6 +38,49 @@ macro_rules! log_at {
             LogTarget::Egress => tracing::$level!(target: "wxcoupon::egress", $($rest)+),
         }
     };
+}
+
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One connection (HTTP/1.1, keep-alive) answered by `handle` until it ends or `stop` turns
+/// true; then it finishes the request in flight (graceful shutdown) and closes.
+pub(crate) async fn serve_connection<H, F, B>(
+    target: LogTarget,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+    handle: H,
+) where
+    H: Fn(hyper::Request<hyper::body::Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = hyper::Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let answer = handle(request);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    let conn = http1::Builder::new()
+        .keep_alive(true)
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                log_at!(target, debug, %peer, error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stop.wait_for(|stop| *stop) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if let Err(e) = conn.await {
+        log_at!(target, debug, %peer, error = %e, "connection ended with an error during shutdown");
+    }
 }
 
 /// How many connections a listener keeps open at once.

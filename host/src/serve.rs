@@ -40,7 +40,6 @@
 //! # }
 //! ```
 
-use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -50,8 +49,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use wasmtime::component::Component;
@@ -68,9 +65,10 @@ use wxcoupon_api::{self as api, ApiError, CallerTokens, Reply};
 
 use crate::config::HostConfig;
 use crate::error::{HostError, HostResult};
-use crate::http_server::{ConnectionLimits, Connections, LogTarget};
+use crate::http_server::{serve_connection, ConnectionLimits, Connections, LogTarget};
 use crate::outbound::OutboundClient;
 use crate::runtime::{DenyAllHooks, HooksFactory, HostState};
+use wxcoupon_core::settings;
 
 /// How often the engine's epoch advances; a running guest yields to the executor at each tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -259,18 +257,18 @@ impl ServeConfig {
                 api::callers::TOKENS_SETTING
             ),
         )?;
-        let defaults = crate::outbound::Timeouts::default();
-        let ms = |name: &str, default: Duration| -> u128 {
-            self.component_env
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, v)| v.trim().parse::<u128>().ok())
-                .unwrap_or(default.as_millis())
-        };
-        let component = ms("WXPAY_CONNECT_TIMEOUT_MS", defaults.connect)
-            + ms("WXPAY_FIRST_BYTE_TIMEOUT_MS", defaults.first_byte)
-            + ms("WXPAY_BETWEEN_BYTES_TIMEOUT_MS", defaults.between_bytes);
+        // The component reads its timeouts from its environment with the gateway's rules: the
+        // same reader here (a broken value is the gateway's to report; it then uses the default).
+        let vars = settings::Vars::new(self.component_env.iter().cloned());
+        let mut reader = settings::Reader::new(&vars, settings::Naming::Variable);
+        let component: u128 = [
+            &settings::CONNECT_TIMEOUT_MS,
+            &settings::FIRST_BYTE_TIMEOUT_MS,
+            &settings::BETWEEN_BYTES_TIMEOUT_MS,
+        ]
+        .into_iter()
+        .map(|setting| u128::from(reader.number(setting)))
+        .sum();
         ensure(
             self.request_timeout.as_millis() > component,
             format_args!(
@@ -482,7 +480,10 @@ impl Server {
         ));
         connections
             .accept_until(listener, shutdown, |stream, peer, stop| {
-                connection(shared.clone(), stream, peer, stop)
+                let shared = shared.clone();
+                serve_connection(LogTarget::Serve, stream, peer, stop, move |request| {
+                    handle(shared.clone(), request, peer)
+                })
             })
             .await;
         tracing::info!(
@@ -533,39 +534,6 @@ async fn tick_epochs(engine: Engine, mut stop: watch::Receiver<bool>) {
             _ = interval.tick() => engine.increment_epoch(),
             _ = stop.changed() => return,
         }
-    }
-}
-
-/// Serves one connection (HTTP/1.1, keep-alive) until it ends or shutdown begins; then the
-/// request in progress is finished and the connection closed.
-async fn connection(
-    shared: Arc<Shared>,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-) {
-    let service = hyper::service::service_fn(move |request| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle(shared, request, peer).await) }
-    });
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .header_read_timeout(Duration::from_secs(30))
-        .timer(hyper_util::rt::TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            return;
-        }
-        _ = stop.wait_for(|stop| *stop) => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    if let Err(e) = conn.await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error during shutdown");
     }
 }
 

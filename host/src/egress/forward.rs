@@ -2,18 +2,13 @@
 //! the exchange through the outbound client, the end-to-end headers copied, and the proxy's
 //! own JSON answers.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
-use tokio::sync::watch;
 use wasmtime_wasi_http::Error as HttpError;
 
 use super::{path_allowed, Shared, HOP_HEADER, MAX_REQUEST_BODY_BYTES};
@@ -38,40 +33,10 @@ const DROPPED_HEADERS: [&str; 12] = [
 
 /// Everything the proxy needs. [`Default`]: listen on `127.0.0.1:8079`, forward to
 /// `https://api.mch.weixin.qq.com`, system roots, **no client identity** (set
-/// One connection (HTTP/1.1, keep-alive) until it ends or shutdown begins.
-pub(super) async fn connection(
-    shared: Arc<Shared>,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-) {
-    let service = hyper::service::service_fn(move |request| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle(&shared, request, peer).await) }
-    });
-    let conn = http1::Builder::new()
-        .keep_alive(true)
-        .header_read_timeout(Duration::from_secs(30))
-        .timer(hyper_util::rt::TokioTimer::new())
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(target: "wxcoupon::egress", %peer, error = %e, "connection ended with an error");
-            }
-            return;
-        }
-        _ = stop.wait_for(|stop| *stop) => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    let _ = conn.await;
-}
-
 type Answer = hyper::Response<Full<Bytes>>;
 
 /// One request: the proxy's rules, then the upstream exchange; one log line.
-async fn handle(
+pub(super) async fn handle(
     shared: &Shared,
     request: hyper::Request<hyper::body::Incoming>,
     peer: SocketAddr,

@@ -40,7 +40,7 @@
 //! | this one | [`EgressConfig`], the bound [`EgressProxy`], its run loop and totals |
 //! | `settings` | [`EgressConfig::from_vars`]: the `WXPAY_*` variables, through the core's settings |
 //! | `upstream` | the upstream base URL: parsing, joining with paths, refusing the proxy itself |
-//! | `forward` | one connection, one request: the proxy's rules, the exchange, its answers |
+//! | `forward` | one request: the proxy's rules, the exchange, its answers (the connection is `http_server`'s, shared with `serve`) |
 //!
 //! Failures of the upstream exchange are the proxy's own JSON answers: `504 EGRESS_UPSTREAM_TIMEOUT`
 //! (connect, first-byte or between-bytes timeout) or `502 EGRESS_UPSTREAM_FAILED`, with the
@@ -83,12 +83,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::HostConfig;
-use crate::http_server::{ConnectionLimits, Connections, LogTarget};
+use crate::error::{HostError, HostResult};
+use crate::http_server::{serve_connection, ConnectionLimits, Connections, LogTarget};
 use crate::outbound::WECHAT_BACKUP_API_HOST;
 use crate::outbound::{AllowList, OutboundClient, OutboundConfig, WECHAT_API_HOST};
 use wxcoupon_core::paths::{classify_path, PathRefusal};
 
-use forward::connection;
+use forward::handle;
 pub use settings::{EgressConfigError, EGRESS_VARIABLES};
 use upstream::Upstream;
 
@@ -206,31 +207,35 @@ pub(super) struct Shared {
 
 impl EgressProxy {
     /// Checks the configuration, builds the outbound client and binds the listener.
-    pub async fn bind(config: EgressConfig) -> anyhow::Result<EgressProxy> {
-        anyhow::ensure!(
-            config.allow_non_loopback || config.listen.ip().is_loopback(),
-            "the egress proxy listens on {} which is not a loopback address: it has no \
-             authentication, so anyone reaching it would use the merchant certificate \
-             (set allow_non_loopback to accept that)",
-            config.listen
-        );
+    pub async fn bind(config: EgressConfig) -> HostResult<EgressProxy> {
+        if !(config.allow_non_loopback || config.listen.ip().is_loopback()) {
+            return Err(HostError::Setting(format!(
+                "the egress proxy listens on {} which is not a loopback address: it has no \
+                 authentication, so anyone reaching it would use the merchant certificate \
+                 (set allow_non_loopback to accept that)",
+                config.listen
+            )));
+        }
         let upstream = Upstream::parse(&config.upstream_base_url)?;
         let mut outbound = config.outbound;
         outbound.allow = AllowList::deny_all()
             .with_base_url(&config.upstream_base_url)
-            .map_err(|e| anyhow::anyhow!("upstream_base_url: {e}"))?;
+            .map_err(|e| HostError::Setting(format!("upstream_base_url: {e}")))?;
         if outbound.identity.is_none() {
             tracing::warn!(
                 "egress proxy without a client certificate: WeChat Pay will refuse send_coupon \
                  (CA_ERROR)"
             );
         }
-        let client =
-            OutboundClient::new(outbound).map_err(|e| anyhow::anyhow!("outbound client: {e}"))?;
+        let client = OutboundClient::new(outbound)?;
+        let listen_error = |source| HostError::Listen {
+            addr: config.listen,
+            source,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|e| anyhow::anyhow!("listen on {}: {e}", config.listen))?;
-        let local = listener.local_addr()?;
+            .map_err(listen_error)?;
+        let local = listener.local_addr().map_err(listen_error)?;
         upstream.refuse_self(local).await?;
         let hop = http::HeaderValue::from_str(&format!("{}-{}", std::process::id(), local))
             .unwrap_or(http::HeaderValue::from_static("wxcoupon"));
@@ -264,12 +269,16 @@ impl EgressProxy {
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> anyhow::Result<EgressStats> {
+    ) -> HostResult<EgressStats> {
         let EgressProxy { listener, shared } = self;
         let mut connections = Connections::new(LogTarget::Egress, EGRESS_CONNECTION_LIMITS);
         connections
             .accept_until(listener, shutdown, |stream, peer, stop| {
-                connection(shared.clone(), stream, peer, stop)
+                let shared = shared.clone();
+                serve_connection(LogTarget::Egress, stream, peer, stop, move |request| {
+                    let shared = shared.clone();
+                    async move { handle(&shared, request, peer).await }
+                })
             })
             .await;
         connections.drain(shared.grace, async {}).await;
@@ -284,7 +293,7 @@ impl EgressProxy {
 }
 
 /// Binds and serves until SIGINT or SIGTERM (what `wxcoupon egress` runs).
-pub async fn run(config: EgressConfig) -> anyhow::Result<()> {
+pub async fn run(config: EgressConfig) -> HostResult<()> {
     let upstream = config.upstream_base_url.clone();
     let identity = config.outbound.identity.is_some();
     let proxy = EgressProxy::bind(config).await?;

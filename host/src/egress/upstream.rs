@@ -4,6 +4,17 @@
 use std::net::SocketAddr;
 
 use http::Uri;
+
+use crate::error::{HostError, HostResult};
+
+/// `Err(Setting(rule))` unless `ok`.
+fn ensure(ok: bool, rule: String) -> HostResult<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(HostError::Setting(rule))
+    }
+}
 /// The upstream, split for joining with request paths.
 #[derive(Clone, Debug)]
 pub(super) struct Upstream {
@@ -14,27 +25,27 @@ pub(super) struct Upstream {
 }
 
 impl Upstream {
-    pub(super) fn parse(url: &str) -> anyhow::Result<Upstream> {
+    pub(super) fn parse(url: &str) -> HostResult<Upstream> {
         let trimmed = url.trim();
         let uri: Uri = trimmed
             .parse()
-            .map_err(|e| anyhow::anyhow!("upstream_base_url {trimmed:?}: {e}"))?;
+            .map_err(|e| HostError::Setting(format!("upstream_base_url {trimmed:?}: {e}")))?;
         let scheme = uri.scheme_str().unwrap_or("");
-        anyhow::ensure!(
+        ensure(
             scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http"),
-            "upstream_base_url {trimmed:?}: must start with https:// or http://"
-        );
+            format!("upstream_base_url {trimmed:?}: must start with https:// or http://"),
+        )?;
         let authority = uri
             .authority()
-            .ok_or_else(|| anyhow::anyhow!("upstream_base_url {trimmed:?}: no host"))?;
-        anyhow::ensure!(
+            .ok_or_else(|| HostError::Setting(format!("upstream_base_url {trimmed:?}: no host")))?;
+        ensure(
             !authority.as_str().contains('@'),
-            "upstream_base_url {trimmed:?}: must not carry user credentials"
-        );
-        anyhow::ensure!(
+            format!("upstream_base_url {trimmed:?}: must not carry user credentials"),
+        )?;
+        ensure(
             uri.query().is_none(),
-            "upstream_base_url {trimmed:?}: must not have a query"
-        );
+            format!("upstream_base_url {trimmed:?}: must not have a query"),
+        )?;
         Ok(Upstream {
             origin: format!("{}://{}", scheme.to_ascii_lowercase(), authority),
             prefix: uri.path().trim_end_matches('/').to_string(),
@@ -70,7 +81,7 @@ impl Upstream {
     /// resolve to it): the proxy would forward to itself until it ran out of file descriptors.
     /// An upstream that does not resolve now is accepted (WeChat's host from a machine without
     /// DNS yet): [`HOP_HEADER`] stops the loops resolution cannot see.
-    pub(super) async fn refuse_self(&self, local: SocketAddr) -> anyhow::Result<()> {
+    pub(super) async fn refuse_self(&self, local: SocketAddr) -> HostResult<()> {
         let Ok(uri) = self.origin.parse::<Uri>() else {
             return Ok(());
         };
@@ -106,12 +117,14 @@ impl Upstream {
                 && (ip == local_ip
                     || (local_ip.is_unspecified() && (ip.is_loopback() || ip.is_unspecified())))
         });
-        anyhow::ensure!(
+        ensure(
             !loops,
-            "the egress upstream {} resolves to the proxy's own address {local}: it would \
-             forward to itself",
-            self.origin
-        );
+            format!(
+                "the egress upstream {} resolves to the proxy's own address {local}: it would \
+                 forward to itself",
+                self.origin
+            ),
+        )?;
         Ok(())
     }
 
