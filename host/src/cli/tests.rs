@@ -3,6 +3,8 @@
 //! formatted with `{:?}` and `{:#?}`, which must not contain them in any letter case.
 
 use super::*;
+use args::{ConfigArgs, IdentityArgs};
+use clap::Parser;
 
 /// WeChat's documented example key.
 const KEY: &str = "192006250b4c09247ec02edce69f6a2d";
