@@ -31,12 +31,13 @@ const (
 	TransportComponent
 )
 
-// The defaults every host of the component shares.
+// The defaults every host of the component shares: the core's (limits.go is generated from
+// wxcoupon_core::settings).
 const (
-	DefaultConnectTimeout      = 5 * time.Second
-	DefaultFirstByteTimeout    = 10 * time.Second
-	DefaultBetweenBytesTimeout = 10 * time.Second
-	DefaultMaxResponseBytes    = 64 * 1024
+	DefaultConnectTimeout      = defaultConnectTimeoutMs * time.Millisecond
+	DefaultFirstByteTimeout    = defaultFirstByteTimeoutMs * time.Millisecond
+	DefaultBetweenBytesTimeout = defaultBetweenBytesTimeoutMs * time.Millisecond
+	DefaultMaxResponseBytes    = defaultMaxResponseBytes
 )
 
 // ClientOptions configures a Client; every zero value takes the default.

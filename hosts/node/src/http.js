@@ -6,12 +6,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { InvalidInputError, MalformedResponseError, TransportError } from './errors.js';
 
-export const DEFAULTS = Object.freeze({
-  connectTimeoutMs: 5_000,
-  firstByteTimeoutMs: 10_000,
-  betweenBytesTimeoutMs: 10_000,
-  maxResponseBytes: 64 * 1024,
-});
+// The defaults are the core's (limits.js is generated from wxcoupon_core::settings).
+import { DEFAULTS } from './limits.js';
+
+export { DEFAULTS };
 
 const TLS_KEYS = ['cert', 'key', 'pfx', 'passphrase', 'ca'];
 const MAX_AGENTS = 16;

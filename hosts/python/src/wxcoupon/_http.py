@@ -18,10 +18,13 @@ from urllib.parse import urlsplit
 from .errors import InvalidInputError, MalformedResponseError, TransportError
 from .models import CallOptions, HttpRequest
 
-DEFAULT_CONNECT_TIMEOUT_MS = 5_000
-DEFAULT_FIRST_BYTE_TIMEOUT_MS = 10_000
-DEFAULT_BETWEEN_BYTES_TIMEOUT_MS = 10_000
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
+# The defaults are the core's (generated from wxcoupon_core::settings).
+from ._limits import (
+    DEFAULT_BETWEEN_BYTES_TIMEOUT_MS,
+    DEFAULT_CONNECT_TIMEOUT_MS,
+    DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+)
 
 _contexts: Dict[Tuple[Optional[str], ...], ssl.SSLContext] = {}
 _contexts_lock = threading.Lock()
