@@ -36,8 +36,8 @@
 //!     ],
 //!     ..ServeConfig::default()
 //! };
-//! serve(config).await // until SIGINT / SIGTERM
-//! # }
+//! serve(config).await?; // until SIGINT / SIGTERM
+//! # Ok(()) }
 //! ```
 
 use std::fmt;

@@ -66,7 +66,9 @@
 //!     },
 //!     ..EgressConfig::default()
 //! };
-//! wxcoupon::egress::run(config).await // until SIGINT / SIGTERM
+//! wxcoupon::egress::run(config).await?; // until SIGINT / SIGTERM
+//! # Ok(()) }
+//! ```
 
 mod forward;
 mod settings;
