@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// The WIT records (the requests, HTTPRequest, the results) are in types_gen.go, generated from
+// wit/coupon.wit by tests/host_types.rs; this file holds the rest: what the WIT does not define
+// or Go shapes its own way (Merchant), the variants' structs and the methods.
+
 // APIKey is the merchant's 32-character APIv2 key. It prints as a placeholder under every fmt
 // verb, so a Merchant can be logged without leaking it.
 type APIKey string
@@ -65,44 +69,6 @@ type Merchant struct {
 	RequireSignedResponses bool
 }
 
-// CommonOptions are the optional fields every request may carry; "" (or only spaces) leaves a
-// field out.
-type CommonOptions struct {
-	// OpUserID is `op_user_id`, the operator; WeChat defaults it to the mch_id.
-	OpUserID string `wit:"op-user-id,optional"`
-	// DeviceInfo is `device_info`.
-	DeviceInfo string `wit:"device-info,optional"`
-	// Version is `version` ("1.0").
-	Version string `wit:"version,optional"`
-	// MessageType is the wire field `type`; "XML" is the only accepted value.
-	MessageType string `wit:"message-type,optional"`
-}
-
-// SendCouponRequest issues one coupon of CouponStockID to OpenID (发放代金券).
-type SendCouponRequest struct {
-	CouponStockID string `wit:"coupon-stock-id"`
-	OpenID        string `wit:"openid"`
-	// PartnerTradeNo is the merchant's unique number for this issuance: store it before the
-	// call and reuse it to retry; WeChat issues one coupon per number.
-	PartnerTradeNo string `wit:"partner-trade-no"`
-	CommonOptions  `wit:"options"`
-}
-
-// QueryCouponStockRequest reads a stock's settings and counters (查询代金券批次).
-type QueryCouponStockRequest struct {
-	CouponStockID string `wit:"coupon-stock-id"`
-	CommonOptions `wit:"options"`
-}
-
-// QueryCouponsInfoRequest reads one coupon of one user (查询代金券信息).
-type QueryCouponsInfoRequest struct {
-	CouponID string `wit:"coupon-id"`
-	OpenID   string `wit:"openid"`
-	// StockID is the coupon's stock: `stock_id` on the wire for this API.
-	StockID       string `wit:"stock-id"`
-	CommonOptions `wit:"options"`
-}
-
 // CouponRequest is one of *SendCouponRequest, *QueryCouponStockRequest and
 // *QueryCouponsInfoRequest (or the structs themselves).
 type CouponRequest interface{}
@@ -116,18 +82,6 @@ const (
 	APIQueryCouponsInfo API = "querycouponsinfo"
 )
 
-// HTTPRequest is a signed request ready to send.
-type HTTPRequest struct {
-	Method string `wit:"method"`
-	URL    string `wit:"url"`
-	// Headers never include Host, Content-Length or hop-by-hop headers.
-	Headers [][2]string `wit:"headers"`
-	// Body is the <xml> document, UTF-8.
-	Body []byte `wit:"body"`
-	// NeedsClientCertificate is true for send_coupon: present the merchant certificate.
-	NeedsClientCertificate bool `wit:"needs-client-certificate"`
-}
-
 // SignatureCheck says what became of a response's `sign`.
 type SignatureCheck string
 
@@ -137,13 +91,6 @@ const (
 	// SignatureAbsent: the answer carried no `sign` (accepted unless RequireSignedResponses).
 	SignatureAbsent SignatureCheck = "absent"
 )
-
-// WeChatTime is a time as WeChat sent it, with the instant when its form is known.
-type WeChatTime struct {
-	Raw string `wit:"raw"`
-	// UnixSeconds is set when Raw is Unix seconds or yyyyMMddHHmmss (UTC+8).
-	UnixSeconds *int64 `wit:"unix-seconds"`
-}
 
 // Time is the instant, when known.
 func (t WeChatTime) Time() (time.Time, bool) {
@@ -166,18 +113,6 @@ func (f Fields) Names() []string {
 	return names
 }
 
-// SentCoupon is a coupon issued by send_coupon.
-type SentCoupon struct {
-	CouponID      string         `wit:"coupon-id"`
-	CouponStockID string         `wit:"coupon-stock-id"`
-	OpenID        string         `wit:"openid"`
-	RespCount     *uint32        `wit:"resp-count"`
-	SuccessCount  *uint32        `wit:"success-count"`
-	FailedCount   *uint32        `wit:"failed-count"`
-	Signature     SignatureCheck `wit:"signature"`
-	Fields        Fields         `wit:"fields"`
-}
-
 // StockStatus is a stock's state (`coupon_stock_status`).
 type StockStatus struct {
 	// Name is "inactive", "under-review", "active", "voided", "sending-stopped" or "unknown".
@@ -189,56 +124,12 @@ type StockStatus struct {
 // Active reports whether coupons can be issued from the stock.
 func (s StockStatus) Active() bool { return s.Name == "active" }
 
-// CouponStock is a stock (批次) as query_coupon_stock reports it. Amounts are in fen (分).
-type CouponStock struct {
-	CouponStockID string  `wit:"coupon-stock-id"`
-	CouponName    *string `wit:"coupon-name"`
-	CouponValue   uint64  `wit:"coupon-value"`
-	// CouponMinimum comes from whichever of the three spellings of the field WeChat sent.
-	CouponMinimum *uint64     `wit:"coupon-minimum"`
-	CouponType    *uint32     `wit:"coupon-type"`
-	Status        StockStatus `wit:"status"`
-	CouponTotal   uint64      `wit:"coupon-total"`
-	// MaxQuota is the most coupons per user; 0 means no limit.
-	MaxQuota     *uint64        `wit:"max-quota"`
-	IsSendNum    *uint64        `wit:"is-send-num"`
-	LockedNum    *uint64        `wit:"locked-num"`
-	UsedNum      *uint64        `wit:"used-num"`
-	CouponBudget *uint64        `wit:"coupon-budget"`
-	BeginTime    *WeChatTime    `wit:"begin-time"`
-	EndTime      *WeChatTime    `wit:"end-time"`
-	CreateTime   *WeChatTime    `wit:"create-time"`
-	Signature    SignatureCheck `wit:"signature"`
-	Fields       Fields         `wit:"fields"`
-}
-
 // CouponState is a coupon's state: today's strings and the legacy numbers mapped together.
 type CouponState struct {
 	// Name is "usable", "used", "expired", "locked" or "unknown".
 	Name string `wit:",case"`
 	// Raw is the undocumented value as sent when Name is "unknown".
 	Raw string `wit:",payload"`
-}
-
-// CouponInfo is one coupon as querycouponsinfo reports it. Amounts are in fen (分).
-type CouponInfo struct {
-	CouponID          string         `wit:"coupon-id"`
-	CouponStockID     string         `wit:"coupon-stock-id"`
-	CouponValue       uint64         `wit:"coupon-value"`
-	CouponMinimum     *uint64        `wit:"coupon-minimum"`
-	CouponName        *string        `wit:"coupon-name"`
-	CouponDesc        *string        `wit:"coupon-desc"`
-	State             CouponState    `wit:"state"`
-	CouponUseValue    *uint64        `wit:"coupon-use-value"`
-	CouponRemainValue *uint64        `wit:"coupon-remain-value"`
-	BeginTime         *WeChatTime    `wit:"begin-time"`
-	EndTime           *WeChatTime    `wit:"end-time"`
-	SendTime          *WeChatTime    `wit:"send-time"`
-	SendSource        *string        `wit:"send-source"`
-	IsPartialUse      *bool          `wit:"is-partial-use"`
-	ConsumerMchID     *string        `wit:"consumer-mch-id"`
-	Signature         SignatureCheck `wit:"signature"`
-	Fields            Fields         `wit:"fields"`
 }
 
 // CouponResponse is what ParseResponse returns: *SentCoupon, *CouponStock or *CouponInfo.
