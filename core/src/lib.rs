@@ -20,6 +20,7 @@
 //! | [`paths`] | the exact set of coupon paths, read strictly: which endpoint a path is, or why none |
 //! | [`settings`] | the `WXPAY_*` settings of every edge: one table, one reader, limits, one error type |
 //! | [`error`] | the one error type |
+//! | [`v3`] | API v3, being built (issue 12): so far its authentication as data ([`v3::auth`]) |
 //! | [`wit_mapping`] | the one table between these types and the WIT bindings' (both sides of the component boundary) |
 //!
 //! ```
@@ -51,6 +52,7 @@ pub mod response;
 pub mod settings;
 pub mod sign;
 pub mod time;
+pub mod v3;
 pub mod wit_mapping;
 pub mod xml;
 
