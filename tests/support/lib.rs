@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 pub mod gateway;
+pub mod generated;
 pub mod hosts;
 
 use wxcoupon::Runtime;
