@@ -29,6 +29,32 @@ pub fn call(
     request: &core::CouponRequest,
     options: &CallOptions,
 ) -> Result<core::CouponResponse, core::Error> {
+    let answer = exchange(merchant, request, options)?;
+    core::parse_response_with_limits(
+        merchant,
+        request.api(),
+        answer.status,
+        &answer.body,
+        &answer.limits,
+    )
+}
+
+/// WeChat's answer to one call, not yet read.
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The whole body.
+    pub body: Vec<u8>,
+    /// The limits to read it with (the call's response cap).
+    pub limits: core::XmlLimits,
+}
+
+/// Builds and sends one call; the caller reads the answer with its API's parser.
+pub fn exchange(
+    merchant: &core::Merchant,
+    request: &core::CouponRequest,
+    options: &CallOptions,
+) -> Result<Answer, core::Error> {
     let nonce = options.nonce.clone().unwrap_or_else(crate::random_nonce);
     let http = core::build_request(merchant, request, &nonce)?;
     let (status, body) = send(&http, options)?;
@@ -36,7 +62,11 @@ pub fn call(
         max_body_bytes: options.max_response_bytes as usize,
         ..Default::default()
     };
-    core::parse_response_with_limits(merchant, request.api(), status, &body, &limits)
+    Ok(Answer {
+        status,
+        body,
+        limits,
+    })
 }
 
 /// Sends `http` and returns the status and the whole body.

@@ -134,10 +134,7 @@ impl V2Client for Component {
             merchant,
             core::CouponRequest::SendCoupon(request.map_into()),
             options,
-            |r| match r {
-                core::CouponResponse::SendCoupon(sent) => Some(sent.map_into()),
-                _ => None,
-            },
+            core::parse_send_coupon,
         )
     }
 
@@ -150,10 +147,7 @@ impl V2Client for Component {
             merchant,
             core::CouponRequest::QueryCouponStock(request.map_into()),
             options,
-            |r| match r {
-                core::CouponResponse::QueryCouponStock(stock) => Some(stock.map_into()),
-                _ => None,
-            },
+            core::parse_query_coupon_stock,
         )
     }
 
@@ -166,10 +160,7 @@ impl V2Client for Component {
             merchant,
             core::CouponRequest::QueryCouponsInfo(request.map_into()),
             options,
-            |r| match r {
-                core::CouponResponse::QueryCouponsInfo(info) => Some(info.map_into()),
-                _ => None,
-            },
+            core::parse_query_coupons_info,
         )
     }
 }
@@ -209,15 +200,13 @@ fn build(
         .map_err(convert::protocol_error_out)
 }
 
-/// One call through the client. `pick` takes the answer of the API asked: the client answers
-/// each request with its own API's response, so `None` never happens; it is reported as a
-/// malformed answer rather than a panic.
-fn call<T>(
+/// One call through the client, its answer read by the API's own `parser`.
+fn call<C: MapInto<W>, W>(
     merchant: wit::Merchant,
     request: core::CouponRequest,
     options: CallOptions,
-    pick: impl FnOnce(core::CouponResponse) -> Option<T>,
-) -> Result<T, wit::CallError> {
+    parser: fn(&core::Merchant, u16, &[u8], &XmlLimits) -> Result<C, core::Error>,
+) -> Result<W, wit::CallError> {
     let merchant = convert::merchant_in(merchant).map_err(wit::CallError::Protocol)?;
     let options = client::CallOptions {
         connect_timeout_ms: options
@@ -234,16 +223,10 @@ fn call<T>(
             .unwrap_or(client::DEFAULT_MAX_RESPONSE_BYTES),
         nonce: options.nonce,
     };
-    let response =
-        client::call(&merchant, &request, &options).map_err(convert::call_error_to_wit)?;
-    pick(response).ok_or_else(|| {
-        wit::CallError::Protocol(wit::ProtocolError::MalformedResponse(
-            wit::MalformedResponse {
-                field: None,
-                problem: "the answer is not of the API called".into(),
-            },
-        ))
-    })
+    client::exchange(&merchant, &request, &options)
+        .and_then(|answer| parser(&merchant, answer.status, &answer.body, &answer.limits))
+        .map(MapInto::map_into)
+        .map_err(convert::call_error_to_wit)
 }
 
 /// 32 characters of `[0-9A-Za-z]` from the host's secure random source.
