@@ -186,35 +186,6 @@ impl From<ApiError> for Reply {
     }
 }
 
-/// The core's own checks of the merchant an edge assembled from its settings
-/// ([`core::Merchant::problems`]): the first broken rule as a configuration problem
-/// `(setting, rule)`, the core's field name (`merchant.appid`…) turned into the edge's setting by
-/// `setting`. `None` when the merchant passes.
-pub fn merchant_problem(
-    merchant: &core::Merchant,
-    setting: fn(&str) -> &str,
-) -> Option<(String, String)> {
-    let first = merchant.problems().into_iter().next()?;
-    Some((setting(&first.field).to_string(), first.rule))
-}
-
-/// The last step of an edge's settings check: the merchant it assembled, or every problem. The
-/// core's checks ([`merchant_problem`]) run only when `problems` (those the edge found reading
-/// its settings) is empty, so a missing field is not reported twice.
-pub fn checked_merchant(
-    merchant: core::Merchant,
-    problems: Vec<(String, String)>,
-    setting: fn(&str) -> &str,
-) -> Result<core::Merchant, Vec<(String, String)>> {
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    match merchant_problem(&merchant, setting) {
-        Some(problem) => Err(vec![problem]),
-        None => Ok(merchant),
-    }
-}
-
 /// An edge's sign-type setting: `MD5` (also when unset) or `HMAC-SHA256`, in any case; anything
 /// else is `Err` with the rule (the settings' own, `core::settings::SIGN_TYPE`).
 pub fn sign_type_setting(value: Option<&str>) -> Result<core::SignType, &'static str> {

@@ -5,8 +5,7 @@ use wxcoupon_core as core;
 
 use crate::trade_no::{compose, serial};
 use crate::{
-    checked_merchant, merchant_problem, percent_decode, query_pairs, route, sign_type_setting,
-    ApiError, Call, IssueInput, Reply, Route,
+    percent_decode, query_pairs, route, sign_type_setting, ApiError, Call, IssueInput, Reply, Route,
 };
 
 fn as_is(field: &str) -> &str {
@@ -507,57 +506,6 @@ fn error_mapping() {
     let json: serde_json::Value = serde_json::from_slice(&quota.to_json()).unwrap();
     assert_eq!(json["wechat_err_code"], "USER_AL_GET_COUPON");
     assert_eq!(json["partner_trade_no"], "n1");
-}
-
-#[test]
-fn merchant_problem_names_the_first_broken_rule_by_the_edge_setting() {
-    fn setting(field: &str) -> &str {
-        match field {
-            "merchant.mch_id" => "MCH",
-            other => other,
-        }
-    }
-    let key = core::ApiKey::new("0123456789abcdef0123456789abcdef").unwrap();
-    let mut merchant = core::Merchant::new("wx1234567890", "1900000109", key);
-    assert_eq!(merchant_problem(&merchant, setting), None);
-    merchant.mch_id = "has space".into();
-    merchant.sandbox = true;
-    merchant.sign_type = core::SignType::HmacSha256;
-    assert_eq!(
-        merchant_problem(&merchant, setting),
-        Some((
-            "MCH".to_string(),
-            "must not contain spaces or control characters".to_string()
-        ))
-    );
-    merchant.mch_id = "1900000109".into();
-    assert_eq!(
-        merchant_problem(&merchant, as_is),
-        Some((
-            "merchant.sign_type".to_string(),
-            "the sandbox accepts MD5 signatures only".to_string()
-        ))
-    );
-}
-
-#[test]
-fn checked_merchant_reports_the_edges_problems_first_then_the_cores() {
-    let key = core::ApiKey::new("0123456789abcdef0123456789abcdef").unwrap();
-    let mut merchant = core::Merchant::new("wx1234567890", "1900000109", key);
-    assert!(checked_merchant(merchant.clone(), Vec::new(), as_is).is_ok());
-    merchant.mch_id = "has space".into();
-    let found = vec![("APPID".to_string(), "required".to_string())];
-    assert_eq!(
-        checked_merchant(merchant.clone(), found.clone(), as_is).unwrap_err(),
-        found
-    );
-    assert_eq!(
-        checked_merchant(merchant, Vec::new(), as_is).unwrap_err(),
-        vec![(
-            "merchant.mch_id".to_string(),
-            "must not contain spaces or control characters".to_string()
-        )]
-    );
 }
 
 #[test]
