@@ -453,3 +453,41 @@ async fn sigint_stops_after_the_calls_in_flight_and_the_next_run_finishes() {
     assert_eq!(issued, USERS);
     sim.shutdown().await;
 }
+
+/// `--max-attempts` bounds the calls of one run: a user still unknown after them is retried by
+/// the next run (as the run's own message says), not skipped for good because the journal has
+/// counted that many attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_left_unknown_after_max_attempts_is_retried_by_the_next_run() {
+    let (_scratch, sim, journal) = planned("max-attempts", 10, None, 1).await;
+    sim.set_faults(Faults {
+        only: Some(Endpoint::SendCoupon),
+        times: Some(2),
+        reset_connection: true,
+        ..Faults::default()
+    })
+    .unwrap();
+    let first = tokio::task::block_in_place(|| {
+        output(run_command(&sim, &journal, &["--max-attempts", "2"]))
+    });
+    assert_eq!(first.status.code(), Some(4), "{}", text(&first));
+    assert!(sim.faults().is_empty(), "both resets were used");
+    let (issued, states) = tokio::task::block_in_place(|| reconcile(&sim, &journal));
+    assert_eq!(
+        (issued, states.get(&RowState::Unknown).copied()),
+        (0, Some(1))
+    );
+
+    let second = tokio::task::block_in_place(|| {
+        output(run_command(&sim, &journal, &["--max-attempts", "2"]))
+    });
+    assert!(second.status.success(), "{}", text(&second));
+    let (issued, states) = tokio::task::block_in_place(|| reconcile(&sim, &journal));
+    assert_eq!(issued, 1);
+    assert_eq!(
+        states.get(&RowState::Issued).copied(),
+        Some(1),
+        "{states:?}"
+    );
+    sim.shutdown().await;
+}

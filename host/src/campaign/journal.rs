@@ -246,21 +246,17 @@ impl Journal {
         )? as u64)
     }
 
-    /// Up to `limit` rows after `after` that still need a call (`planned`, or `unknown` with
-    /// fewer than `max_attempts` calls), in plan order.
-    pub fn pending(
-        &self,
-        after: u64,
-        limit: u32,
-        max_attempts: u32,
-    ) -> Result<Vec<Recipient>, JournalError> {
+    /// Up to `limit` rows after `after` that still need a call (`planned` or `unknown`), in plan
+    /// order. Every run takes each unknown row again, however many calls earlier runs made for
+    /// it: its number is what makes the retry safe, and a run bounds its own calls per row.
+    pub fn pending(&self, after: u64, limit: u32) -> Result<Vec<Recipient>, JournalError> {
         let mut stmt = self.db.prepare_cached(
             "SELECT row, line, openid, partner_trade_no, state, err_code, error, coupon_id, attempts FROM recipient
-             WHERE row > ?1 AND (state = 'planned' OR (state = 'unknown' AND attempts < ?2))
-             ORDER BY row LIMIT ?3",
+             WHERE row > ?1 AND state IN ('planned', 'unknown')
+             ORDER BY row LIMIT ?2",
         )?;
         let rows = stmt
-            .query_map(params![after, max_attempts, limit], recipient_of)?
+            .query_map(params![after, limit], recipient_of)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }

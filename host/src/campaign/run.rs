@@ -19,8 +19,9 @@ pub struct RunSettings {
     pub concurrency: usize,
     /// Calls per second at most (WeChat's own limit is per merchant: stay below it).
     pub rate_per_second: f64,
-    /// Calls at most for one recipient whose outcome stays unknown; then it is left `unknown`
-    /// for the next run (which retries it under the same number).
+    /// Calls at most in one run for one recipient whose outcome stays unknown; then it is left
+    /// `unknown` for the next run (which retries it under the same number, with as many calls
+    /// again).
     pub max_attempts: u32,
     /// The pause before retrying an unknown outcome; doubled each time, at most 5 s.
     pub retry_pause: Duration,
@@ -401,9 +402,7 @@ pub async fn run_campaign(
         async move {
             let mut after = 0;
             'pages: while !shared.stopping() {
-                let page = shared
-                    .journal()
-                    .pending(after, 256, shared.settings.max_attempts)?;
+                let page = shared.journal().pending(after, 256)?;
                 if page.is_empty() {
                     break;
                 }
@@ -510,7 +509,8 @@ async fn issue(
         partner_trade_no: row.partner_trade_no.clone(),
         options: core::CommonOptions::default(),
     };
-    let mut attempts = row.attempts;
+    // This run's calls for the row (the journal counts them over every run).
+    let mut attempts = 0;
     let mut pause = shared.settings.retry_pause;
     loop {
         if !shared.token().await {
