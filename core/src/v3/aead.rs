@@ -95,3 +95,29 @@ pub fn decrypt_resource(
         .map_err(|_| DecryptError::Authentication)?;
     String::from_utf8(plain.to_vec()).map_err(|_| DecryptError::NotUtf8)
 }
+
+/// Encrypts `plaintext` as a `resource.ciphertext` (Base64 of ciphertext and tag): what WeChat
+/// does, for the simulator and tests.
+pub fn encrypt_resource(
+    key: &ApiV3Key,
+    nonce: &str,
+    associated_data: &str,
+    plaintext: &str,
+) -> Result<String, DecryptError> {
+    let nonce: [u8; NONCE_LEN] = nonce
+        .as_bytes()
+        .try_into()
+        .map_err(|_| DecryptError::Nonce)?;
+    let cipher = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, &key.0).expect("a 32-byte key is an AES-256 key"),
+    );
+    let mut sealed = plaintext.as_bytes().to_vec();
+    cipher
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(associated_data.as_bytes()),
+            &mut sealed,
+        )
+        .map_err(|_| DecryptError::Authentication)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(sealed))
+}

@@ -136,6 +136,11 @@ pub fn response_message(timestamp: &str, nonce: &str, body: &str) -> String {
 
 /// Why a signed answer is refused before or at its signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(tag = "check", content = "header", rename_all = "kebab-case")
+)]
 pub enum AnswerRefusal {
     /// A `Wechatpay-*` header is absent or empty: named.
     MissingHeader(&'static str),

@@ -135,20 +135,25 @@ impl Verifiers {
     /// Adds a WeChat Pay platform certificate (`-----BEGIN CERTIFICATE-----`) under its serial,
     /// upper-case hex.
     pub fn with_platform_certificate(mut self, pem: &str) -> Result<Verifiers, KeyError> {
-        let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|_| KeyError::Pem)?;
-        let cert =
-            x509_cert::Certificate::from_der(der.as_ref()).map_err(|_| KeyError::Certificate)?;
-        let serial: String = cert
-            .tbs_certificate
-            .serial_number
-            .as_bytes()
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect();
-        let spki = x509_cert::der::Encode::to_der(&cert.tbs_certificate.subject_public_key_info)
-            .map_err(|_| KeyError::Certificate)?;
-        self.keys.insert(serial, PublicKey::from_spki_der(&spki)?);
+        self.add_platform_certificate(pem)?;
         Ok(self)
+    }
+
+    /// Adds a platform certificate (replacing one of the same serial) and returns its serial.
+    pub fn add_platform_certificate(&mut self, pem: &str) -> Result<String, KeyError> {
+        let (serial, key) = read_certificate(pem)?;
+        self.keys.insert(serial.clone(), key);
+        Ok(serial)
+    }
+
+    /// The serials and key ids held.
+    pub fn serials(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(String::as_str)
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 
     /// Whether a key goes by `serial` (for [`check_signed_answer`](super::auth::check_signed_answer)).
@@ -168,4 +173,25 @@ impl Verifiers {
             Err(AnswerRefusal::Signature)
         }
     }
+}
+
+/// A certificate's serial (upper-case hex, as WeChat writes it) and public key.
+fn read_certificate(pem: &str) -> Result<(String, PublicKey), KeyError> {
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|_| KeyError::Pem)?;
+    let cert = x509_cert::Certificate::from_der(der.as_ref()).map_err(|_| KeyError::Certificate)?;
+    let serial: String = cert
+        .tbs_certificate
+        .serial_number
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let spki = x509_cert::der::Encode::to_der(&cert.tbs_certificate.subject_public_key_info)
+        .map_err(|_| KeyError::Certificate)?;
+    Ok((serial, PublicKey::from_spki_der(&spki)?))
+}
+
+/// The serial of a certificate (`-----BEGIN CERTIFICATE-----`), upper-case hex.
+pub fn certificate_serial(pem: &str) -> Result<String, KeyError> {
+    read_certificate(pem).map(|(serial, _)| serial)
 }
