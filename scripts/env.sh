@@ -8,6 +8,10 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
+# The component signs and verifies API v3 with ring, whose build for wasm32-wasip2 compiles C
+# with clang (Debian's clang 14 is enough).
+./scripts/apt-install clang:clang
+
 # One target directory outside the clone, so a reused machine keeps its builds (wasmtime takes
 # minutes to compile). One per checkout: build scripts remember absolute paths, so two checkouts
 # sharing a target directory could embed each other's component. Override with CARGO_TARGET_DIR.

@@ -251,3 +251,194 @@ macro_rules! v2_wit_mapping {
         }
     };
 }
+
+/// Both directions of a record whose fields have the same names on both sides, the core type
+/// given by its path (`v3` types live below the crate root).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_record_at {
+    ($w:ident, $($core:ident)::+ => $name:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::MapInto<$w::$name> for $crate::$($core)::+ {
+            fn map_into(self) -> $w::$name {
+                $w::$name { $($field: $crate::MapInto::map_into(self.$field)),* }
+            }
+        }
+        impl $crate::MapInto<$crate::$($core)::+> for $w::$name {
+            fn map_into(self) -> $crate::$($core)::+ {
+                $crate::$($core)::+ { $($field: $crate::MapInto::map_into(self.$field)),* }
+            }
+        }
+    };
+}
+
+/// A list, element by element.
+impl<A: MapInto<B>, B> MapInto<Vec<B>> for Vec<A> {
+    fn map_into(self) -> Vec<B> {
+        self.into_iter().map(MapInto::map_into).collect()
+    }
+}
+
+/// Fields the core does not type (a JSON object) → the WIT's `extra: option<string>`, none when
+/// there are none.
+#[cfg(feature = "v3")]
+impl MapInto<Option<String>> for serde_json::Map<String, serde_json::Value> {
+    fn map_into(self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::Value::Object(self).to_string())
+    }
+}
+
+/// The WIT's `extra` → the core's map (text that is not a JSON object is dropped: the core
+/// made it).
+#[cfg(feature = "v3")]
+impl MapInto<serde_json::Map<String, serde_json::Value>> for Option<String> {
+    fn map_into(self) -> serde_json::Map<String, serde_json::Value> {
+        self.and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Expands, in the calling crate, [`MapInto`] both ways between the core's `v3` types and the
+/// bindings module `$w` naming the generated `v3-types` module (whose `field-error`,
+/// `retry-advice`, `malformed-response` and `transport-error` are `v2-types`' own, mapped by
+/// [`v2_wit_mapping!`]). By hand: `to-sign` (flat in the WIT), the errors (the core boxes its
+/// refusal and names missing headers by constant): `v3_error_to_wit`, `v3_error_from_wit`.
+#[cfg(feature = "v3")]
+#[macro_export]
+macro_rules! v3_wit_mapping {
+    ($w:ident) => {
+        $crate::__wit_record_at!($w, v3::merchant::MerchantSettings => MerchantSettings {
+            mchid, merchant_serial_no, apiv3_key, private_key_pem, wechatpay_public_key_id,
+            wechatpay_public_key_pem, platform_certificates, base_url,
+        });
+        $crate::__wit_record_at!($w, v3::favor::IssueCoupon => IssueCouponRequest {
+            openid, stock_id, out_request_no, appid, stock_creator_mchid, coupon_value,
+            coupon_minimum,
+        });
+        $crate::__wit_record_at!($w, v3::favor::QueryStock => QueryStockRequest { stock_id, stock_creator_mchid });
+        $crate::__wit_record_at!($w, v3::favor::QueryCoupon => QueryCouponRequest { openid, coupon_id, appid });
+        $crate::__wit_record_at!($w, v3::favor::IssuedCoupon => IssuedCoupon { coupon_id });
+        $crate::__wit_record_at!($w, v3::favor::FixedNormalCoupon => FixedNormalCoupon { coupon_amount, transaction_minimum });
+        $crate::__wit_record_at!($w, v3::favor::StockUseRule => StockUseRule {
+            max_coupons, max_amount, max_amount_by_day, fixed_normal_coupon, max_coupons_per_user,
+            coupon_type, goods_tag, trade_type, combine_use, extra,
+        });
+        $crate::__wit_record_at!($w, v3::favor::CutToMessage => CutToMessage { single_price_max, cut_to_price });
+        $crate::__wit_record_at!($w, v3::favor::Stock => Stock {
+            stock_id, stock_creator_mchid, stock_name, status, create_time, description,
+            stock_use_rule, available_begin_time, available_end_time, distributed_coupons, no_cash,
+            start_time, stop_time, cut_to_message, singleitem, stock_type, business_type, extra,
+        });
+        $crate::__wit_record_at!($w, v3::favor::NormalCouponInformation => NormalCouponInformation { coupon_amount, transaction_minimum });
+        $crate::__wit_record_at!($w, v3::favor::GoodsDetail => GoodsDetail { goods_id, quantity, price, discount_amount });
+        $crate::__wit_record_at!($w, v3::favor::ConsumeInformation => ConsumeInformation { consume_time, consume_mchid, transaction_id, goods_detail });
+        $crate::__wit_record_at!($w, v3::favor::Coupon => Coupon {
+            coupon_id, stock_id, stock_creator_mchid, coupon_name, status, description,
+            create_time, coupon_type, no_cash, available_begin_time, available_end_time,
+            singleitem, normal_coupon_information, cut_to_message, consume_information,
+            available_balance, business_type, extra,
+        });
+        $crate::__wit_record_at!($w, v3::certificates::PlatformCertificate => PlatformCertificate { serial_no, effective_time, expire_time, pem });
+        $crate::__wit_record_at!($w, v3::answer::Answer => Answer { status, headers, body });
+        $crate::__wit_record_at!($w, v3::certificates::EncryptedResource => EncryptedResource { algorithm, nonce, associated_data, ciphertext });
+        $crate::__wit_record_at!($w, v3::request::SignedRequest => SignedRequest { method, url, headers, body });
+        $crate::__wit_record_at!($w, v3::error::RefusalDetail => RefusalDetail { field, value, issue, location });
+        $crate::__wit_record_at!($w, v3::error::Refusal => Refusal { status, code, message, detail, meaning, advice });
+
+        impl $crate::MapInto<$w::Method> for $crate::v3::request::Method {
+            fn map_into(self) -> $w::Method {
+                match self {
+                    $crate::v3::request::Method::Get => $w::Method::Get,
+                    $crate::v3::request::Method::Post => $w::Method::Post,
+                }
+            }
+        }
+
+        impl $crate::MapInto<$crate::v3::request::Method> for $w::Method {
+            fn map_into(self) -> $crate::v3::request::Method {
+                match self {
+                    $w::Method::Get => $crate::v3::request::Method::Get,
+                    $w::Method::Post => $crate::v3::request::Method::Post,
+                }
+            }
+        }
+
+        impl $crate::MapInto<$w::ToSign> for $crate::v3::request::ToSign {
+            fn map_into(self) -> $w::ToSign {
+                $w::ToSign {
+                    method: $crate::MapInto::map_into(self.request.method),
+                    url: self.request.url,
+                    body: self.request.body,
+                    timestamp: self.timestamp,
+                    nonce: self.nonce,
+                    message: self.message,
+                }
+            }
+        }
+
+        impl $crate::MapInto<$crate::v3::request::ToSign> for $w::ToSign {
+            fn map_into(self) -> $crate::v3::request::ToSign {
+                $crate::v3::request::ToSign {
+                    request: $crate::v3::request::Request {
+                        method: $crate::MapInto::map_into(self.method),
+                        url: self.url,
+                        body: self.body,
+                    },
+                    timestamp: self.timestamp,
+                    nonce: self.nonce,
+                    message: self.message,
+                }
+            }
+        }
+
+        /// A core v3 error as the WIT's `v3-error`.
+        #[allow(dead_code)]
+        pub fn v3_error_to_wit(e: $crate::v3::error::Error) -> $w::V3Error {
+            use $crate::v3::auth::AnswerRefusal as A;
+            use $crate::v3::error::Error as E;
+            match e {
+                E::InvalidInput(f) => $w::V3Error::InvalidInput($crate::MapInto::map_into(f)),
+                E::Refused(r) => $w::V3Error::Refused($crate::MapInto::map_into(*r)),
+                E::AnswerNotVerified { refusal } => $w::V3Error::AnswerNotVerified(match refusal {
+                    A::MissingHeader(name) => $w::AnswerRefusal::MissingHeader(name.to_string()),
+                    A::MalformedTimestamp => $w::AnswerRefusal::MalformedTimestamp,
+                    A::StaleTimestamp { skew_seconds } => $w::AnswerRefusal::StaleTimestamp(skew_seconds),
+                    A::UnknownSerial => $w::AnswerRefusal::UnknownSerial,
+                    A::Signature => $w::AnswerRefusal::Signature,
+                }),
+                E::MalformedResponse(m) => $w::V3Error::MalformedResponse($crate::MapInto::map_into(m)),
+                E::Transport { message, may_have_reached_wechat } => {
+                    $w::V3Error::Transport($w::TransportError { message, may_have_reached_wechat })
+                }
+                E::Denied { message } => $w::V3Error::Denied(message),
+            }
+        }
+
+        /// The WIT's `v3-error` as the core's.
+        #[allow(dead_code)]
+        pub fn v3_error_from_wit(e: $w::V3Error) -> $crate::v3::error::Error {
+            use $crate::v3::auth::AnswerRefusal as A;
+            use $crate::v3::error::Error as E;
+            match e {
+                $w::V3Error::InvalidInput(f) => E::InvalidInput($crate::MapInto::map_into(f)),
+                $w::V3Error::Refused(r) => E::Refused(Box::new($crate::MapInto::map_into(r))),
+                $w::V3Error::AnswerNotVerified(r) => E::AnswerNotVerified {
+                    refusal: match r {
+                        $w::AnswerRefusal::MissingHeader(name) => {
+                            A::MissingHeader($crate::v3::auth::header_name(&name))
+                        }
+                        $w::AnswerRefusal::MalformedTimestamp => A::MalformedTimestamp,
+                        $w::AnswerRefusal::StaleTimestamp(skew_seconds) => A::StaleTimestamp { skew_seconds },
+                        $w::AnswerRefusal::UnknownSerial => A::UnknownSerial,
+                        $w::AnswerRefusal::Signature => A::Signature,
+                    },
+                },
+                $w::V3Error::MalformedResponse(m) => E::MalformedResponse($crate::MapInto::map_into(m)),
+                $w::V3Error::Transport(t) => E::Transport {
+                    message: t.message,
+                    may_have_reached_wechat: t.may_have_reached_wechat,
+                },
+                $w::V3Error::Denied(message) => E::Denied { message },
+            }
+        }
+    };
+}

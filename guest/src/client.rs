@@ -71,9 +71,28 @@ pub fn exchange(
 
 /// Sends `http` and returns the status and the whole body.
 fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>), core::Error> {
-    let target = Target::parse(&http.url)?;
+    send_raw(&http.method, &http.url, &http.headers, &http.body, options)
+        .map(|received| (received.status, received.body))
+}
+
+/// What came back: the status, every header, the whole body.
+pub struct Received {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Sends one request (`GET` or `POST`) and returns the whole answer, its body capped.
+pub fn send_raw(
+    method: &str,
+    url: &str,
+    request_headers: &[(String, String)],
+    request_body: &[u8],
+    options: &CallOptions,
+) -> Result<Received, core::Error> {
+    let target = Target::parse(url)?;
     let headers = Fields::new();
-    for (name, value) in &http.headers {
+    for (name, value) in request_headers {
         headers.append(name, value.as_bytes()).map_err(|e| {
             core::Error::invalid(
                 format!("header {name}"),
@@ -86,8 +105,12 @@ fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>
         message: format!("wasi:http refused the request's {what}"),
         may_have_reached_wechat: false,
     };
+    let method = match method {
+        "GET" => Method::Get,
+        _ => Method::Post,
+    };
     request
-        .set_method(&Method::Post)
+        .set_method(&method)
         .map_err(|()| refused("method"))?;
     request
         .set_scheme(Some(&target.scheme))
@@ -122,7 +145,7 @@ fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>
     };
     {
         let stream = body.write().map_err(|()| refused("body stream"))?;
-        for chunk in http.body.chunks(4096) {
+        for chunk in request_body.chunks(4096) {
             if let Err(e) = stream.blocking_write_and_flush(chunk) {
                 return Err(refusal(core::Error::Transport {
                     message: format!("sending the request body failed: {}", stream_error(&e)),
@@ -147,6 +170,12 @@ fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>
         }
     };
     let status = response.status();
+    let response_headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+        .collect();
     let incoming = response.consume().map_err(|()| core::Error::Transport {
         message: "the response body could not be opened".into(),
         may_have_reached_wechat: true,
@@ -157,7 +186,11 @@ fn send(http: &core::HttpRequest, options: &CallOptions) -> Result<(u16, Vec<u8>
         &target.authority,
     )?;
     let _ = IncomingBody::finish(incoming);
-    Ok((status, body))
+    Ok(Received {
+        status,
+        headers: response_headers,
+        body,
+    })
 }
 
 fn read_body(incoming: &IncomingBody, max: usize, authority: &str) -> Result<Vec<u8>, core::Error> {

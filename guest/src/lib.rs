@@ -3,13 +3,15 @@
 //! This crate is glue only: it turns WIT values into core values and back (`convert`, the core's
 //! one table), and draws nonces from `wasi:random`. Every protocol rule lives in the core.
 //!
-//! It builds the `gateway` world: the typed exports of `coupons` (`v2`, `v2-client`) plus
+//! It builds the `gateway` world: the typed exports of `coupons` (`v2`, `v2-client`, `v3`,
+//! `v3-client`: [`v3`]) plus
 //! `wasi:http/incoming-handler`, which serves the JSON coupon API of [`gateway`] through the same
 //! client. Hosts that only call the typed exports ignore the extra export.
 
 mod client;
 mod convert;
 mod gateway;
+mod v3;
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -230,7 +232,7 @@ fn call<C: MapInto<W>, W>(
 }
 
 /// 32 characters of `[0-9A-Za-z]` from the host's secure random source.
-fn random_nonce() -> String {
+pub(crate) fn random_nonce() -> String {
     let bytes = wasi::random::random::get_random_bytes(wxcoupon_core::NONCE_RANDOM_BYTES as u64);
     wxcoupon_core::nonce_from_random(&bytes)
 }

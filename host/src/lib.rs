@@ -42,6 +42,7 @@ mod http_server;
 pub mod outbound;
 pub mod runtime;
 pub mod serve;
+pub mod v3;
 
 pub use error::{HostError, HostResult};
 pub use runtime::{CallOptions, Runtime, Session};

@@ -38,6 +38,9 @@ mod bindings {
 }
 
 pub use bindings::exports::wxpay::coupon::v2_client::CallOptions as WitCallOptions;
+pub use bindings::exports::wxpay::coupon::v3_client::CallOptions as V3CallOptions;
+/// The generated `wxpay:coupon/v3-types` (mapped to the core by [`crate::v3::wit`]).
+pub use bindings::exports::wxpay::coupon::v3_types;
 
 /// The `wxpay:coupon/v2-types` interface as the bindings use it: the generated types, except
 /// [`Merchant`](wit::Merchant), whose `Debug` keeps the API key out (the generated record's
@@ -200,6 +203,9 @@ pub struct Runtime {
     component: Component,
     pre: bindings::CouponsPre<HostState>,
     hooks: HooksFactory,
+    /// The client host-signed v3 calls send through (the hooks' own, when set with
+    /// [`Runtime::with_outbound`]).
+    outbound: Option<crate::outbound::OutboundClient>,
 }
 
 impl Runtime {
@@ -211,6 +217,15 @@ impl Runtime {
     /// The same runtime with outbound HTTP through the hooks `factory` makes (one per store).
     pub fn with_hooks(mut self, factory: HooksFactory) -> Runtime {
         self.hooks = factory;
+        self
+    }
+
+    /// The same runtime with outbound HTTP through `client`: the component's `wasi:http` calls
+    /// (as hooks) and the host's own v3 calls alike.
+    pub fn with_outbound(mut self, client: crate::outbound::OutboundClient) -> Runtime {
+        let hooks = client.clone();
+        self.hooks = Arc::new(move || Box::new(hooks.hooks()));
+        self.outbound = Some(client);
         self
     }
 
@@ -229,6 +244,7 @@ impl Runtime {
             component,
             pre,
             hooks: Arc::new(|| Box::new(DenyAllHooks)),
+            outbound: None,
         })
     }
 
@@ -240,7 +256,11 @@ impl Runtime {
             .instantiate_async(&mut store)
             .await
             .map_err(HostError::component)?;
-        Ok(Session { store, coupons })
+        Ok(Session {
+            store,
+            coupons,
+            outbound: self.outbound.clone(),
+        })
     }
 
     /// The names of what the component imports and exports, from its own type information.
@@ -279,8 +299,9 @@ pub struct ComponentDescription {
 /// One instance of the component. The outer `Result` of each call is a host failure (a trap);
 /// the inner one is the component's answer.
 pub struct Session {
-    store: Store<HostState>,
-    coupons: bindings::Coupons,
+    pub(crate) store: Store<HostState>,
+    pub(crate) coupons: bindings::Coupons,
+    pub(crate) outbound: Option<crate::outbound::OutboundClient>,
 }
 
 impl Session {

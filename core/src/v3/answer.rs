@@ -77,7 +77,10 @@ pub fn read_answer<'a>(
     now: i64,
 ) -> Result<&'a str, Error> {
     if !(200..300).contains(&answer.status) || answer.status == 202 {
-        return Err(Error::Refused(Box::new(refusal(answer.status, &answer.body))));
+        return Err(Error::Refused(Box::new(refusal(
+            answer.status,
+            &answer.body,
+        ))));
     }
     let to_verify = check_signed_answer(
         |name| answer.header(name),

@@ -129,6 +129,20 @@ pub fn parse_authorization(header: &str) -> Result<AuthorizationParams, Authoriz
     })
 }
 
+/// The canonical name of one of the four signed-answer headers, named in any case (an unknown
+/// name reads as the signature header: only those four are ever named missing).
+pub fn header_name(name: &str) -> &'static str {
+    [
+        TIMESTAMP_HEADER,
+        NONCE_HEADER,
+        SERIAL_HEADER,
+        SIGNATURE_HEADER,
+    ]
+    .into_iter()
+    .find(|h| h.eq_ignore_ascii_case(name))
+    .unwrap_or(SIGNATURE_HEADER)
+}
+
 /// The message an answer's (or a callback's) signature covers.
 pub fn response_message(timestamp: &str, nonce: &str, body: &str) -> String {
     format!("{timestamp}\n{nonce}\n{body}\n")

@@ -79,6 +79,21 @@ pub struct CertificateList {
 }
 
 impl Merchant {
+    /// Decrypts an encrypted resource (a downloaded certificate, a callback's `resource`) with
+    /// the APIv3 key; the problem text names what is wrong, never a key or plaintext.
+    pub fn open_resource(&self, resource: &EncryptedResource) -> Result<String, String> {
+        if resource.algorithm != "AEAD_AES_256_GCM" {
+            return Err("algorithm: must be AEAD_AES_256_GCM".into());
+        }
+        decrypt_resource(
+            self.apiv3_key(),
+            &resource.nonce,
+            &resource.associated_data,
+            &resource.ciphertext,
+        )
+        .map_err(|e| e.to_string())
+    }
+
     /// Reads a download: verified, decrypted, each certificate's serial checked, sorted by
     /// expiry (the newest last). Does not add them: see [`Merchant::add_platform_certificate`].
     pub fn parse_certificates(
@@ -87,7 +102,10 @@ impl Merchant {
         now: i64,
     ) -> Result<Vec<PlatformCertificate>, Error> {
         if !(200..300).contains(&answer.status) || answer.status == 202 {
-            return Err(Error::Refused(Box::new(refusal(answer.status, &answer.body))));
+            return Err(Error::Refused(Box::new(refusal(
+                answer.status,
+                &answer.body,
+            ))));
         }
         let held = self.verifiers();
         // Headers, clock and serial first, whatever key ends up verifying.
@@ -96,21 +114,9 @@ impl Merchant {
         let mut certificates = Vec::with_capacity(list.data.len());
         for (i, entry) in list.data.iter().enumerate() {
             let field = |name: &str| format!("data[{i}].{name}");
-            let resource = &entry.encrypt_certificate;
-            if resource.algorithm != "AEAD_AES_256_GCM" {
-                return Err(MalformedResponse::field(
-                    field("encrypt_certificate.algorithm"),
-                    "must be AEAD_AES_256_GCM",
-                )
-                .into());
-            }
-            let pem = decrypt_resource(
-                self.apiv3_key(),
-                &resource.nonce,
-                &resource.associated_data,
-                &resource.ciphertext,
-            )
-            .map_err(|e| MalformedResponse::field(field("encrypt_certificate"), e.to_string()))?;
+            let pem = self
+                .open_resource(&entry.encrypt_certificate)
+                .map_err(|e| MalformedResponse::field(field("encrypt_certificate"), e))?;
             let serial = certificate_serial(&pem).map_err(|e| {
                 MalformedResponse::field(field("encrypt_certificate"), e.to_string())
             })?;

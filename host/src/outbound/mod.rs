@@ -57,6 +57,7 @@ pub use hooks::{IoFuture, OutboundHooks, SendRequestFuture};
 pub use identity::{ClientIdentity, IdentityError};
 pub use wasmtime_wasi_http::{RequestOptions, WasiBody};
 
+pub(crate) use errors::code_name;
 pub(crate) use tls::parse_ca_pem as tls_parse_ca_pem;
 
 /// The default cap on a response body: 64 KiB, the component's own XML limit (the settings'

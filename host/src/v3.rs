@@ -1,0 +1,627 @@
+//! API v3 through the component: a merchant opened once per [`Session`] (the component's
+//! `merchant` resource), and the three coupon calls plus the certificate download, signed where
+//! the caller chose ([`SignWith`]):
+//!
+//! - [`SignWith::Host`]: the component builds the request and the exact message to sign
+//!   (`v3.build-*`), the host signs it natively with ring (the private key never enters the
+//!   component), the component assembles the signed request (`v3.authorize`), the host sends it
+//!   through its [`OutboundClient`] (allow-list, timeouts, size cap), and the component verifies
+//!   and reads the answer (`v3.parse-*`);
+//! - [`SignWith::Component`]: the component signs and calls itself (`v3-client`, through the same
+//!   outbound client as `wasi:http` hooks): what hosts without their own RSA do.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use wasmtime::component::ResourceAny;
+use wxcoupon_core::v3::answer::Answer;
+use wxcoupon_core::v3::certificates::{EncryptedResource, PlatformCertificate};
+use wxcoupon_core::v3::error::Error;
+use wxcoupon_core::v3::favor::{Coupon, IssueCoupon, IssuedCoupon, QueryCoupon, QueryStock, Stock};
+use wxcoupon_core::v3::merchant::MerchantSettings;
+use wxcoupon_core::v3::request::{Method, SignedRequest, ToSign};
+use wxcoupon_core::v3::rsa::MerchantSigner;
+use wxcoupon_core::MapInto;
+
+use crate::error::{HostError, HostResult};
+use crate::outbound::OutboundClient;
+use crate::runtime::{CallOptions, Session};
+
+/// The `v3-types` bindings and the core's one table over them.
+pub mod wit {
+    pub use crate::runtime::v3_types;
+    wxcoupon_core::v3_wit_mapping!(v3_types);
+}
+
+use wit::{v3_error_from_wit, v3_error_to_wit};
+
+/// Where v3 requests are signed.
+#[derive(Clone)]
+pub enum SignWith {
+    /// Natively, by the host (ring): the component never holds the private key.
+    Host(Arc<MerchantSigner>),
+    /// Inside the component (`v3-client`), with the private key in its merchant.
+    Component,
+}
+
+impl std::fmt::Debug for SignWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SignWith::Host(_) => "Host",
+            SignWith::Component => "Component",
+        })
+    }
+}
+
+/// A v3 merchant opened in one session.
+#[derive(Debug)]
+pub struct V3Merchant {
+    handle: ResourceAny,
+    sign: SignWith,
+}
+
+impl V3Merchant {
+    /// Where its requests are signed.
+    pub fn sign_with(&self) -> &SignWith {
+        &self.sign
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Whether a failed exchange may have reached WeChat: the same rule as the component's client
+/// (`guest/src/client.rs`, `transport`): only failures certainly before any byte left do not.
+fn reached(code: &wasmtime_wasi_http::Error) -> bool {
+    use wasmtime_wasi_http::Error as E;
+    !matches!(
+        code,
+        E::HttpRequestDenied
+            | E::HttpRequestUriInvalid
+            | E::DnsTimeout
+            | E::DnsError { .. }
+            | E::DestinationNotFound
+            | E::DestinationUnavailable
+            | E::DestinationIpProhibited
+            | E::DestinationIpUnroutable
+            | E::ConnectionRefused
+            | E::ConnectionTimeout
+            | E::TlsCertificateError
+    )
+}
+
+fn call_options(options: &CallOptions) -> crate::runtime::V3CallOptions {
+    crate::runtime::V3CallOptions {
+        connect_timeout_ms: options.connect_timeout_ms,
+        first_byte_timeout_ms: options.first_byte_timeout_ms,
+        between_bytes_timeout_ms: options.between_bytes_timeout_ms,
+        max_response_bytes: options.max_response_bytes,
+    }
+}
+
+/// Sends a signed request through the outbound client and reads the whole answer.
+async fn send(
+    client: &OutboundClient,
+    signed: SignedRequest,
+    options: &CallOptions,
+) -> Result<Answer, Error> {
+    let mut builder = http::Request::builder()
+        .method(match signed.method {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+        })
+        .uri(&signed.url);
+    for (name, value) in &signed.headers {
+        builder = builder.header(name, value);
+    }
+    let body = Full::new(Bytes::from(signed.body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let request = builder
+        .body(body)
+        .map_err(|e| Error::invalid("url", format!("not a request URL: {e}")))?;
+    let mut request_options = wasmtime_wasi_http::RequestOptions::default();
+    let ms = |v: Option<u32>| v.map(|ms| std::time::Duration::from_millis(u64::from(ms)));
+    request_options.connect_timeout = ms(options.connect_timeout_ms);
+    request_options.first_byte_timeout = ms(options.first_byte_timeout_ms);
+    request_options.between_bytes_timeout = ms(options.between_bytes_timeout_ms);
+    let response =
+        client
+            .send(request, Some(request_options))
+            .await
+            .map_err(|code| match code {
+                wasmtime_wasi_http::Error::HttpRequestDenied => Error::Denied {
+                    message: "the host does not allow requests to this destination".into(),
+                },
+                code => Error::Transport {
+                    message: crate::outbound::code_name(&code),
+                    may_have_reached_wechat: reached(&code),
+                },
+            })?;
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| Error::Transport {
+            message: format!("reading the answer failed: {e}"),
+            may_have_reached_wechat: true,
+        })?
+        .to_bytes();
+    let max = options
+        .max_response_bytes
+        .unwrap_or(wxcoupon_core::settings::DEFAULT_MAX_RESPONSE_BYTES) as usize;
+    if body.len() > max {
+        return Err(wxcoupon_core::MalformedResponse::document(format!(
+            "body is over the limit of {max} bytes"
+        ))
+        .into());
+    }
+    let body = String::from_utf8(body.to_vec()).map_err(|_| {
+        Error::MalformedResponse(wxcoupon_core::MalformedResponse::document(
+            "the body is not UTF-8",
+        ))
+    })?;
+    Ok(Answer {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    })
+}
+
+/// One host-signed call: build → sign natively → authorize → send → parse. `build` and
+/// `parse` are the call's own component functions.
+macro_rules! host_signed {
+    ($self:ident, $merchant:ident, $signer:ident, $options:ident, |$v3:ident, $store:ident| $build:expr, $parse:ident) => {{
+        let v3 = $self.coupons.wxpay_coupon_v3();
+        let built = {
+            let $v3 = v3;
+            let $store = &mut $self.store;
+            $build.await.map_err(HostError::component)?
+        };
+        let to_sign: wit::v3_types::ToSign = match built {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(v3_error_from_wit(e))),
+        };
+        let signature = $signer.sign(&to_sign.message);
+        let signed = v3
+            .call_authorize(&mut $self.store, $merchant.handle, &to_sign, &signature)
+            .await
+            .map_err(HostError::component)?;
+        let signed: SignedRequest = match signed {
+            Ok(s) => s.map_into(),
+            Err(e) => return Ok(Err(v3_error_from_wit(e))),
+        };
+        let Some(client) = $self.outbound.clone() else {
+            return Ok(Err(Error::Denied {
+                message: "no outbound client configured".into(),
+            }));
+        };
+        let answer = match send(&client, signed, $options).await {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        let r = v3
+            .$parse(
+                &mut $self.store,
+                $merchant.handle,
+                &answer.map_into(),
+                now(),
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }};
+}
+
+impl Session {
+    /// Opens a v3 merchant in this session (`v3.merchant.open`). With [`SignWith::Host`] the
+    /// private key is left out of what the component receives.
+    pub async fn open_v3(
+        &mut self,
+        settings: &MerchantSettings,
+        sign: SignWith,
+    ) -> HostResult<Result<V3Merchant, Error>> {
+        let mut settings = settings.clone();
+        if matches!(sign, SignWith::Host(_)) {
+            settings.private_key_pem = None;
+        }
+        let settings: wit::v3_types::MerchantSettings = settings.map_into();
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .merchant()
+            .call_open(&mut self.store, &settings)
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(|handle| V3Merchant { handle, sign })
+            .map_err(v3_error_from_wit))
+    }
+
+    /// Holds a downloaded platform certificate in the merchant (`merchant.add-platform-certificate`).
+    pub async fn v3_add_platform_certificate(
+        &mut self,
+        merchant: &V3Merchant,
+        pem: &str,
+    ) -> HostResult<Result<String, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .merchant()
+            .call_add_platform_certificate(&mut self.store, merchant.handle, pem)
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map_err(v3_error_from_wit))
+    }
+
+    /// The serials the merchant holds (`merchant.serials`).
+    pub async fn v3_serials(&mut self, merchant: &V3Merchant) -> HostResult<Vec<String>> {
+        self.coupons
+            .wxpay_coupon_v3()
+            .merchant()
+            .call_serials(&mut self.store, merchant.handle)
+            .await
+            .map_err(HostError::component)
+    }
+
+    /// `v3.build-issue-coupon`: step one, for callers signing themselves.
+    pub async fn v3_build_issue_coupon(
+        &mut self,
+        request: &IssueCoupon,
+        timestamp: i64,
+        nonce: Option<&str>,
+    ) -> HostResult<Result<ToSign, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_build_issue_coupon(
+                &mut self.store,
+                &request.clone().map_into(),
+                timestamp,
+                nonce,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.build-query-stock`: step one, for callers signing themselves.
+    pub async fn v3_build_query_stock(
+        &mut self,
+        request: &QueryStock,
+        timestamp: i64,
+        nonce: Option<&str>,
+    ) -> HostResult<Result<ToSign, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_build_query_stock(
+                &mut self.store,
+                &request.clone().map_into(),
+                timestamp,
+                nonce,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.build-query-coupon`: step one, for callers signing themselves.
+    pub async fn v3_build_query_coupon(
+        &mut self,
+        request: &QueryCoupon,
+        timestamp: i64,
+        nonce: Option<&str>,
+    ) -> HostResult<Result<ToSign, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_build_query_coupon(
+                &mut self.store,
+                &request.clone().map_into(),
+                timestamp,
+                nonce,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.decrypt-resource`.
+    pub async fn v3_decrypt_resource(
+        &mut self,
+        merchant: &V3Merchant,
+        resource: &EncryptedResource,
+    ) -> HostResult<Result<String, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_decrypt_resource(
+                &mut self.store,
+                merchant.handle,
+                &resource.clone().map_into(),
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map_err(v3_error_from_wit))
+    }
+
+    /// `v3.authorize`: step two with a signature made outside.
+    pub async fn v3_authorize(
+        &mut self,
+        merchant: &V3Merchant,
+        to_sign: &ToSign,
+        signature: &str,
+    ) -> HostResult<Result<SignedRequest, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_authorize(
+                &mut self.store,
+                merchant.handle,
+                &to_sign.clone().map_into(),
+                signature,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.sign`: step two inside the component.
+    pub async fn v3_sign(
+        &mut self,
+        merchant: &V3Merchant,
+        to_sign: &ToSign,
+    ) -> HostResult<Result<SignedRequest, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_sign(
+                &mut self.store,
+                merchant.handle,
+                &to_sign.clone().map_into(),
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.parse-issue-coupon` over an answer received elsewhere.
+    pub async fn v3_parse_issue_coupon(
+        &mut self,
+        merchant: &V3Merchant,
+        answer: &Answer,
+        now: i64,
+    ) -> HostResult<Result<IssuedCoupon, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_parse_issue_coupon(
+                &mut self.store,
+                merchant.handle,
+                &answer.clone().map_into(),
+                now,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.parse-query-stock` over an answer received elsewhere.
+    pub async fn v3_parse_query_stock(
+        &mut self,
+        merchant: &V3Merchant,
+        answer: &Answer,
+        now: i64,
+    ) -> HostResult<Result<Stock, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_parse_query_stock(
+                &mut self.store,
+                merchant.handle,
+                &answer.clone().map_into(),
+                now,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.parse-query-coupon` over an answer received elsewhere.
+    pub async fn v3_parse_query_coupon(
+        &mut self,
+        merchant: &V3Merchant,
+        answer: &Answer,
+        now: i64,
+    ) -> HostResult<Result<Coupon, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_parse_query_coupon(
+                &mut self.store,
+                merchant.handle,
+                &answer.clone().map_into(),
+                now,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.issue-outcome-unknown`: the component's verdict on whether the coupon may have been
+    /// issued after `error`.
+    pub async fn v3_issue_outcome_unknown(&mut self, error: &Error) -> HostResult<bool> {
+        self.coupons
+            .wxpay_coupon_v3()
+            .call_issue_outcome_unknown(&mut self.store, &v3_error_to_wit(error.clone()))
+            .await
+            .map_err(HostError::component)
+    }
+
+    /// Issues one coupon (v3), signed where the merchant was opened to sign.
+    pub async fn v3_issue_coupon(
+        &mut self,
+        merchant: &V3Merchant,
+        request: &IssueCoupon,
+        options: &CallOptions,
+    ) -> HostResult<Result<IssuedCoupon, Error>> {
+        let wit_request: wit::v3_types::IssueCouponRequest = request.clone().map_into();
+        match &merchant.sign {
+            SignWith::Host(signer) => host_signed!(
+                self,
+                merchant,
+                signer,
+                options,
+                |v3, store| v3.call_build_issue_coupon(store, &wit_request, now(), None),
+                call_parse_issue_coupon
+            ),
+            SignWith::Component => {
+                let r = self
+                    .coupons
+                    .wxpay_coupon_v3_client()
+                    .call_issue_coupon(
+                        &mut self.store,
+                        merchant.handle,
+                        &wit_request,
+                        call_options(options),
+                    )
+                    .await
+                    .map_err(HostError::component)?;
+                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+            }
+        }
+    }
+
+    /// Reads a stock (v3).
+    pub async fn v3_query_stock(
+        &mut self,
+        merchant: &V3Merchant,
+        request: &QueryStock,
+        options: &CallOptions,
+    ) -> HostResult<Result<Stock, Error>> {
+        let wit_request: wit::v3_types::QueryStockRequest = request.clone().map_into();
+        match &merchant.sign {
+            SignWith::Host(signer) => host_signed!(
+                self,
+                merchant,
+                signer,
+                options,
+                |v3, store| v3.call_build_query_stock(store, &wit_request, now(), None),
+                call_parse_query_stock
+            ),
+            SignWith::Component => {
+                let r = self
+                    .coupons
+                    .wxpay_coupon_v3_client()
+                    .call_query_stock(
+                        &mut self.store,
+                        merchant.handle,
+                        &wit_request,
+                        call_options(options),
+                    )
+                    .await
+                    .map_err(HostError::component)?;
+                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+            }
+        }
+    }
+
+    /// Reads one coupon of a user (v3).
+    pub async fn v3_query_coupon(
+        &mut self,
+        merchant: &V3Merchant,
+        request: &QueryCoupon,
+        options: &CallOptions,
+    ) -> HostResult<Result<Coupon, Error>> {
+        let wit_request: wit::v3_types::QueryCouponRequest = request.clone().map_into();
+        match &merchant.sign {
+            SignWith::Host(signer) => host_signed!(
+                self,
+                merchant,
+                signer,
+                options,
+                |v3, store| v3.call_build_query_coupon(store, &wit_request, now(), None),
+                call_parse_query_coupon
+            ),
+            SignWith::Component => {
+                let r = self
+                    .coupons
+                    .wxpay_coupon_v3_client()
+                    .call_query_coupon(
+                        &mut self.store,
+                        merchant.handle,
+                        &wit_request,
+                        call_options(options),
+                    )
+                    .await
+                    .map_err(HostError::component)?;
+                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+            }
+        }
+    }
+
+    /// Downloads and verifies the platform certificates (not yet held: see
+    /// [`Session::v3_add_platform_certificate`]).
+    pub async fn v3_download_certificates(
+        &mut self,
+        merchant: &V3Merchant,
+        options: &CallOptions,
+    ) -> HostResult<Result<Vec<PlatformCertificate>, Error>> {
+        match &merchant.sign {
+            SignWith::Host(signer) => host_signed!(
+                self,
+                merchant,
+                signer,
+                options,
+                |v3, store| v3.call_build_download_certificates(store, now(), None),
+                call_parse_certificates
+            ),
+            SignWith::Component => {
+                let r = self
+                    .coupons
+                    .wxpay_coupon_v3_client()
+                    .call_download_certificates(
+                        &mut self.store,
+                        merchant.handle,
+                        call_options(options),
+                    )
+                    .await
+                    .map_err(HostError::component)?;
+                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+            }
+        }
+    }
+
+    /// Downloads the certificates and holds every one in the merchant; returns them.
+    pub async fn v3_refresh_certificates(
+        &mut self,
+        merchant: &V3Merchant,
+        options: &CallOptions,
+    ) -> HostResult<Result<Vec<PlatformCertificate>, Error>> {
+        let certificates = match self.v3_download_certificates(merchant, options).await? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        for c in &certificates {
+            if let Err(e) = self.v3_add_platform_certificate(merchant, &c.pem).await? {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(certificates))
+    }
+}
