@@ -47,9 +47,10 @@ mod handlers;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod v3;
 
-pub use config::{SimulatorConfig, StockSeed};
+pub use config::{AnswerKey, SimulatorConfig, StockSeed, V3Config};
 pub use faults::Faults;
 pub use routes::{Endpoint, Environment};
 pub use server::{CertFile, RunningSimulator, Simulator};
-pub use state::{IssuedCoupon, StockSnapshot};
+pub use state::{ApiVersion, IssuedCoupon, StockSnapshot};
