@@ -15,8 +15,9 @@
 //!
 //! API v3 issues from the same production books: one stock counter, one coupon list, one
 //! per-openid quota, whichever API issues (v3 has no sandbox). Its rules run in the same order,
-//! each refusal being the v3 one (see [`RuleBreak`]). v3 replay policy, on `out_request_no`
-//! (kept apart from v2's `partner_trade_no`): only an issued coupon is remembered. The same
+//! each refusal worded the v3 way (the codes are listed in [`crate::v3`]'s handlers). v3 replay
+//! policy, on `out_request_no` (kept apart from v2's `partner_trade_no`): only an issued coupon
+//! is remembered. The same
 //! `out_request_no` with the same stock and openid answers that coupon again and changes
 //! nothing; with another stock or openid it is refused (`INVALID_REQUEST`) and changes nothing.
 //! A refused v3 request fixes nothing, so the same number may be tried again later. WeChat
