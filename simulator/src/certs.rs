@@ -160,7 +160,8 @@ impl CertBundle {
     }
 }
 
-fn write_file(path: &Path, contents: &str, private: bool) -> anyhow::Result<()> {
+/// Writes one PEM file; `private` ones get mode 0600 on Unix.
+pub(crate) fn write_file(path: &Path, contents: &str, private: bool) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

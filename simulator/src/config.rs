@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+use wxcoupon_core::v3::aead::ApiV3Key;
+use wxcoupon_core::v3::auth::ToVerify;
+use wxcoupon_core::v3::rsa::{certificate_serial, MerchantSigner, Verifiers};
 use wxcoupon_core::xml::check_field_value;
 
 use crate::faults::Faults;
+use crate::v3::fixtures;
 
 /// The appid of WeChat's own documentation samples.
 pub const DEFAULT_APPID: &str = "wx5edab3bdfba3dc1c";
@@ -70,8 +74,13 @@ pub struct SimulatorConfig {
     pub faults: Faults,
     /// WeChat's issuing rate limit: at most this many `send_coupon` requests per second (a
     /// fixed one-second window, production and sandbox counted together); the ones beyond are
-    /// answered `FREQ_OVER_LIMIT` and not processed. `None`: no limit.
+    /// answered `FREQ_OVER_LIMIT` and not processed. `None`: no limit. API v3's issue call
+    /// counts in the same window (answered 429 `FREQUENCY_LIMITED` beyond it).
     pub send_coupon_per_second: Option<u32>,
+    /// API v3 (`/v3/marketing/favor`, `/v3/certificates`): the merchant's API certificate, the
+    /// APIv3 key and WeChat Pay's keys (TOML table `[v3]`). The v3 merchant is this merchant:
+    /// v3 `mchid` = `mch_id`, and its appid is `appid`.
+    pub v3: V3Config,
 }
 
 impl Default for SimulatorConfig {
@@ -89,6 +98,7 @@ impl Default for SimulatorConfig {
             plain_listen: None,
             faults: Faults::default(),
             send_coupon_per_second: None,
+            v3: V3Config::default(),
         }
     }
 }
@@ -108,6 +118,7 @@ impl fmt::Debug for SimulatorConfig {
             .field("plain_listen", &self.plain_listen)
             .field("faults", &self.faults)
             .field("send_coupon_per_second", &self.send_coupon_per_second)
+            .field("v3", &self.v3)
             .finish()
     }
 }
@@ -145,6 +156,127 @@ impl SimulatorConfig {
             }
         }
         self.faults.validate()?;
+        self.v3.validate()?;
+        Ok(())
+    }
+}
+
+/// Which key signs a v3 answer when the request's `Wechatpay-Serial` names neither the WeChat
+/// Pay public key nor the current platform certificate (or is absent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKey {
+    /// The platform key, under the WeChat Pay public key id (`Wechatpay-Serial: PUB_KEY_ID_…`):
+    /// what merchants onboarded since about 2024 get.
+    #[default]
+    PublicKey,
+    /// The current (newest) platform certificate, under its serial.
+    Certificate,
+}
+
+/// API v3 settings. `Default` is the test material of `tests/fixtures/v3/` (TEST ONLY: those
+/// keys protect nothing). Its `Debug` output redacts the APIv3 key and the private keys.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct V3Config {
+    /// The merchant API certificate (PEM): request signatures are verified with its public key,
+    /// under its serial (the `serial_no` of `Authorization`).
+    pub merchant_certificate_pem: String,
+    /// The APIv3 key (32 ASCII characters): `/v3/certificates` encrypts with it.
+    pub apiv3_key: String,
+    /// The WeChat Pay public key id (`PUB_KEY_ID_…`, opaque) answers signed with
+    /// `platform_key_pem` carry as `Wechatpay-Serial`.
+    pub public_key_id: String,
+    /// WeChat Pay's platform private key (PKCS#8 PEM): signs answers, under the public key id
+    /// and under `platform_certificate_pem`'s serial.
+    pub platform_key_pem: String,
+    /// The initial platform certificate (PEM) for `platform_key_pem`.
+    pub platform_certificate_pem: String,
+    /// The key (PKCS#8 PEM) a rotation ([`crate::RunningSimulator::rotate_platform_certificate`])
+    /// mints the new platform certificate for.
+    pub rotated_platform_key_pem: String,
+    /// Which key signs answers whose request names no key the simulator has.
+    pub answer_key: AnswerKey,
+}
+
+impl Default for V3Config {
+    fn default() -> Self {
+        V3Config {
+            merchant_certificate_pem: fixtures::MERCHANT_CERT_PEM.into(),
+            apiv3_key: fixtures::APIV3_KEY.into(),
+            public_key_id: fixtures::PUBLIC_KEY_ID.into(),
+            platform_key_pem: fixtures::PLATFORM_KEY_PEM.into(),
+            platform_certificate_pem: fixtures::PLATFORM_CERT_PEM.into(),
+            rotated_platform_key_pem: fixtures::ROTATED_PLATFORM_KEY_PEM.into(),
+            answer_key: AnswerKey::default(),
+        }
+    }
+}
+
+impl fmt::Debug for V3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let serial = |pem: &str| certificate_serial(pem).unwrap_or_else(|_| "<unreadable>".into());
+        f.debug_struct("V3Config")
+            .field(
+                "merchant_certificate",
+                &serial(&self.merchant_certificate_pem),
+            )
+            .field("apiv3_key", &"<redacted>")
+            .field("public_key_id", &self.public_key_id)
+            .field("platform_key_pem", &"<redacted>")
+            .field(
+                "platform_certificate",
+                &serial(&self.platform_certificate_pem),
+            )
+            .field("rotated_platform_key_pem", &"<redacted>")
+            .field("answer_key", &self.answer_key)
+            .finish()
+    }
+}
+
+impl V3Config {
+    /// Checks every setting: the certificates readable, the keys RSA PKCS#8, the platform
+    /// certificate for the platform key, the APIv3 key's form, an opaque but sane key id that is
+    /// no certificate's serial. Errors never show key material.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        ApiV3Key::new(&self.apiv3_key).map_err(|rule| anyhow::anyhow!("v3.apiv3_key {rule}"))?;
+        let merchant_serial = certificate_serial(&self.merchant_certificate_pem)
+            .map_err(|e| anyhow::anyhow!("v3.merchant_certificate_pem: {e}"))?;
+        let id = &self.public_key_id;
+        if id.trim().is_empty()
+            || id.trim() != id
+            || id.len() > 128
+            || !id.bytes().all(|b| b.is_ascii_graphic())
+        {
+            bail!("v3.public_key_id must be 1 to 128 printable ASCII characters (PUB_KEY_ID_…)");
+        }
+        let platform = MerchantSigner::from_pkcs8_pem(&self.platform_key_pem)
+            .map_err(|e| anyhow::anyhow!("v3.platform_key_pem: {e} (a PKCS#8 PEM)"))?;
+        MerchantSigner::from_pkcs8_pem(&self.rotated_platform_key_pem)
+            .map_err(|e| anyhow::anyhow!("v3.rotated_platform_key_pem: {e} (a PKCS#8 PEM)"))?;
+        let platform_serial = certificate_serial(&self.platform_certificate_pem)
+            .map_err(|e| anyhow::anyhow!("v3.platform_certificate_pem: {e}"))?;
+        // The certificate must carry the platform key's public half.
+        let message = "wxcoupon-simulator: platform key check";
+        let verifiers = Verifiers::new()
+            .with_platform_certificate(&self.platform_certificate_pem)
+            .map_err(|e| anyhow::anyhow!("v3.platform_certificate_pem: {e}"))?;
+        let check = ToVerify {
+            serial: platform_serial.clone(),
+            message: message.into(),
+            signature: platform.sign(message),
+        };
+        if verifiers.verify(&check).is_err() {
+            bail!("v3.platform_certificate_pem is not a certificate for v3.platform_key_pem");
+        }
+        if *id == platform_serial || *id == merchant_serial {
+            bail!("v3.public_key_id must differ from the certificates' serials");
+        }
+        if merchant_serial == platform_serial {
+            bail!(
+                "v3.merchant_certificate_pem and v3.platform_certificate_pem have the same serial"
+            );
+        }
         Ok(())
     }
 }
@@ -358,6 +490,73 @@ mod tests {
             assert_eq!(config.faults.only, Some(endpoint));
             assert_eq!(endpoint.name(), name);
         }
+    }
+
+    #[test]
+    fn v3_settings_read_from_toml_and_are_checked() {
+        let config = SimulatorConfig::from_toml_str(
+            r#"
+            [v3]
+            answer_key = "certificate"
+            public_key_id = "PUB_KEY_ID_0100000000000000000000000000OTHER"
+
+            [faults]
+            only = "v3_issue_coupon"
+            tampered_body = true
+            timestamp_offset_seconds = -3600
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.v3.answer_key, AnswerKey::Certificate);
+        assert_eq!(config.v3.apiv3_key, fixtures::APIV3_KEY);
+        assert_eq!(config.faults.only, Some(Endpoint::V3IssueCoupon));
+        assert!(config.faults.tampered_body);
+        assert_eq!(config.faults.timestamp_offset_seconds, -3600);
+        for (name, endpoint) in [
+            ("v3_issue_coupon", Endpoint::V3IssueCoupon),
+            ("v3_query_stock", Endpoint::V3QueryStock),
+            ("v3_query_coupon", Endpoint::V3QueryCoupon),
+            ("v3_certificates", Endpoint::V3Certificates),
+        ] {
+            let config =
+                SimulatorConfig::from_toml_str(&format!("[faults]\nonly = \"{name}\"\n")).unwrap();
+            assert_eq!(config.faults.only, Some(endpoint));
+            assert_eq!(endpoint.name(), name);
+            assert!(endpoint.is_v3());
+        }
+        let shown = format!("{:?}", V3Config::default());
+        assert!(!shown.contains(fixtures::APIV3_KEY));
+        assert!(!shown.contains("PRIVATE KEY"));
+        assert!(shown.contains(fixtures::PLATFORM_SERIAL_NO));
+
+        let bad = |change: &dyn Fn(&mut V3Config)| {
+            let mut v3 = V3Config::default();
+            change(&mut v3);
+            v3.validate().unwrap_err().to_string()
+        };
+        assert!(bad(&|c| c.apiv3_key = "short".into()).contains("apiv3_key"));
+        let err = bad(&|c| c.apiv3_key = "x".repeat(31));
+        assert!(!err.contains(&"x".repeat(31)));
+        assert!(bad(&|c| c.public_key_id = String::new()).contains("public_key_id"));
+        assert!(
+            bad(&|c| c.public_key_id = fixtures::PLATFORM_SERIAL_NO.into())
+                .contains("public_key_id")
+        );
+        // The platform certificate must be the platform key's.
+        assert!(
+            bad(&|c| c.platform_key_pem = fixtures::ROTATED_PLATFORM_KEY_PEM.into())
+                .contains("not a certificate for")
+        );
+        assert!(bad(&|c| c.merchant_certificate_pem = "nope".into()).contains("merchant"));
+        assert!(
+            bad(&|c| c.rotated_platform_key_pem = fixtures::MERCHANT_CERT_PEM.into())
+                .contains("rotated_platform_key_pem")
+        );
+        assert!(
+            bad(&|c| c.platform_certificate_pem = fixtures::MERCHANT_CERT_PEM.into())
+                .contains("not a certificate for")
+        );
     }
 
     #[test]

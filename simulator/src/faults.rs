@@ -9,7 +9,10 @@
 //!
 //! When several are set they combine in this order: `latency_ms` first (then the request goes on),
 //! then the first of `reset_connection`, `status`, `err_code` that is set replaces the answer;
-//! `wrong_sign` and `truncated_body` then alter whatever answer is sent.
+//! `wrong_sign` and `truncated_body` then alter whatever answer is sent. On API v3 the signature
+//! faults (`wrong_sign`, `unknown_serial`, `timestamp_offset_seconds`, `missing_signature`) alter
+//! the `Wechatpay-*` headers of whatever answer is sent, then `tampered_body` changes its body
+//! after signing, then `truncated_body` cuts it.
 //!
 //! State rule: `latency_ms` only delays a normal answer, so the request still takes effect (that is
 //! the point: a client that times out must reconcile before retrying). The request is handled
@@ -18,6 +21,21 @@
 //! or spoils the answer **without** touching state: no coupon is issued, no counter moves, no
 //! `partner_trade_no` is remembered. (The answer that `wrong_sign` and `truncated_body` spoil is
 //! computed on a throw-away copy of the books, so it may name a coupon id that was never issued.)
+//! The v3-only faults (`missing_signature`, `unknown_serial`, `timestamp_offset_seconds`,
+//! `tampered_body`) follow the same rule: they spoil the answer of a request handled on a
+//! throw-away copy, so nothing is issued and no counter moves.
+//!
+//! API v3 meaning: `status` answers that status with a signed `{"code","message"}` body fitting
+//! it (202, 204 and other 2xx/3xx: empty body; 400 `PARAM_ERROR`, 401 `SIGN_ERROR`, 403
+//! `NO_AUTH`, 404 `RESOURCE_NOT_EXISTS`, 429 `RATELIMIT_EXCEEDED`, other 4xx `INVALID_REQUEST`,
+//! 500 `SYSTEM_ERROR`, 502/503/504 `SERVICE_UNAVAILABLE`, other 5xx `SYSTEM_ERROR`); `err_code`
+//! answers `{"code": err_code, "message": err_code_des}` with the status WeChat uses for that v3
+//! code (`SYSTEM_ERROR` 500, `SERVICE_UNAVAILABLE` 503, `FREQUENCY_LIMITED` and
+//! `RATELIMIT_EXCEEDED` 429, `SIGN_ERROR` 401, `NO_AUTH` 403, `RESOURCE_NOT_EXISTS` 404, any other
+//! code 400), unprocessed; `wrong_sign` signs with a key that is not WeChat Pay's (the test
+//! merchant key), under the serial that would have been used. The v3-only faults do nothing to
+//! v2 answers (no `Wechatpay-*` headers there), so a fault made only of them never fires (nor
+//! counts against `times`) on a v2 endpoint.
 
 use std::sync::Mutex;
 
@@ -32,13 +50,15 @@ use crate::routes::Endpoint;
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Limit the faults to one endpoint (`send_coupon`, `query_coupon_stock`, `querycouponsinfo`,
-    /// `getsignkey`); `None` means every endpoint.
+    /// `getsignkey`, `v3_issue_coupon`, `v3_query_stock`, `v3_query_coupon`, `v3_certificates`);
+    /// `None` means every endpoint.
     pub only: Option<Endpoint>,
     /// Fire for this many matching requests, then disarm; `None` means for every request.
     pub times: Option<u32>,
     /// Wait this long before answering (the request is then handled normally).
     pub latency_ms: u64,
-    /// Answer with this HTTP status (200..=599) and a short HTML body instead of XML.
+    /// Answer with this HTTP status (200..=599) and a short HTML body instead of XML (API v3: a
+    /// signed JSON body fitting the status, see the module doc).
     pub status: Option<u16>,
     /// Read the request, then close the TCP connection abruptly (RST) without answering.
     pub reset_connection: bool,
@@ -46,14 +66,33 @@ pub struct Faults {
     pub truncated_body: bool,
     /// Sign the answer with a wrong key (the answer carries a `sign` even when
     /// `sign_responses` is off). Answers with `return_code` FAIL stay unsigned, as WeChat's do.
+    /// API v3: every answer is signed with a key that is not WeChat Pay's.
     pub wrong_sign: bool,
     /// Refuse the operation with this `err_code` (`result_code` FAIL), e.g. `SYSTEMERROR`,
     /// `FREQ_OVER_LIMIT`, `NETWORK ERROR`, `INVALID_REQUEST`. The request is not checked or
-    /// processed at all.
+    /// processed at all. API v3: the answer's `code`, with the status of the module doc.
     pub err_code: Option<String>,
     /// The `err_code_des` to send with `err_code`; a fitting Chinese text when `None`.
     pub err_code_des: Option<String>,
+    /// API v3: send the answer without its `Wechatpay-Signature` header (a verifier must refuse
+    /// it as a missing header).
+    pub missing_signature: bool,
+    /// API v3: name a key no one has as `Wechatpay-Serial` ([`UNKNOWN_SERIAL`]); the signature
+    /// itself is genuine, so only key selection by serial catches it.
+    pub unknown_serial: bool,
+    /// API v3: shift `Wechatpay-Timestamp` by this many seconds (e.g. -3600 stale, +3600 in the
+    /// future), signed over the shifted value; 0 means no shift.
+    pub timestamp_offset_seconds: i64,
+    /// API v3: change the body after signing it (a digit of `coupon_id`, else the first digit,
+    /// else a trailing space), so the signature no longer covers what is sent.
+    pub tampered_body: bool,
 }
+
+/// The `Wechatpay-Serial` the `unknown_serial` fault sends.
+pub const UNKNOWN_SERIAL: &str = "PUB_KEY_ID_0000UNKNOWN";
+
+/// The largest `timestamp_offset_seconds` either way (ten years).
+pub const MAX_TIMESTAMP_OFFSET_SECONDS: i64 = 10 * 366 * 86_400;
 
 impl Faults {
     /// No fault at all.
@@ -69,6 +108,37 @@ impl Faults {
             && !self.truncated_body
             && !self.wrong_sign
             && self.err_code.is_none()
+            && !self.has_v3_only()
+    }
+
+    /// Whether a fault only API v3 answers can carry is set.
+    fn has_v3_only(&self) -> bool {
+        self.missing_signature
+            || self.unknown_serial
+            || self.timestamp_offset_seconds != 0
+            || self.tampered_body
+    }
+
+    /// Whether the answer is spoiled after the request is handled (so the request must be
+    /// handled on a throw-away copy of the books).
+    pub(crate) fn spoils_answer(&self) -> bool {
+        self.wrong_sign || self.truncated_body || self.has_v3_only()
+    }
+
+    /// Whether something is set that acts on `endpoint`'s answers: the v3-only faults do not
+    /// act on v2 endpoints.
+    fn acts_on(&self, endpoint: Endpoint) -> bool {
+        if endpoint.is_v3() {
+            return !self.is_empty();
+        }
+        let v2_part = Faults {
+            missing_signature: false,
+            unknown_serial: false,
+            timestamp_offset_seconds: 0,
+            tampered_body: false,
+            ..self.clone()
+        };
+        !v2_part.is_empty()
     }
 
     /// Checks the values: a status a response can carry, an `err_code` XML can carry, a sane
@@ -81,6 +151,13 @@ impl Faults {
         }
         if self.latency_ms > 600_000 {
             bail!("faults.latency_ms must be at most 600000 (10 minutes)");
+        }
+        if self.timestamp_offset_seconds.unsigned_abs()
+            > MAX_TIMESTAMP_OFFSET_SECONDS.unsigned_abs()
+        {
+            bail!(
+                "faults.timestamp_offset_seconds must be within ±{MAX_TIMESTAMP_OFFSET_SECONDS} (ten years)"
+            );
         }
         if let Some(code) = &self.err_code {
             let len = code.chars().count();
@@ -129,7 +206,7 @@ impl FaultSwitch {
     /// The faults that fire for one request to `endpoint`, counting it against `times`.
     pub(crate) fn take(&self, endpoint: Endpoint) -> Option<Faults> {
         let mut armed = self.lock();
-        if armed.is_empty() || !armed.matches(endpoint) {
+        if !armed.matches(endpoint) || !armed.acts_on(endpoint) {
             return None;
         }
         let fired = armed.clone();
@@ -186,6 +263,58 @@ mod tests {
         assert!(switch.take(Endpoint::SendCoupon).is_some());
         assert!(switch.take(Endpoint::SendCoupon).is_none());
         assert!(switch.get().is_empty());
+    }
+
+    #[test]
+    fn v3_only_faults_count_and_fire_on_v3_endpoints_only() {
+        for faults in [
+            Faults {
+                missing_signature: true,
+                ..Faults::default()
+            },
+            Faults {
+                unknown_serial: true,
+                ..Faults::default()
+            },
+            Faults {
+                timestamp_offset_seconds: -3600,
+                ..Faults::default()
+            },
+            Faults {
+                tampered_body: true,
+                ..Faults::default()
+            },
+        ] {
+            assert!(!faults.is_empty(), "{faults:?}");
+            assert!(faults.spoils_answer());
+            faults.validate().unwrap();
+            let switch = FaultSwitch::new(Faults {
+                times: Some(1),
+                ..faults
+            });
+            assert!(switch.take(Endpoint::SendCoupon).is_none());
+            assert_eq!(switch.get().times, Some(1));
+            assert!(switch.take(Endpoint::V3IssueCoupon).is_some());
+            assert!(switch.take(Endpoint::V3IssueCoupon).is_none());
+        }
+        // Mixed with a fault v2 has, it fires on v2 too.
+        let switch = FaultSwitch::new(Faults {
+            missing_signature: true,
+            wrong_sign: true,
+            ..Faults::default()
+        });
+        assert!(switch.take(Endpoint::QueryCouponStock).is_some());
+        assert!(Faults {
+            timestamp_offset_seconds: i64::MIN,
+            ..Faults::default()
+        }
+        .validate()
+        .is_err());
+        assert!(!Faults {
+            latency_ms: 5,
+            ..Faults::default()
+        }
+        .spoils_answer());
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! `{"event":"ready","https_base_url":"https://127.0.0.1:41234","http_base_url":null,
 //! "cert_dir":"/tmp/...","ca":"/tmp/.../ca.pem","client_cert":"...","client_key":"...",
 //! "server_cert":"...","server_key":"...","appid":"wx5edab3bdfba3dc1c","mch_id":"10000098",
-//! "pid":1234}`. Logs go to stderr (`RUST_LOG`, default `info`). Without `--cert-dir` the PEM files
+//! "v3_public_key_id":"PUB_KEY_ID_…","v3_merchant_serial_no":"7E57…01",
+//! "v3_wechatpay_public_key":"/tmp/.../platform_pub.pem","v3_platform_cert":"...",
+//! "v3_merchant_key":"...","v3_merchant_cert":"...","pid":1234}` (the v3 files are TEST ONLY
+//! material, the merchant key included). Logs go to stderr (`RUST_LOG`, default `info`). Without `--cert-dir` the PEM files
 //! go to a fresh private temporary directory that is removed on exit.
 
 use std::io::Write;
@@ -17,7 +20,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use wxcoupon_simulator::{CertFile, RunningSimulator, Simulator, SimulatorConfig};
 
-/// A WeChat Pay v2 coupon API simulator on loopback (HTTPS, optional mutual TLS).
+/// A WeChat Pay coupon API simulator on loopback, API v2 (HTTPS, optional mutual TLS) and
+/// API v3 (marketing/favor, signed JSON).
 #[derive(Debug, Parser)]
 #[command(name = "wxcoupon-simulator", version, about)]
 struct Cli {
@@ -27,7 +31,8 @@ struct Cli {
     /// HTTPS listening address [default: 127.0.0.1:0, a port chosen by the OS].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// Write ca.pem, server.pem, server-key.pem, client.pem, client-key.pem here
+    /// Write ca.pem, server.pem, server-key.pem, client.pem, client-key.pem (and for v3
+    /// platform_pub.pem, platform_cert.pem, merchant_key.pem, merchant_cert.pem) here
     /// [default: a temporary directory removed on exit].
     #[arg(long, value_name = "DIR")]
     cert_dir: Option<PathBuf>,
@@ -191,7 +196,9 @@ fn ready_line(sim: &RunningSimulator) -> String {
     format!(
         "{{\"event\":\"ready\",\"https_base_url\":{},\"http_base_url\":{},\"cert_dir\":{},\
          \"ca\":{},\"client_cert\":{},\"client_key\":{},\"server_cert\":{},\"server_key\":{},\
-         \"appid\":{},\"mch_id\":{},\"pid\":{}}}",
+         \"appid\":{},\"mch_id\":{},\"v3_public_key_id\":{},\"v3_merchant_serial_no\":{},\
+         \"v3_wechatpay_public_key\":{},\"v3_platform_cert\":{},\"v3_merchant_key\":{},\
+         \"v3_merchant_cert\":{},\"pid\":{}}}",
         json_string(&sim.https_base_url()),
         http,
         cert_dir,
@@ -202,6 +209,12 @@ fn ready_line(sim: &RunningSimulator) -> String {
         path(CertFile::ServerKey),
         json_string(&sim.config().appid),
         json_string(&sim.config().mch_id),
+        json_string(sim.v3_public_key_id()),
+        json_string(&sim.v3_merchant_settings().merchant_serial_no),
+        path(CertFile::WechatpayPublicKey),
+        path(CertFile::PlatformCertificate),
+        path(CertFile::MerchantApiKey),
+        path(CertFile::MerchantApiCertificate),
         std::process::id(),
     )
 }

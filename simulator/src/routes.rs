@@ -1,6 +1,7 @@
 //! The path table: which endpoint a URL path is (the core's strict reading,
 //! [`wxcoupon_core::paths`]), and whether it belongs to production or the sandbox (`/sandboxnew`
-//! prefix).
+//! prefix). API v3 paths (`/v3/…`) are read by [`crate::v3`]; their [`Endpoint`]s are here so
+//! faults can name them.
 
 use serde::Deserialize;
 use wxcoupon_core::paths::{classify_path, Endpoint as WireEndpoint};
@@ -20,24 +21,53 @@ pub enum Endpoint {
     /// `/sandboxnew/pay/getsignkey`.
     #[serde(alias = "get_sign_key")]
     Getsignkey,
+    /// API v3 `POST /v3/marketing/favor/users/{openid}/coupons`.
+    V3IssueCoupon,
+    /// API v3 `GET /v3/marketing/favor/stocks/{stock_id}`.
+    V3QueryStock,
+    /// API v3 `GET /v3/marketing/favor/users/{openid}/coupons/{coupon_id}`.
+    V3QueryCoupon,
+    /// API v3 `GET /v3/certificates`.
+    V3Certificates,
 }
 
 impl Endpoint {
-    /// The coupon API this endpoint serves, `None` for `getsignkey`.
+    /// The v2 coupon API this endpoint serves, `None` for `getsignkey` and the v3 endpoints.
     pub fn api(self) -> Option<Api> {
         match self {
             Endpoint::SendCoupon => Some(Api::SendCoupon),
             Endpoint::QueryCouponStock => Some(Api::QueryCouponStock),
             Endpoint::QueryCouponsInfo => Some(Api::QueryCouponsInfo),
-            Endpoint::Getsignkey => None,
+            Endpoint::Getsignkey
+            | Endpoint::V3IssueCoupon
+            | Endpoint::V3QueryStock
+            | Endpoint::V3QueryCoupon
+            | Endpoint::V3Certificates => None,
         }
+    }
+
+    /// Whether this is an API v3 endpoint.
+    pub fn is_v3(self) -> bool {
+        matches!(
+            self,
+            Endpoint::V3IssueCoupon
+                | Endpoint::V3QueryStock
+                | Endpoint::V3QueryCoupon
+                | Endpoint::V3Certificates
+        )
     }
 
     /// The name used in logs and in the `only` field of [`crate::Faults`].
     pub fn name(self) -> &'static str {
-        match self.api() {
-            Some(api) => api.name(),
-            None => "getsignkey",
+        match self {
+            Endpoint::Getsignkey => "getsignkey",
+            Endpoint::V3IssueCoupon => "v3_issue_coupon",
+            Endpoint::V3QueryStock => "v3_query_stock",
+            Endpoint::V3QueryCoupon => "v3_query_coupon",
+            Endpoint::V3Certificates => "v3_certificates",
+            Endpoint::SendCoupon => Api::SendCoupon.name(),
+            Endpoint::QueryCouponStock => Api::QueryCouponStock.name(),
+            Endpoint::QueryCouponsInfo => Api::QueryCouponsInfo.name(),
         }
     }
 }

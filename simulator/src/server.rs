@@ -1,6 +1,7 @@
 //! The wire: listeners (HTTPS, optionally plain HTTP), TLS handshakes with optional client
-//! certificates, HTTP/1.1 with keep-alive (hyper), routing, fault injection at the connection and
-//! HTTP level, counters, and graceful shutdown. [`RunningSimulator`] is the handle to all of it.
+//! certificates, HTTP/1.1 with keep-alive (hyper), routing (v2 paths to `handlers`, `/v3/` paths
+//! to [`crate::v3`]), fault injection at the connection and HTTP level, v3 answer signing,
+//! counters, and graceful shutdown. [`RunningSimulator`] is the handle to all of it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,16 +27,26 @@ use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
+use wxcoupon_core::v3::aead::ApiV3Key;
+use wxcoupon_core::v3::auth::SERIAL_HEADER;
+use wxcoupon_core::v3::merchant::MerchantSettings;
 use wxcoupon_core::{ApiHost, ApiKey, Merchant};
 
 use crate::certs::{
-    CertBundle, CA_FILE, CLIENT_CERT_FILE, CLIENT_KEY_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE,
+    write_file, CertBundle, CA_FILE, CLIENT_CERT_FILE, CLIENT_KEY_FILE, SERVER_CERT_FILE,
+    SERVER_KEY_FILE,
 };
 use crate::config::SimulatorConfig;
 use crate::faults::{FaultSwitch, Faults};
 use crate::handlers::{self, Context as HandlerContext, Incoming as HandlerIncoming, Keys};
 use crate::routes::{route, Environment};
 use crate::state::{IssuedCoupon, State, StockSnapshot};
+use crate::v3::auth::{sign_answer, MerchantIdentity};
+use crate::v3::keys::PlatformKeys;
+use crate::v3::{
+    self, fixtures, MERCHANT_CERT_FILE, MERCHANT_KEY_FILE, PLATFORM_CERT_FILE,
+    WECHATPAY_PUBLIC_KEY_FILE,
+};
 
 /// Largest request body read; anything longer is answered as unreadable XML.
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -52,11 +63,21 @@ const TRUNCATE_LINGER: Duration = Duration::from_millis(100);
 const XML_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
 /// The `Content-Type` of the plain-text error pages (404, 405, 400).
 const TEXT_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+/// The `Content-Type` of v3 answers with a body.
+const JSON_CONTENT_TYPE: &str = "application/json";
+
+/// API v3's keys: the merchant requests come from, the APIv3 key, WeChat Pay's side.
+struct V3Shared {
+    merchant: MerchantIdentity,
+    apiv3_key: ApiV3Key,
+    keys: Mutex<PlatformKeys>,
+}
 
 /// Everything the connections share.
 struct Shared {
     config: SimulatorConfig,
     keys: Keys,
+    v3: V3Shared,
     state: Mutex<State>,
     faults: FaultSwitch,
     handshakes: AtomicU64,
@@ -80,9 +101,33 @@ impl Simulator {
             sandbox: ApiKey::new(config.sandbox_key.clone())
                 .map_err(|e| anyhow::anyhow!("sandbox_key: {e}"))?,
         };
+        let v3 = V3Shared {
+            merchant: MerchantIdentity::new(&config.mch_id, &config.v3.merchant_certificate_pem)?,
+            apiv3_key: ApiV3Key::new(&config.v3.apiv3_key)
+                .map_err(|rule| anyhow::anyhow!("v3.apiv3_key {rule}"))?,
+            keys: Mutex::new(PlatformKeys::new(&config.v3)?),
+        };
         let certs = CertBundle::generate(&config.mch_id)?;
         if let Some(dir) = &config.cert_dir {
             certs.write_to(dir)?;
+            let public_key_pem = v3.keys.lock().map(|k| k.public_key_pem().to_string());
+            let public_key_pem = public_key_pem.unwrap_or_default();
+            for (file, contents, private) in [
+                (WECHATPAY_PUBLIC_KEY_FILE, public_key_pem.as_str(), false),
+                (
+                    PLATFORM_CERT_FILE,
+                    config.v3.platform_certificate_pem.as_str(),
+                    false,
+                ),
+                (MERCHANT_KEY_FILE, fixtures::MERCHANT_KEY_PEM, true),
+                (
+                    MERCHANT_CERT_FILE,
+                    config.v3.merchant_certificate_pem.as_str(),
+                    false,
+                ),
+            ] {
+                write_file(&dir.join(file), contents, private)?;
+            }
         }
         let acceptor = TlsAcceptor::from(certs.server_config()?);
 
@@ -110,6 +155,7 @@ impl Simulator {
             state: Mutex::new(State::new(&config.stocks)),
             faults: FaultSwitch::new(config.faults.clone()),
             keys,
+            v3,
             config,
             handshakes: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -229,7 +275,8 @@ impl RunningSimulator {
     }
 
     /// The path of one written PEM file (`ca.pem`, `server.pem`, `server-key.pem`, `client.pem`,
-    /// `client-key.pem`), when `cert_dir` was configured.
+    /// `client-key.pem`, and for v3 `platform_pub.pem`, `platform_cert.pem`, `merchant_key.pem`,
+    /// `merchant_cert.pem`), when `cert_dir` was configured.
     pub fn cert_path(&self, file: CertFile) -> Option<PathBuf> {
         self.cert_dir.as_ref().map(|d| d.join(file.file_name()))
     }
@@ -251,6 +298,77 @@ impl RunningSimulator {
         merchant.host = ApiHost::Custom(self.https_base_url());
         merchant.sandbox = sandbox;
         merchant
+    }
+
+    /// The WeChat Pay public key id v3 answers signed with the platform key carry as
+    /// `Wechatpay-Serial` (`v3.public_key_id`).
+    pub fn v3_public_key_id(&self) -> &str {
+        &self.shared.config.v3.public_key_id
+    }
+
+    /// The WeChat Pay public key (SPKI PEM, `BEGIN PUBLIC KEY`) of the platform key: what a
+    /// merchant in public-key mode verifies answers with (also written as `platform_pub.pem`).
+    pub fn v3_public_key_pem(&self) -> String {
+        self.lock_v3_keys().public_key_pem().to_string()
+    }
+
+    /// The serials of the platform certificates currently listed, the current (newest) one
+    /// first, then older ones newest first.
+    pub fn platform_certificate_serials(&self) -> Vec<String> {
+        self.lock_v3_keys().serials()
+    }
+
+    /// The platform certificates (PEM), in the order of
+    /// [`RunningSimulator::platform_certificate_serials`].
+    pub fn platform_certificate_pems(&self) -> Vec<String> {
+        self.lock_v3_keys()
+            .certificates()
+            .into_iter()
+            .map(|c| c.pem)
+            .collect()
+    }
+
+    /// Rotates the platform certificate: mints one for `v3.rotated_platform_key_pem` with a new
+    /// serial (`7E57C0DE…F2`, then `…F3`, …) that expires five years after the current one, and
+    /// makes it the current one; the old one stays listed by `/v3/certificates` until it
+    /// expires, and answers naming it are signed with the new one. Returns the new serial.
+    ///
+    /// # Panics
+    ///
+    /// If rcgen cannot sign the certificate (the key was checked at start, so only on a bug).
+    pub fn rotate_platform_certificate(&self) -> String {
+        let serial = self
+            .lock_v3_keys()
+            .rotate(unix_now())
+            .expect("minting the rotated platform certificate");
+        info!(serial = %serial, "v3 platform certificate rotated");
+        serial
+    }
+
+    /// Settings for a v3 [`wxcoupon_core::v3::merchant::Merchant`] talking to this simulator:
+    /// its mchid, the merchant certificate's serial, the APIv3 key, the fixture merchant private
+    /// key (TEST ONLY; it matches the default `v3.merchant_certificate_pem` only), the WeChat
+    /// Pay public key and id, no platform certificate, and the HTTPS base URL.
+    pub fn v3_merchant_settings(&self) -> MerchantSettings {
+        let config = &self.shared.config;
+        MerchantSettings {
+            mchid: config.mch_id.clone(),
+            merchant_serial_no: self.shared.v3.merchant.serial().to_string(),
+            apiv3_key: config.v3.apiv3_key.clone(),
+            private_key_pem: Some(fixtures::MERCHANT_KEY_PEM.to_string()),
+            wechatpay_public_key_id: Some(config.v3.public_key_id.clone()),
+            wechatpay_public_key_pem: Some(self.v3_public_key_pem()),
+            platform_certificates: Vec::new(),
+            base_url: Some(self.https_base_url()),
+        }
+    }
+
+    fn lock_v3_keys(&self) -> std::sync::MutexGuard<'_, PlatformKeys> {
+        self.shared
+            .v3
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Completed TLS handshakes so far (a client reusing connections keeps this low).
@@ -285,7 +403,7 @@ impl RunningSimulator {
         self.shared.faults.get()
     }
 
-    /// A production stock as it stands now.
+    /// A production stock as it stands now (its counter counts both APIs' coupons).
     pub fn stock(&self, coupon_stock_id: &str) -> Option<StockSnapshot> {
         self.stock_in(Environment::Production, coupon_stock_id)
     }
@@ -299,7 +417,7 @@ impl RunningSimulator {
         self.lock_state().stock(environment, coupon_stock_id)
     }
 
-    /// The coupons issued in production, in issue order.
+    /// The coupons issued in production (by either API), in issue order.
     pub fn coupons(&self) -> Vec<IssuedCoupon> {
         self.coupons_in(Environment::Production)
     }
@@ -346,6 +464,15 @@ pub enum CertFile {
     ClientCert,
     /// `client-key.pem`.
     ClientKey,
+    /// `platform_pub.pem`: the WeChat Pay public key (v3).
+    WechatpayPublicKey,
+    /// `platform_cert.pem`: the initial platform certificate (v3).
+    PlatformCertificate,
+    /// `merchant_key.pem`: the merchant API private key, the TEST ONLY fixture key (v3), so a
+    /// demo can point at a file.
+    MerchantApiKey,
+    /// `merchant_cert.pem`: the merchant API certificate (v3).
+    MerchantApiCertificate,
 }
 
 impl CertFile {
@@ -357,6 +484,10 @@ impl CertFile {
             CertFile::ServerKey => SERVER_KEY_FILE,
             CertFile::ClientCert => CLIENT_CERT_FILE,
             CertFile::ClientKey => CLIENT_KEY_FILE,
+            CertFile::WechatpayPublicKey => WECHATPAY_PUBLIC_KEY_FILE,
+            CertFile::PlatformCertificate => PLATFORM_CERT_FILE,
+            CertFile::MerchantApiKey => MERCHANT_KEY_FILE,
+            CertFile::MerchantApiCertificate => MERCHANT_CERT_FILE,
         }
     }
 }
@@ -579,6 +710,9 @@ async fn respond(
     control: Arc<ConnControl>,
 ) -> Response<SimBody> {
     shared.requests.fetch_add(1, Ordering::Relaxed);
+    if req.uri().path().starts_with("/v3/") {
+        return respond_v3(req, shared, info, control).await;
+    }
     let method = req.method().clone();
     let Some(route) = route(req.uri().path()) else {
         info!(peer = %info.peer, %method, path = %req.uri().path(), "404 unknown path");
@@ -686,6 +820,170 @@ async fn respond(
         return response;
     }
     simple(StatusCode::OK, XML_CONTENT_TYPE, xml)
+}
+
+/// A v3 request: routed, faulted, handled by [`crate::v3`], and every answer signed.
+async fn respond_v3(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    info: ConnInfo,
+    control: Arc<ConnControl>,
+) -> Response<SimBody> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let request_target = parts
+        .uri
+        .path_and_query()
+        .map_or(path, |pq| pq.as_str())
+        .to_string();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let requested_serial = header(SERIAL_HEADER);
+    let send = |reply: v3::handlers::Reply, fault: Option<&Faults>| {
+        v3_response(&shared, requested_serial.as_deref(), reply, fault, &control)
+    };
+    let Some(route) = v3::handlers::route(path) else {
+        info!(peer = %info.peer, method = %parts.method, path, "v3 404 unknown path");
+        return send(v3::handlers::unknown_path(), None);
+    };
+    let endpoint = route.endpoint.name();
+    if parts.method.as_str() != route.method {
+        info!(peer = %info.peer, method = %parts.method, endpoint, "v3 405 method not allowed");
+        let mut response = send(v3::handlers::wrong_method(), None);
+        response.headers_mut().insert(
+            header::ALLOW,
+            header::HeaderValue::from_static(route.method),
+        );
+        return response;
+    }
+
+    let fault = shared.faults.take(route.endpoint);
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => Some(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => None,
+        Err(e) => {
+            debug!(peer = %info.peer, error = %e, "reading the request body failed");
+            return simple(StatusCode::BAD_REQUEST, TEXT_CONTENT_TYPE, "Bad Request");
+        }
+    };
+
+    // As for v2: latency in front of a replacing fault delays it; latency alone delays the
+    // answer of a request that has already taken effect.
+    let latency = fault.as_ref().map_or(0, |f| f.latency_ms);
+    let replaced = fault
+        .as_ref()
+        .is_some_and(|f| f.reset_connection || f.status.is_some());
+    if let Some(f) = &fault {
+        if latency > 0 && replaced {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        if f.reset_connection {
+            info!(peer = %info.peer, endpoint, "fault: connection reset");
+            control.close(true);
+            return std::future::pending().await;
+        }
+        if let Some(code) = f.status {
+            info!(peer = %info.peer, endpoint, status = code, "fault: HTTP status");
+            return send(v3::handlers::status_reply(code), fault.as_ref());
+        }
+    }
+
+    let reply = match &body {
+        None => v3::handlers::body_too_long(),
+        Some(body) => {
+            let ctx = v3::handlers::Context {
+                config: &shared.config,
+                merchant: &shared.v3.merchant,
+                apiv3_key: &shared.v3.apiv3_key,
+                keys: &shared.v3.keys,
+                state: &shared.state,
+            };
+            let query = parts.uri.query();
+            let authorization = header(header::AUTHORIZATION.as_str());
+            v3::handlers::handle(
+                &ctx,
+                &v3::handlers::Incoming {
+                    route,
+                    method: parts.method.as_str(),
+                    request_target: &request_target,
+                    query,
+                    authorization: authorization.as_deref(),
+                    body,
+                    now: unix_now(),
+                },
+                fault.as_ref(),
+            )
+        }
+    };
+    info!(
+        peer = %info.peer,
+        tls = info.tls,
+        endpoint,
+        status = reply.status,
+        outcome = %reply.outcome,
+        replayed = reply.replayed,
+        faulted = fault.is_some(),
+        "v3 request"
+    );
+    if latency > 0 && !replaced {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    send(reply, fault.as_ref())
+}
+
+/// A v3 answer on the wire: signed (and spoiled as `fault` says), JSON when it has a body,
+/// truncated by the `truncated_body` fault.
+fn v3_response(
+    shared: &Shared,
+    requested_serial: Option<&str>,
+    reply: v3::handlers::Reply,
+    fault: Option<&Faults>,
+    control: &Arc<ConnControl>,
+) -> Response<SimBody> {
+    let signed = sign_answer(
+        &shared.v3.keys,
+        requested_serial,
+        reply.body,
+        unix_now(),
+        fault,
+    );
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = Bytes::from(signed.body);
+    let truncate = fault.is_some_and(|f| f.truncated_body) && body.len() >= 2;
+    let full_len = body.len();
+    let mut response = if truncate {
+        Response::new(SimBody::truncated(
+            body.slice(..full_len / 2),
+            control.clone(),
+        ))
+    } else {
+        Response::new(SimBody::full(body))
+    };
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if full_len > 0 {
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(JSON_CONTENT_TYPE),
+        );
+    }
+    if truncate {
+        headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(full_len));
+    }
+    for (name, value) in signed.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(&value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    response
 }
 
 /// Response bodies: whole, or (the `truncated_body` fault) a first part under a longer

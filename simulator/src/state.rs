@@ -12,6 +12,16 @@
 //! with another stock or openid is refused with `PARAM_ERROR` and changes nothing. Requests refused
 //! before the business rules (signature, parameters, certificate) and faulted requests are not
 //! remembered.
+//!
+//! API v3 issues from the same production books: one stock counter, one coupon list, one
+//! per-openid quota, whichever API issues (v3 has no sandbox). Its rules run in the same order,
+//! each refusal worded the v3 way (the codes are listed in [`crate::v3`]'s handlers). v3 replay
+//! policy, on `out_request_no` (kept apart from v2's `partner_trade_no`): only an issued coupon
+//! is remembered. The same
+//! `out_request_no` with the same stock and openid answers that coupon again and changes
+//! nothing; with another stock or openid it is refused (`INVALID_REQUEST`) and changes nothing.
+//! A refused v3 request fixes nothing, so the same number may be tried again later. WeChat
+//! documents neither case beyond "the same number answers the same coupon".
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -59,6 +69,15 @@ fn yuan(fen: u64) -> String {
     }
 }
 
+/// Which API issued a coupon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiVersion {
+    /// The v2 `send_coupon` (XML).
+    V2,
+    /// The v3 `POST /v3/marketing/favor/users/{openid}/coupons` (JSON).
+    V3,
+}
+
 /// A coupon the simulator issued.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedCoupon {
@@ -68,12 +87,15 @@ pub struct IssuedCoupon {
     pub coupon_stock_id: String,
     /// Its owner.
     pub openid: String,
-    /// The merchant number of the request that issued it.
+    /// The merchant number of the request that issued it: `partner_trade_no` (v2) or
+    /// `out_request_no` (v3).
     pub partner_trade_no: String,
     /// When it was issued, Unix seconds.
     pub send_time: i64,
-    /// Production or sandbox.
+    /// Production or sandbox (v3 coupons are always production).
     pub environment: Environment,
+    /// The API that issued it.
+    pub api: ApiVersion,
 }
 
 /// A business refusal: `result_code` FAIL with this code and text.
@@ -101,6 +123,74 @@ pub(crate) struct SendOutcome {
     pub replayed: bool,
 }
 
+/// Why a stock issues no coupon to this openid now, in the order the rules run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RuleBreak {
+    /// No such stock.
+    UnknownStock,
+    /// The stock's status is not 4 (active): the status.
+    NotActive(u32),
+    /// Before the stock's `begin_time`.
+    NotStarted,
+    /// After its `end_time`.
+    Ended,
+    /// Every coupon is issued.
+    Exhausted,
+    /// The openid holds `max_quota` coupons of it.
+    UserLimit,
+}
+
+impl RuleBreak {
+    /// The v2 refusal (`err_code`, `err_code_des`).
+    pub(crate) fn v2_refusal(self) -> Refusal {
+        match self {
+            RuleBreak::UnknownStock => {
+                Refusal::new("COUPON_STOCK_ID_NOT_VALID", "批次ID信息不正确")
+            }
+            RuleBreak::NotActive(status) => Refusal::new(
+                "STOCK_IS_NOT_VALID",
+                match status {
+                    1 => "代金券批次未激活",
+                    2 => "代金券批次审批中",
+                    8 => "代金券批次已作废",
+                    16 => "代金券批次已中止发放",
+                    _ => "代金券批次状态无效",
+                },
+            ),
+            RuleBreak::NotStarted => Refusal::new("STOCK_IS_NOT_VALID", "活动未开始"),
+            RuleBreak::Ended => Refusal::new("AL_STOCK_OVER", "活动已结束"),
+            RuleBreak::Exhausted => Refusal::new("AL_STOCK_OVER", "代金券已发放完毕"),
+            RuleBreak::UserLimit => Refusal::new("USER_AL_GET_COUPON", "你已领取过该代金券"),
+        }
+    }
+}
+
+/// Why a v3 issue request issued nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum V3IssueError {
+    /// A business rule.
+    Rule(RuleBreak),
+    /// The `out_request_no` already issued a coupon of another stock or to another openid.
+    OutRequestNoReused,
+}
+
+/// What a v3 issue request came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct V3Outcome {
+    /// The coupon, or why not.
+    pub result: Result<IssuedCoupon, V3IssueError>,
+    /// Whether this answers an earlier request with the same `out_request_no` again.
+    pub replayed: bool,
+}
+
+/// A v3 `out_request_no` that issued a coupon.
+#[derive(Clone, Debug)]
+struct V3Record {
+    stock_id: String,
+    openid: String,
+    coupon_id: String,
+}
+
 #[derive(Clone, Debug)]
 struct TradeRecord {
     coupon_stock_id: String,
@@ -117,6 +207,8 @@ struct Ledger {
     /// coupon_id → index into `coupons`.
     by_id: HashMap<String, usize>,
     trades: HashMap<String, TradeRecord>,
+    /// v3 `out_request_no` → what it issued (production only).
+    v3_requests: HashMap<String, V3Record>,
 }
 
 impl Ledger {
@@ -214,6 +306,60 @@ impl State {
         Some((coupon.clone(), stock.clone()))
     }
 
+    /// A production coupon by id alone, with its stock (for the v3 coupon query, which names
+    /// no stock).
+    pub(crate) fn coupon_by_id(&self, coupon_id: &str) -> Option<(IssuedCoupon, StockSnapshot)> {
+        let ledger = &self.production;
+        let coupon = ledger.coupons.get(*ledger.by_id.get(coupon_id)?)?;
+        let stock = ledger.stocks.get(&coupon.coupon_stock_id)?;
+        Some((coupon.clone(), stock.clone()))
+    }
+
+    /// Applies the v3 issue call's replay policy and the business rules (production books;
+    /// `req.partner_trade_no` is the `out_request_no`).
+    pub(crate) fn issue_v3(&mut self, req: &SendRequest<'_>, now: i64) -> V3Outcome {
+        let next_id = self.next_coupon_id;
+        let ledger = &mut self.production;
+        if let Some(record) = ledger.v3_requests.get(req.partner_trade_no) {
+            if record.stock_id != req.coupon_stock_id || record.openid != req.openid {
+                return V3Outcome {
+                    result: Err(V3IssueError::OutRequestNoReused),
+                    replayed: false,
+                };
+            }
+            let coupon = ledger
+                .by_id
+                .get(&record.coupon_id)
+                .and_then(|i| ledger.coupons.get(*i))
+                .cloned()
+                .expect("a remembered out_request_no names a listed coupon");
+            return V3Outcome {
+                result: Ok(coupon),
+                replayed: true,
+            };
+        }
+        if let Err(rule) = check_rules(ledger, req.coupon_stock_id, req.openid, now) {
+            return V3Outcome {
+                result: Err(V3IssueError::Rule(rule)),
+                replayed: false,
+            };
+        }
+        let coupon = ledger.issue(req, next_id, now, Environment::Production, ApiVersion::V3);
+        self.next_coupon_id += 1;
+        ledger.v3_requests.insert(
+            req.partner_trade_no.to_string(),
+            V3Record {
+                stock_id: coupon.coupon_stock_id.clone(),
+                openid: coupon.openid.clone(),
+                coupon_id: coupon.coupon_id.clone(),
+            },
+        );
+        V3Outcome {
+            result: Ok(coupon),
+            replayed: false,
+        }
+    }
+
     /// Applies `send_coupon`'s business rules and the replay policy.
     pub(crate) fn send(
         &mut self,
@@ -252,24 +398,10 @@ impl State {
             };
         }
 
-        let result = match check_send(ledger, req, now) {
-            Err(refusal) => Err(refusal),
+        let result = match check_rules(ledger, req.coupon_stock_id, req.openid, now) {
+            Err(rule) => Err(rule.v2_refusal()),
             Ok(()) => {
-                let coupon = IssuedCoupon {
-                    coupon_id: next_id.to_string(),
-                    coupon_stock_id: req.coupon_stock_id.to_string(),
-                    openid: req.openid.to_string(),
-                    partner_trade_no: req.partner_trade_no.to_string(),
-                    send_time: now,
-                    environment: env,
-                };
-                if let Some(stock) = ledger.stocks.get_mut(req.coupon_stock_id) {
-                    stock.is_send_num += 1;
-                }
-                ledger
-                    .by_id
-                    .insert(coupon.coupon_id.clone(), ledger.coupons.len());
-                ledger.coupons.push(coupon.clone());
+                let coupon = ledger.issue(req, next_id, now, env, ApiVersion::V2);
                 self.next_coupon_id += 1;
                 Ok(coupon)
             }
@@ -292,41 +424,61 @@ impl State {
     }
 }
 
-fn check_send(ledger: &Ledger, req: &SendRequest<'_>, now: i64) -> Result<(), Refusal> {
-    let Some(stock) = ledger.stocks.get(req.coupon_stock_id) else {
-        return Err(Refusal::new(
-            "COUPON_STOCK_ID_NOT_VALID",
-            "批次ID信息不正确",
-        ));
+impl Ledger {
+    /// Issues one coupon (the rules have passed): counted, listed, indexed.
+    fn issue(
+        &mut self,
+        req: &SendRequest<'_>,
+        id: u64,
+        now: i64,
+        env: Environment,
+        api: ApiVersion,
+    ) -> IssuedCoupon {
+        let coupon = IssuedCoupon {
+            coupon_id: id.to_string(),
+            coupon_stock_id: req.coupon_stock_id.to_string(),
+            openid: req.openid.to_string(),
+            partner_trade_no: req.partner_trade_no.to_string(),
+            send_time: now,
+            environment: env,
+            api,
+        };
+        if let Some(stock) = self.stocks.get_mut(req.coupon_stock_id) {
+            stock.is_send_num += 1;
+        }
+        self.by_id
+            .insert(coupon.coupon_id.clone(), self.coupons.len());
+        self.coupons.push(coupon.clone());
+        coupon
+    }
+}
+
+/// The business rules of issuing, in order (the same for both APIs).
+fn check_rules(ledger: &Ledger, stock_id: &str, openid: &str, now: i64) -> Result<(), RuleBreak> {
+    let Some(stock) = ledger.stocks.get(stock_id) else {
+        return Err(RuleBreak::UnknownStock);
     };
     let seed = &stock.seed;
     if seed.status != STATUS_ACTIVE {
-        let des = match seed.status {
-            1 => "代金券批次未激活",
-            2 => "代金券批次审批中",
-            8 => "代金券批次已作废",
-            16 => "代金券批次已中止发放",
-            _ => "代金券批次状态无效",
-        };
-        return Err(Refusal::new("STOCK_IS_NOT_VALID", des));
+        return Err(RuleBreak::NotActive(seed.status));
     }
     if now < seed.begin_time {
-        return Err(Refusal::new("STOCK_IS_NOT_VALID", "活动未开始"));
+        return Err(RuleBreak::NotStarted);
     }
     if now > seed.end_time {
-        return Err(Refusal::new("AL_STOCK_OVER", "活动已结束"));
+        return Err(RuleBreak::Ended);
     }
     if stock.is_send_num >= seed.coupon_total {
-        return Err(Refusal::new("AL_STOCK_OVER", "代金券已发放完毕"));
+        return Err(RuleBreak::Exhausted);
     }
     if seed.max_quota > 0 {
         let held = ledger
             .coupons
             .iter()
-            .filter(|c| c.coupon_stock_id == req.coupon_stock_id && c.openid == req.openid)
+            .filter(|c| c.coupon_stock_id == stock_id && c.openid == openid)
             .count() as u64;
         if held >= seed.max_quota {
-            return Err(Refusal::new("USER_AL_GET_COUPON", "你已领取过该代金券"));
+            return Err(RuleBreak::UserLimit);
         }
     }
     Ok(())
@@ -401,6 +553,60 @@ mod tests {
         assert!(state.coupon(env, &coupon.coupon_id, "u1", "1757").is_some());
         assert!(state.coupon(env, &coupon.coupon_id, "u2", "1757").is_none());
         assert!(state.coupon(env, &coupon.coupon_id, "u1", "1758").is_none());
+    }
+
+    #[test]
+    fn v3_shares_the_books_and_replays_on_out_request_no() {
+        let mut state = State::new(&StockSeed::defaults());
+        let env = Environment::Production;
+        let first = state.issue_v3(&req("1757", "u1", "r1"), NOW);
+        assert!(!first.replayed);
+        let coupon = first.result.unwrap();
+        assert_eq!(coupon.api, ApiVersion::V3);
+        assert_eq!(coupon.environment, env);
+        // The same number again: the same coupon, nothing counted.
+        let again = state.issue_v3(&req("1757", "u1", "r1"), NOW);
+        assert!(again.replayed);
+        assert_eq!(again.result.unwrap().coupon_id, coupon.coupon_id);
+        assert_eq!(state.stock(env, "1757").unwrap().is_send_num, 1);
+        // Another stock or openid under that number: refused, nothing counted.
+        for (stock, openid) in [("1758", "u1"), ("1757", "u2")] {
+            let other = state.issue_v3(&req(stock, openid, "r1"), NOW);
+            assert_eq!(other.result, Err(V3IssueError::OutRequestNoReused));
+        }
+        assert_eq!(state.coupons(env).len(), 1);
+        // v2 sees the v3 coupon: the per-openid quota counts it.
+        assert_eq!(
+            refused(state.send(env, &req("1757", "u1", "t1"), NOW)),
+            "USER_AL_GET_COUPON"
+        );
+        // And v3 sees v2's.
+        assert!(state
+            .send(env, &req("1760", "u3", "t2"), NOW)
+            .result
+            .is_ok());
+        assert_eq!(
+            state.issue_v3(&req("1760", "u4", "r2"), NOW).result,
+            Err(V3IssueError::Rule(RuleBreak::Exhausted))
+        );
+        assert_eq!(
+            state.issue_v3(&req("1757", "u1", "r3"), NOW).result,
+            Err(V3IssueError::Rule(RuleBreak::UserLimit))
+        );
+        // A refusal is not remembered: the same number may issue later.
+        assert!(state.issue_v3(&req("1757", "u5", "r3"), NOW).result.is_ok());
+        assert_eq!(
+            state.issue_v3(&req("9", "u", "r4"), NOW).result,
+            Err(V3IssueError::Rule(RuleBreak::UnknownStock))
+        );
+        assert_eq!(
+            state.issue_v3(&req("1759", "u", "r5"), NOW).result,
+            Err(V3IssueError::Rule(RuleBreak::NotActive(1)))
+        );
+        let (found, stock) = state.coupon_by_id(&coupon.coupon_id).unwrap();
+        assert_eq!(found, coupon);
+        assert_eq!(stock.coupon_stock_id(), "1757");
+        assert!(state.coupon_by_id("1").is_none());
     }
 
     #[test]

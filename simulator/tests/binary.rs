@@ -62,6 +62,38 @@ async fn binary_prints_ready_line_serves_and_stops_on_stdin_eof() {
     let cert = std::fs::read_to_string(json_field(&line, "client_cert").unwrap()).unwrap();
     let key = std::fs::read_to_string(json_field(&line, "client_key").unwrap()).unwrap();
     assert_eq!(json_field(&line, "mch_id").unwrap(), "10000098");
+    // The v3 material a demo points at.
+    assert_eq!(
+        json_field(&line, "v3_public_key_id").unwrap(),
+        wxcoupon_simulator::v3::fixtures::PUBLIC_KEY_ID
+    );
+    assert_eq!(
+        json_field(&line, "v3_merchant_serial_no").unwrap(),
+        wxcoupon_simulator::v3::fixtures::MERCHANT_SERIAL_NO
+    );
+    for (field, expected) in [
+        (
+            "v3_wechatpay_public_key",
+            wxcoupon_simulator::v3::fixtures::PLATFORM_PUBLIC_KEY_PEM,
+        ),
+        (
+            "v3_platform_cert",
+            wxcoupon_simulator::v3::fixtures::PLATFORM_CERT_PEM,
+        ),
+        (
+            "v3_merchant_key",
+            wxcoupon_simulator::v3::fixtures::MERCHANT_KEY_PEM,
+        ),
+        (
+            "v3_merchant_cert",
+            wxcoupon_simulator::v3::fixtures::MERCHANT_CERT_PEM,
+        ),
+    ] {
+        let path = json_field(&line, field).unwrap();
+        assert!(path.starts_with(&cert_dir), "{field}: {path}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.replace("\r\n", "\n"), expected, "{field}");
+    }
 
     let addr: std::net::SocketAddr = base.trim_start_matches("https://").parse().unwrap();
     let mut client = Client::https_to(addr, tls_config_from_pem(&ca, Some((&cert, &key))));

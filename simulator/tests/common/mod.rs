@@ -169,6 +169,23 @@ impl Client {
         path: &str,
         body: Vec<u8>,
     ) -> anyhow::Result<Answer> {
+        let headers = [(
+            "content-type".to_string(),
+            "text/xml; charset=utf-8".to_string(),
+        )];
+        let (status, _, body) = self.exchange(method, path, &headers, body).await?;
+        Ok(Answer { status, body })
+    }
+
+    /// Sends one request with exactly these headers (and `host`), on the kept-alive connection
+    /// when it is still usable: the status, every header (lower-case names) and the body.
+    pub async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<(u16, Vec<(String, String)>, Bytes)> {
         let usable = match self.sender.as_mut() {
             Some(sender) => sender.ready().await.is_ok(),
             None => false,
@@ -182,17 +199,29 @@ impl Client {
             .as_mut()
             .ok_or_else(|| anyhow!("no connection"))?;
         let host = self.addr.to_string();
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(http::header::HOST, host)
-            .header(http::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(Full::new(Bytes::from(body)))?;
+            .header(http::header::HOST, host);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request.body(Full::new(Bytes::from(body)))?;
         let result = async {
             let response = sender.send_request(request).await?;
             let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
             let body = response.into_body().collect().await?.to_bytes();
-            anyhow::Ok(Answer { status, body })
+            anyhow::Ok((status, headers, body))
         }
         .await;
         if result.is_err() {

@@ -1,0 +1,73 @@
+//! API v3 (`/v3/marketing/favor` and `/v3/certificates`): the same merchant and the same stocks
+//! as v2, spoken in v3's JSON with v3's authentication. Wire types, messages, signatures and
+//! encryption all come from `wxcoupon_core::v3`, the one source of truth the clients use too.
+//!
+//! | module | owns |
+//! |---|---|
+//! | [`fixtures`] | the TEST ONLY key material the defaults embed |
+//! | `keys` (private) | WeChat Pay's side: the platform key, the public key id, the platform certificates, rotation, the certificate list |
+//! | `auth` (private) | verifying a request's `Authorization`; signing every answer (`Wechatpay-*` headers) and the signature faults |
+//! | `handlers` (private) | the path table, the four endpoints' checks and answers, v3 error bodies; no I/O |
+//!
+//! Choices where WeChat documents nothing:
+//! - every request to a v3 endpoint needs a valid `Authorization` (the certificate download
+//!   included); an unknown `mchid` or `serial_no`, a timestamp more than 300 s from the
+//!   simulator's clock, or a bad signature are all 401 `SIGN_ERROR` "签名错误";
+//! - every answer is signed, refusals and faulted statuses included (WeChat's SDKs verify only
+//!   2xx; the vectors sign a 400 too), and so are 404 for an unknown `/v3/` path (code
+//!   `RESOURCE_NOT_EXISTS`, not authenticated first) and 405 for a wrong method (code
+//!   `INVALID_REQUEST`, with `Allow`);
+//! - the key an answer is signed with follows the request's `Wechatpay-Serial`: the public key
+//!   id → the platform key under that id; the current platform certificate's serial → its key;
+//!   an *older* platform certificate's serial (after a rotation) → the **current** certificate,
+//!   so a client holding only the old one must download again; anything else (or no header) →
+//!   [`crate::config::AnswerKey`];
+//! - the issue call's replay policy is in [`crate::state`]; its check order and codes are in
+//!   `handlers`' doc.
+
+pub(crate) mod auth;
+pub mod fixtures;
+pub(crate) mod handlers;
+pub(crate) mod keys;
+
+use wxcoupon_core::time::format_beijing;
+
+/// File name of the WeChat Pay public key (SPKI PEM) in the certificate directory.
+pub const WECHATPAY_PUBLIC_KEY_FILE: &str = "platform_pub.pem";
+/// File name of the initial platform certificate.
+pub const PLATFORM_CERT_FILE: &str = "platform_cert.pem";
+/// File name of the merchant API private key (the TEST ONLY fixture key).
+pub const MERCHANT_KEY_FILE: &str = "merchant_key.pem";
+/// File name of the merchant API certificate.
+pub const MERCHANT_CERT_FILE: &str = "merchant_cert.pem";
+
+/// Unix seconds as RFC 3339 in Beijing time, the form v3 bodies use
+/// (`2024-01-01T00:00:00+08:00`).
+pub(crate) fn rfc3339_beijing(unix_seconds: i64) -> String {
+    let t = format_beijing(unix_seconds);
+    // yyyyMMddHHmmss; a year beyond 9999 only lengthens the year part.
+    let y = t.len() - 10;
+    format!(
+        "{}-{}-{}T{}:{}:{}+08:00",
+        &t[..y],
+        &t[y..y + 2],
+        &t[y + 2..y + 4],
+        &t[y + 4..y + 6],
+        &t[y + 6..y + 8],
+        &t[y + 8..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_in_beijing_time() {
+        assert_eq!(rfc3339_beijing(1_700_000_000), "2023-11-15T06:13:20+08:00");
+        assert_eq!(
+            rfc3339_beijing(crate::config::DEFAULT_BEGIN_TIME),
+            "2024-01-01T00:00:00+08:00"
+        );
+    }
+}
