@@ -233,6 +233,53 @@ pub static MAX_RESPONSE_BYTES: Setting = setting(
 /// Destinations reached without the certificate: `host[:port]` or `scheme://host[:port]`.
 pub static ALLOWED_HOSTS: Setting = setting(None, "allowed_hosts", Kind::List, LIST_RULE);
 
+// ---- API v3 ----
+
+/// Which API the calls use: `v2` or `v3`; unset: `v3` when [`APIV3_KEY`] is set and
+/// [`API_KEY`] is not, else `v2`.
+pub static API: Setting = setting(Some("WXPAY_API"), "api", Kind::Text, "must be v2 or v3");
+/// The merchant API certificate's serial (hex), which v3 requests name.
+pub static MERCHANT_SERIAL_NO: Setting =
+    text("WXPAY_MERCHANT_SERIAL_NO", "merchant_serial_no", Kind::Text);
+/// The merchant API private key, PKCS#8 PEM (`apiclient_key.pem`); default: [`KEY_FILE`], the
+/// same file.
+pub static PRIVATE_KEY_FILE: Setting = path("WXPAY_PRIVATE_KEY_FILE", "private_key_file");
+/// The APIv3 key: 32 characters.
+pub static APIV3_KEY: Setting = text("WXPAY_APIV3_KEY", "apiv3_key", Kind::Secret);
+/// The WeChat Pay public key id (`PUB_KEY_ID_…`), with [`WECHATPAY_PUBLIC_KEY_FILE`].
+pub static WECHATPAY_PUBLIC_KEY_ID: Setting = text(
+    "WXPAY_WECHATPAY_PUBLIC_KEY_ID",
+    "wechatpay_public_key_id",
+    Kind::Text,
+);
+/// The WeChat Pay public key, SPKI PEM (`pub_key.pem`).
+pub static WECHATPAY_PUBLIC_KEY_FILE: Setting = path(
+    "WXPAY_WECHATPAY_PUBLIC_KEY_FILE",
+    "wechatpay_public_key_file",
+);
+/// Where downloaded platform certificates are kept between runs.
+pub static PLATFORM_CERT_DIR: Setting = path("WXPAY_PLATFORM_CERT_DIR", "platform_cert_dir");
+/// Where v3 requests are signed: `host` (natively, default) or `component`.
+pub static V3_SIGN_IN: Setting = setting(
+    Some("WXPAY_V3_SIGN_IN"),
+    "v3_sign_in",
+    Kind::Text,
+    "must be host or component",
+);
+
+/// The v3 merchant's own settings (beside [`MCH_ID`], [`APPID`], [`BASE_URL`], [`CA_FILE`] and
+/// the call limits, which it shares with v2).
+pub static V3_SETTINGS: [&Setting; 8] = [
+    &API,
+    &MERCHANT_SERIAL_NO,
+    &PRIVATE_KEY_FILE,
+    &APIV3_KEY,
+    &WECHATPAY_PUBLIC_KEY_ID,
+    &WECHATPAY_PUBLIC_KEY_FILE,
+    &PLATFORM_CERT_DIR,
+    &V3_SIGN_IN,
+];
+
 // ---- gateway mode ----
 
 /// The callers of `/v1/*`: `name:sha256hex[,…]` (see `wxcoupon_api::callers`).
@@ -302,9 +349,10 @@ pub static CALL_LIMIT_SETTINGS: [&Setting; 4] = [
 ];
 
 /// Every setting, in the order of the documentation.
-pub static ALL: [&Setting; 27] = concat(&[
+pub static ALL: [&Setting; 35] = concat(&[
     &MERCHANT_SETTINGS,
     &CERTIFICATE_SETTINGS,
+    &V3_SETTINGS,
     &CALL_LIMIT_SETTINGS,
     &[&TIMEOUT_MS, &ALLOWED_HOSTS, &CALLER_TOKENS],
     &[&EGRESS_LISTEN, &EGRESS_UPSTREAM, &EGRESS_ALLOW_NON_LOOPBACK],

@@ -93,20 +93,27 @@ pub(crate) enum Command {
         /// The user's openid.
         #[arg(long)]
         openid: String,
-        /// Your unique number for this issuance (store it first; reuse it to retry safely).
-        #[arg(long)]
+        /// Your unique number for this issuance (store it first; reuse it to retry safely); v3
+        /// calls it out_request_no (at most 128 letters, digits and | _ * -).
+        #[arg(long, visible_alias = "out-request-no")]
         partner_trade_no: String,
+        /// v3: the merchant that created the stock (default: this merchant).
+        #[arg(long)]
+        stock_creator_mchid: Option<String>,
         /// Print JSON instead of a summary.
         #[arg(long)]
         json: bool,
     },
-    /// Show a stock's state (query_coupon_stock) through the component.
+    /// Show a stock's state (v2 query_coupon_stock, v3 GET …/stocks/{id}) through the component.
     Stock {
         #[command(flatten)]
         config: ConfigArgs,
         /// The stock id.
         #[arg(long)]
         stock_id: String,
+        /// v3: the merchant that created the stock (default: this merchant).
+        #[arg(long)]
+        stock_creator_mchid: Option<String>,
         /// Print JSON instead of a summary.
         #[arg(long)]
         json: bool,
@@ -121,10 +128,19 @@ pub(crate) enum Command {
         /// Its owner's openid.
         #[arg(long)]
         openid: String,
-        /// Its stock id.
+        /// Its stock id (v2 only).
         #[arg(long)]
-        stock_id: String,
+        stock_id: Option<String>,
         /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// API v3: download the WeChat Pay platform certificates, verify and decrypt them, keep
+    /// them in platform_cert_dir, and show their serials and validity.
+    Certificates {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -303,12 +319,57 @@ pub(crate) struct ConfigArgs {
     /// Another host requests may reach (without the client certificate); repeatable.
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
     pub(crate) allowed_hosts: Vec<String>,
+    /// Which API: v2 or v3 [WXPAY_API]; default: v3 when only the APIv3 key is set.
+    #[arg(long, value_parser = ["v2", "v3"])]
+    pub(crate) api: Option<String>,
+    /// v3: the merchant API certificate's serial [WXPAY_MERCHANT_SERIAL_NO].
+    #[arg(long)]
+    pub(crate) merchant_serial_no: Option<String>,
+    /// v3: apiclient_key.pem, which signs requests [WXPAY_PRIVATE_KEY_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) private_key_file: Option<PathBuf>,
+    /// v3: the 32-character APIv3 key [WXPAY_APIV3_KEY] (prefer the variable).
+    #[arg(long)]
+    pub(crate) apiv3_key: Option<String>,
+    /// v3: the WeChat Pay public key id, PUB_KEY_ID_… [WXPAY_WECHATPAY_PUBLIC_KEY_ID].
+    #[arg(long)]
+    pub(crate) wechatpay_public_key_id: Option<String>,
+    /// v3: the WeChat Pay public key (PEM) [WXPAY_WECHATPAY_PUBLIC_KEY_FILE].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) wechatpay_public_key_file: Option<PathBuf>,
+    /// v3: where downloaded platform certificates are kept [WXPAY_PLATFORM_CERT_DIR].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) platform_cert_dir: Option<PathBuf>,
+    /// v3: sign natively in the host (default) or inside the component [WXPAY_V3_SIGN_IN].
+    #[arg(long, value_parser = ["host", "component"])]
+    pub(crate) sign_in: Option<String>,
 }
 
 impl ConfigArgs {
     /// Reads the file, the environment and the flags; every problem is reported at once.
     pub(crate) fn load(&self) -> Result<HostConfig, Failure> {
-        let overrides = ConfigOverrides {
+        HostConfig::load(self.config.as_deref(), wxpay_env_vars(), &self.overrides())
+            .map_err(Failure::Config)
+    }
+
+    /// The v3 configuration from the same layers.
+    pub(crate) fn load_v3(&self) -> Result<wxcoupon::config::V3Config, Failure> {
+        wxcoupon::config::V3Config::load(
+            self.config.as_deref(),
+            wxpay_env_vars(),
+            &self.overrides(),
+        )
+        .map_err(Failure::Config)
+    }
+
+    /// Which API the settings choose.
+    pub(crate) fn api(&self) -> Result<wxcoupon::config::Api, Failure> {
+        wxcoupon::config::Api::load(self.config.as_deref(), wxpay_env_vars(), &self.overrides())
+            .map_err(Failure::Config)
+    }
+
+    fn overrides(&self) -> ConfigOverrides {
+        ConfigOverrides {
             appid: self.appid.clone(),
             mch_id: self.mch_id.clone(),
             api_key: self.api_key.clone(),
@@ -327,9 +388,15 @@ impl ConfigArgs {
             between_bytes_timeout_ms: self.between_bytes_timeout_ms,
             max_response_bytes: self.max_response_bytes,
             allowed_hosts: self.allowed_hosts.clone(),
-        };
-        HostConfig::load(self.config.as_deref(), wxpay_env_vars(), &overrides)
-            .map_err(Failure::Config)
+            api: self.api.clone(),
+            merchant_serial_no: self.merchant_serial_no.clone(),
+            private_key_file: self.private_key_file.clone(),
+            apiv3_key: self.apiv3_key.clone(),
+            wechatpay_public_key_id: self.wechatpay_public_key_id.clone(),
+            wechatpay_public_key_file: self.wechatpay_public_key_file.clone(),
+            platform_cert_dir: self.platform_cert_dir.clone(),
+            v3_sign_in: self.sign_in.clone(),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::io::Read as _;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use wxcoupon::config::{wxpay_env_vars, ConfigErrors, HostConfig};
+use wxcoupon::config::{wxpay_env_vars, Api, ConfigErrors, HostConfig};
 use wxcoupon::outbound::OutboundClient;
 use wxcoupon::Runtime;
 use wxcoupon_core as core;
@@ -193,8 +193,21 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             stock_id,
             openid,
             partner_trade_no,
+            stock_creator_mchid,
             json,
         } => {
+            if config.api()? == Api::V3 {
+                return v3::send(
+                    runtime,
+                    &config,
+                    stock_id,
+                    openid,
+                    partner_trade_no,
+                    stock_creator_mchid,
+                    json,
+                )
+                .await;
+            }
             let (config, mut session) = client_session(runtime, &config).await?;
             let request = core::SendCouponRequest {
                 coupon_stock_id: stock_id,
@@ -224,8 +237,12 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
         Command::Stock {
             config,
             stock_id,
+            stock_creator_mchid,
             json,
         } => {
+            if config.api()? == Api::V3 {
+                return v3::stock(runtime, &config, stock_id, stock_creator_mchid, json).await;
+            }
             let (config, mut session) = client_session(runtime, &config).await?;
             let request = core::QueryCouponStockRequest {
                 coupon_stock_id: stock_id,
@@ -247,6 +264,11 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             stock_id,
             json,
         } => {
+            if config.api()? == Api::V3 {
+                return v3::coupon(runtime, &config, coupon_id, openid, json).await;
+            }
+            let stock_id =
+                stock_id.ok_or_else(|| core::Error::invalid("stock_id", "required (v2)"))?;
             let (config, mut session) = client_session(runtime, &config).await?;
             let request = core::QueryCouponsInfoRequest {
                 coupon_id,
@@ -262,6 +284,9 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             } else {
                 crate::describe::describe_coupon(&coupon)
             }
+        }
+        Command::Certificates { config, json } => {
+            return v3::certificates(runtime, &config, json).await;
         }
         Command::Info => {
             let description = runtime.describe();
@@ -360,3 +385,4 @@ mod campaign;
 mod outcome;
 #[cfg(test)]
 mod tests;
+mod v3;

@@ -27,6 +27,13 @@ pub(crate) enum Failure {
         error: Box<core::Error>,
         partner_trade_no: String,
     },
+    /// A v3 call failed: the component (or WeChat's answer) reported an error.
+    V3(wxcoupon_core::v3::error::Error),
+    /// A v3 issue failed after the request may have left: the coupon may have been issued.
+    V3OutcomeUnknown {
+        error: Box<wxcoupon_core::v3::error::Error>,
+        out_request_no: String,
+    },
     /// The configuration is incomplete or invalid (every problem listed).
     Config(ConfigErrors),
     /// A campaign run ended short of done: what to print on stdout, the reason, the exit code.
@@ -44,6 +51,12 @@ impl From<anyhow::Error> for Failure {
 impl From<wxcoupon::HostError> for Failure {
     fn from(e: wxcoupon::HostError) -> Self {
         Failure::Host(e.into())
+    }
+}
+
+impl From<wxcoupon_core::v3::error::Error> for Failure {
+    fn from(e: wxcoupon_core::v3::error::Error) -> Self {
+        Failure::V3(e)
     }
 }
 
@@ -85,6 +98,31 @@ pub async fn run(cli: Cli) -> ExitCode {
                     "outcome_unknown": true,
                     "partner_trade_no": partner_trade_no,
                     "advice": core::OUTCOME_UNKNOWN_ADVICE,
+                })
+            );
+            ExitCode::from(EXIT_OUTCOME_UNKNOWN)
+        }
+        Err(Failure::V3(e)) => {
+            eprintln!("error: {e}");
+            println!("{}", serde_json::json!({ "error": e }));
+            ExitCode::from(match e {
+                wxcoupon_core::v3::error::Error::InvalidInput(_) => EXIT_INPUT,
+                _ => EXIT_REFUSED,
+            })
+        }
+        Err(Failure::V3OutcomeUnknown {
+            error,
+            out_request_no,
+        }) => {
+            let advice = wxcoupon_core::v3::error::ISSUE_OUTCOME_UNKNOWN_ADVICE;
+            eprintln!("error: {error}\n{advice} (out_request_no {out_request_no})");
+            println!(
+                "{}",
+                serde_json::json!({
+                    "error": error,
+                    "outcome_unknown": true,
+                    "out_request_no": out_request_no,
+                    "advice": advice,
                 })
             );
             ExitCode::from(EXIT_OUTCOME_UNKNOWN)

@@ -10,9 +10,10 @@ use wxcoupon_core::FieldError;
 use super::ConfigOverrides;
 
 /// Every setting the host reads: the keys a file may hold.
-pub(super) static HOST_SETTINGS: [&Setting; 18] = settings::concat(&[
+pub(super) static HOST_SETTINGS: [&Setting; 26] = settings::concat(&[
     &settings::MERCHANT_SETTINGS,
     &settings::CERTIFICATE_SETTINGS,
+    &settings::V3_SETTINGS,
     &settings::CALL_LIMIT_SETTINGS,
     &[&settings::ALLOWED_HOSTS],
 ]);
@@ -109,6 +110,20 @@ pub(super) fn flags(o: &ConfigOverrides) -> Keys {
     let between = int(o.between_bytes_timeout_ms);
     k.put(&settings::BETWEEN_BYTES_TIMEOUT_MS, between);
     k.put(&settings::MAX_RESPONSE_BYTES, int(o.max_response_bytes));
+    k.put(&settings::API, text(&o.api));
+    k.put(&settings::MERCHANT_SERIAL_NO, text(&o.merchant_serial_no));
+    k.put(&settings::PRIVATE_KEY_FILE, path(&o.private_key_file));
+    k.put(&settings::APIV3_KEY, text(&o.apiv3_key));
+    k.put(
+        &settings::WECHATPAY_PUBLIC_KEY_ID,
+        text(&o.wechatpay_public_key_id),
+    );
+    k.put(
+        &settings::WECHATPAY_PUBLIC_KEY_FILE,
+        path(&o.wechatpay_public_key_file),
+    );
+    k.put(&settings::PLATFORM_CERT_DIR, path(&o.platform_cert_dir));
+    k.put(&settings::V3_SIGN_IN, text(&o.v3_sign_in));
     if !o.allowed_hosts.is_empty() {
         let list = Value::List(o.allowed_hosts.clone());
         k.put(&settings::ALLOWED_HOSTS, Some(list));

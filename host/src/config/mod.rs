@@ -42,6 +42,7 @@
 mod client;
 mod files;
 mod layers;
+mod v3;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ use crate::outbound::{
 
 pub(crate) use client::read_client;
 pub use files::wxpay_env_vars;
+pub use v3::{Api, SignIn, V3Config};
 
 /// Every problem found in a configuration, one [`FieldError`] per item: the settings' one error
 /// type.
@@ -101,6 +103,22 @@ pub struct ConfigOverrides {
     pub max_response_bytes: Option<u64>,
     /// `allowed_hosts` (replaces the file's list when non-empty).
     pub allowed_hosts: Vec<String>,
+    /// `api` (`v2` or `v3`).
+    pub api: Option<String>,
+    /// `merchant_serial_no` (v3).
+    pub merchant_serial_no: Option<String>,
+    /// `private_key_file` (v3).
+    pub private_key_file: Option<PathBuf>,
+    /// `apiv3_key` (v3, secret).
+    pub apiv3_key: Option<String>,
+    /// `wechatpay_public_key_id` (v3).
+    pub wechatpay_public_key_id: Option<String>,
+    /// `wechatpay_public_key_file` (v3).
+    pub wechatpay_public_key_file: Option<PathBuf>,
+    /// `platform_cert_dir` (v3).
+    pub platform_cert_dir: Option<PathBuf>,
+    /// `v3_sign_in` (`host` or `component`).
+    pub v3_sign_in: Option<String>,
 }
 
 impl fmt::Debug for ConfigOverrides {
@@ -195,26 +213,7 @@ impl HostConfig {
         env: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
         overrides: &ConfigOverrides,
     ) -> Result<HostConfig, ConfigErrors> {
-        let env = layers::env(env);
-        let Some(path) = file else {
-            return Self::build(None, &env, overrides);
-        };
-        let label = format!("config file {}", path.display());
-        match files::read_config_file(path) {
-            Ok(text) => {
-                let base = path.parent().unwrap_or(Path::new(""));
-                Self::build(Some((&text, base, &label)), &env, overrides)
-            }
-            Err(rule) => {
-                // Report the file, and whatever else is wrong without it.
-                let mut errors = match Self::build(None, &env, overrides) {
-                    Ok(_) => Vec::new(),
-                    Err(ConfigErrors(v)) => v,
-                };
-                errors.insert(0, FieldError::new(label, rule));
-                Err(ConfigErrors(errors))
-            }
-        }
+        load_with(file, env, overrides, check)
     }
 
     /// Like [`HostConfig::load`] with the file's text given; relative paths in it are resolved
@@ -226,7 +225,7 @@ impl HostConfig {
         overrides: &ConfigOverrides,
     ) -> Result<HostConfig, ConfigErrors> {
         let file = Some((toml_text, base_dir, "config file"));
-        Self::build(file, &layers::env(env), overrides)
+        build(file, &layers::env(env), overrides, check)
     }
 
     /// The merchant settings for the component.
@@ -272,27 +271,58 @@ impl HostConfig {
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
         }
     }
+}
 
-    /// The three layers read and checked; `file` is the file's text, directory and label.
-    fn build(
-        file: Option<(&str, &Path, &str)>,
-        env: &Vars,
-        overrides: &ConfigOverrides,
-    ) -> Result<HostConfig, ConfigErrors> {
-        let mut file_problems = Vec::new();
-        let file = match file {
-            Some((text, base, label)) => layers::file(text, base, label, &mut file_problems),
-            None => Keys::default(),
-        };
-        let flags = layers::flags(overrides);
-        let source = Layers::new().over(&file).over(env).over(&flags);
-        let mut r = Reader::new(&source, Naming::Both);
-        for problem in file_problems {
-            r.problem_of(problem.field, problem.rule);
+/// Reads the TOML `file` (if any), then `env`, then `overrides`, and checks them with `check`
+/// (the v2 [`HostConfig`]'s or the v3 [`V3Config`]'s). A file that cannot be read is reported
+/// with whatever else is wrong without it.
+fn load_with<T>(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (impl AsRef<str>, impl AsRef<str>)>,
+    overrides: &ConfigOverrides,
+    check: fn(&mut Reader<'_>) -> Option<T>,
+) -> Result<T, ConfigErrors> {
+    let env = layers::env(env);
+    let Some(path) = file else {
+        return build(None, &env, overrides, check);
+    };
+    let label = format!("config file {}", path.display());
+    match files::read_config_file(path) {
+        Ok(text) => {
+            let base = path.parent().unwrap_or(Path::new(""));
+            build(Some((&text, base, &label)), &env, overrides, check)
         }
-        let config = check(&mut r);
-        r.finish(config)
+        Err(rule) => {
+            let mut errors = match build(None, &env, overrides, check) {
+                Ok(_) => Vec::new(),
+                Err(ConfigErrors(v)) => v,
+            };
+            errors.insert(0, FieldError::new(label, rule));
+            Err(ConfigErrors(errors))
+        }
     }
+}
+
+/// The three layers read and checked; `file` is the file's text, directory and label.
+fn build<T>(
+    file: Option<(&str, &Path, &str)>,
+    env: &Vars,
+    overrides: &ConfigOverrides,
+    check: fn(&mut Reader<'_>) -> Option<T>,
+) -> Result<T, ConfigErrors> {
+    let mut file_problems = Vec::new();
+    let file = match file {
+        Some((text, base, label)) => layers::file(text, base, label, &mut file_problems),
+        None => Keys::default(),
+    };
+    let flags = layers::flags(overrides);
+    let source = Layers::new().over(&file).over(env).over(&flags);
+    let mut r = Reader::new(&source, Naming::Both);
+    for problem in file_problems {
+        r.problem_of(problem.field, problem.rule);
+    }
+    let config = check(&mut r);
+    r.finish(config)
 }
 
 /// Reads and checks every item: the merchant (the core's rules), the host's endpoint and
