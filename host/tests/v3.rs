@@ -297,7 +297,8 @@ async fn every_forged_or_stale_answer_is_refused_with_its_own_error() {
     let settings = sim.v3_merchant_settings();
     let mut s = session(&sim).await;
     let m = open(&mut s, &settings, host_signer(&settings)).await;
-    let cases: Vec<(Faults, fn(&AnswerRefusal) -> bool)> = vec![
+    type Expected = fn(&AnswerRefusal) -> bool;
+    let cases: Vec<(Faults, Expected)> = vec![
         (
             Faults {
                 tampered_body: true,

@@ -119,6 +119,7 @@ fn no_argument_struct_shows_a_secret() {
             "1757",
         ]),
         with_secrets(&["serve"]),
+        with_secrets(&["certificates"]),
         vec![
             "egress",
             "--p12-file",
@@ -143,6 +144,7 @@ fn no_argument_struct_shows_a_secret() {
             | Command::Send { config, .. }
             | Command::Stock { config, .. }
             | Command::Coupon { config, .. }
+            | Command::Certificates { config, .. }
             | Command::Serve { config, .. } => check_config(config),
             Command::Egress { identity, .. } => check_identity(identity),
             Command::Campaign { action } => match action {
