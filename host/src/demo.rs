@@ -124,9 +124,15 @@ pub async fn run(runtime: &Runtime) -> anyhow::Result<()> {
         .await??;
     println!("6. querycouponsinfo     {}", describe_coupon(&coupon));
 
+    let v3_issued = v3_side_by_side(&runtime, &sim, &outbound, first_request).await?;
+
+    let stock = session
+        .query_coupon_stock(&merchant, &stock_request, &options)
+        .await??;
     println!(
-        "\nSummary: {} coupons issued, stock 1757 at {}/{}; {} HTTPS requests over {} TLS handshake(s).",
+        "\nSummary: {} coupons issued by v2 and {} by v3, stock 1757 at {}/{} (one count for both APIs); {} HTTPS requests over {} TLS handshake(s).",
         issued.len(),
+        v3_issued,
         stock.is_send_num.unwrap_or_default(),
         stock.coupon_total,
         outbound.requests_sent(),
@@ -134,4 +140,115 @@ pub async fn run(runtime: &Runtime) -> anyhow::Result<()> {
     );
     sim.shutdown().await;
     Ok(())
+}
+
+/// API v3 on the same simulator and stock: signed natively by the host (the component never
+/// holds the private key), then inside the component; answers verified with the WeChat Pay
+/// public key. Returns how many coupons v3 issued.
+async fn v3_side_by_side(
+    runtime: &Runtime,
+    sim: &wxcoupon_simulator::RunningSimulator,
+    outbound: &OutboundClient,
+    v2_request: &core::SendCouponRequest,
+) -> anyhow::Result<usize> {
+    use wxcoupon::v3::SignWith;
+    use wxcoupon_core::v3::favor::{IssueCoupon, QueryCoupon, QueryStock};
+    use wxcoupon_core::v3::rsa::MerchantSigner;
+
+    let settings = sim.v3_merchant_settings();
+    let signer = MerchantSigner::from_pkcs8_pem(settings.private_key_pem.as_deref().unwrap_or(""))?;
+    let mut session = runtime
+        .clone()
+        .with_outbound(outbound.clone())
+        .session()
+        .await?;
+    let native = session
+        .open_v3(&settings, SignWith::Host(Arc::new(signer)))
+        .await??;
+    let inside = session.open_v3(&settings, SignWith::Component).await??;
+    let options = CallOptions::default();
+    println!(
+        "\nAPI v3 (JSON, SHA256-RSA; answers verified with the WeChat Pay public key {})",
+        settings.wechatpay_public_key_id.as_deref().unwrap_or("?")
+    );
+    let appid = sim
+        .merchant(wxcoupon_simulator::Environment::Production)
+        .appid;
+    let request = IssueCoupon {
+        openid: "oUser-Dave-00004".into(),
+        stock_id: "1757".into(),
+        out_request_no: format!("{}v3demo0001", settings.mchid),
+        appid: appid.clone(),
+        stock_creator_mchid: settings.mchid.clone(),
+        ..IssueCoupon::default()
+    };
+    let issued = session
+        .v3_issue_coupon(&native, &request, &options)
+        .await??;
+    println!(
+        "7. v3 issue, signed by the host:        coupon {} to {} (out_request_no {})",
+        issued.coupon_id, request.openid, request.out_request_no
+    );
+    let again = session
+        .v3_issue_coupon(&inside, &request, &options)
+        .await??;
+    println!(
+        "8. the same, signed in the component:   coupon {} again ({})",
+        again.coupon_id,
+        if again.coupon_id == issued.coupon_id {
+            "nothing new issued"
+        } else {
+            "UNEXPECTED: a new coupon"
+        }
+    );
+    let v2_user = IssueCoupon {
+        openid: v2_request.openid.clone(),
+        out_request_no: format!("{}v3demo0002", settings.mchid),
+        ..request.clone()
+    };
+    match session.v3_issue_coupon(&native, &v2_user, &options).await? {
+        Err(e) => println!(
+            "9. v3 issue to {} (v2 already gave one): {e}",
+            v2_user.openid
+        ),
+        Ok(c) => println!(
+            "9. v3 issue to {}: UNEXPECTED coupon {}",
+            v2_user.openid, c.coupon_id
+        ),
+    }
+    let stock = session
+        .v3_query_stock(
+            &native,
+            &QueryStock {
+                stock_id: "1757".into(),
+                stock_creator_mchid: settings.mchid.clone(),
+            },
+            &options,
+        )
+        .await??;
+    println!(
+        "10. v3 stock 1757: {}, {} coupons issued by both APIs",
+        stock.status.as_deref().unwrap_or("?"),
+        stock.distributed_coupons.unwrap_or(0)
+    );
+    let coupon = session
+        .v3_query_coupon(
+            &native,
+            &QueryCoupon {
+                openid: request.openid.clone(),
+                coupon_id: issued.coupon_id.clone(),
+                appid,
+            },
+            &options,
+        )
+        .await??;
+    println!(
+        "11. v3 coupon {}: {} {}, usable {} – {}",
+        coupon.coupon_id,
+        coupon.coupon_name.as_deref().unwrap_or("?"),
+        coupon.status.as_deref().unwrap_or("?"),
+        coupon.available_begin_time.as_deref().unwrap_or("?"),
+        coupon.available_end_time.as_deref().unwrap_or("?"),
+    );
+    Ok(1)
 }

@@ -388,3 +388,30 @@ fn egress_without_a_certificate_is_refused_by_name() {
     assert_eq!(v["error"]["kind"], "invalid-config");
     assert_eq!(v["error"]["problems"][0]["field"], "WXPAY_CERT_FILE");
 }
+
+/// The README's main command: the demo walks through v2 and v3 on the embedded simulator and
+/// reports no surprise (each replay issues nothing new, both APIs count the stock once).
+#[test]
+fn the_demo_runs_v2_and_v3_side_by_side() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxcoupon"))
+        .arg("demo")
+        .env_clear()
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+    assert_eq!(stdout.matches("nothing new issued").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("RULE_LIMIT"),
+        "v3 sees v2's coupon: {stdout}"
+    );
+    assert!(
+        stdout.contains("3 coupons issued by v2 and 1 by v3, stock 1757 at 4/100"),
+        "{stdout}"
+    );
+}

@@ -320,7 +320,7 @@ pub(crate) struct ConfigArgs {
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
     pub(crate) allowed_hosts: Vec<String>,
     /// Which API: v2 or v3 [WXPAY_API]; default: v3 when only the APIv3 key is set.
-    #[arg(long, value_parser = ["v2", "v3"])]
+    #[arg(long = "api", id = "wxpay_api", value_parser = ["v2", "v3"])]
     pub(crate) api: Option<String>,
     /// v3: the merchant API certificate's serial [WXPAY_MERCHANT_SERIAL_NO].
     #[arg(long)]

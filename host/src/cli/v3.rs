@@ -1,6 +1,7 @@
 //! The v3 side of `send`, `stock`, `coupon`, and `certificates`: the configuration read, the
 //! merchant opened in the component (signing where `v3_sign_in` says), platform certificates
-//! from the cache or downloaded, and one refresh when an answer names a certificate not held
+//! from the cache or downloaded (when none is held, and when the kept ones are older than
+//! `CERTIFICATE_REFRESH`), and one refresh when an answer names a certificate not held
 //! (WeChat rotated it): the call is then repeated as it was, which is safe (issuing is
 //! idempotent on `out_request_no`, queries change nothing).
 
@@ -53,7 +54,7 @@ impl V3Session {
             session,
             merchant,
         };
-        if !opened.config.holds_a_key() {
+        if !opened.config.holds_a_key() || opened.config.certificates_due() {
             opened.refresh().await?;
         }
         Ok(opened)

@@ -57,7 +57,7 @@ use crate::outbound::{
 
 pub(crate) use client::read_client;
 pub use files::wxpay_env_vars;
-pub use v3::{Api, SignIn, V3Config};
+pub use v3::{Api, SignIn, V3Config, CERTIFICATE_REFRESH};
 
 /// Every problem found in a configuration, one [`FieldError`] per item: the settings' one error
 /// type.

@@ -28,6 +28,10 @@ use super::{layers, load_with, ConfigErrors, ConfigOverrides};
 use crate::outbound::{AllowList, OutboundConfig, Timeouts, DEFAULT_POOL_IDLE_TIMEOUT};
 use crate::v3::SignWith;
 
+/// How old the kept platform certificates may get before the next call downloads them again
+/// (12 h, as gopay; wechatpay-go refreshes every 24 h, wechatpay-java every 60 min).
+pub const CERTIFICATE_REFRESH: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
 /// Which API the calls use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -166,6 +170,22 @@ impl V3Config {
         }
     }
 
+    /// Whether the kept certificates are due for a refresh: some are kept and the newest file
+    /// is older than [`CERTIFICATE_REFRESH`] (WeChat rotates with overlap, so a refresh well
+    /// before expiry always finds the next one listed).
+    pub fn certificates_due(&self) -> bool {
+        let Some(dir) = &self.platform_cert_dir else {
+            return false;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        let newest = entries
+            .filter_map(|e| e.ok()?.metadata().ok()?.modified().ok())
+            .max();
+        newest.is_some_and(|t| t.elapsed().unwrap_or_default() > CERTIFICATE_REFRESH)
+    }
+
     /// Keeps downloaded certificates in `platform_cert_dir` (one `<serial>.pem` each), when
     /// set. Returns how many were written.
     pub fn keep_certificates(&self, pems: &[(String, String)]) -> std::io::Result<usize> {
@@ -296,4 +316,45 @@ fn check(r: &mut Reader<'_>) -> Option<V3Config> {
         timeouts: client.outbound.timeouts,
         max_response_bytes: client.outbound.max_response_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: Option<PathBuf>) -> V3Config {
+        V3Config {
+            appid: None,
+            merchant: MerchantSettings::default(),
+            sign_in: SignIn::Host,
+            platform_cert_dir: dir,
+            extra_ca_pem: None,
+            timeouts: Timeouts::default(),
+            max_response_bytes: 65536,
+        }
+    }
+
+    #[test]
+    fn kept_certificates_fall_due_after_the_refresh_period() {
+        let dir = std::env::temp_dir().join(format!("wxcoupon-due-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = config(Some(dir.clone()));
+        assert!(
+            !c.certificates_due(),
+            "nothing kept: the caller downloads anyway"
+        );
+        assert!(!config(None).certificates_due());
+        c.keep_certificates(&[("7E57C0DEF1".into(), "pem".into())])
+            .unwrap();
+        assert!(!c.certificates_due(), "just kept");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.join("7E57C0DEF1.pem"))
+            .unwrap();
+        let old =
+            std::time::SystemTime::now() - CERTIFICATE_REFRESH - std::time::Duration::from_secs(60);
+        file.set_modified(old).unwrap();
+        assert!(c.certificates_due());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
