@@ -285,6 +285,41 @@ mod tests {
         assert_eq!(check(Some(&lower), url, "{}", NOW), Ok(()));
     }
 
+    /// The shared vectors' requests, at their own clock: the three signed ones are accepted and
+    /// both `request_negative` cases (a body changed after signing, a signature by another key)
+    /// are `SIGN_ERROR(signature)`.
+    #[test]
+    fn the_vectors_requests_are_accepted_and_their_negatives_refused() {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/fixtures/v3/vectors.json")).unwrap();
+        let id = MerchantIdentity::new("8956000", fixtures::MERCHANT_CERT_PEM).unwrap();
+        let s = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap().to_string();
+        for case in v["request_signatures"].as_array().unwrap() {
+            let now: i64 = s(case, "timestamp").parse().unwrap();
+            let verdict = id.authenticate(
+                Some(&s(case, "authorization")),
+                &s(case, "method"),
+                &s(case, "canonical_url"),
+                &s(case, "body"),
+                now,
+            );
+            assert_eq!(verdict, Ok(()), "{}", s(case, "name"));
+        }
+        let negatives = v["request_negative"].as_array().unwrap();
+        assert_eq!(negatives.len(), 2);
+        for case in negatives {
+            let verdict = id.authenticate(
+                Some(&s(case, "authorization")),
+                &s(case, "method"),
+                &s(case, "canonical_url"),
+                &s(case, "body"),
+                NOW,
+            );
+            assert_eq!(verdict, Err(AuthFailure::Signature), "{}", s(case, "name"));
+            assert_eq!(case["expected"]["code"], "SIGN_ERROR");
+        }
+    }
+
     #[test]
     fn tampering_changes_the_coupon_id_or_the_body() {
         assert_eq!(
