@@ -191,3 +191,47 @@ async fn simulator_types_are_redacted() {
         );
     }
 }
+
+/// API v3: the configuration read from files and the environment, its merchant settings, the
+/// opened merchant's signer choice: no `Debug` shows the APIv3 key or any line of the private
+/// key.
+#[test]
+fn v3_configuration_types_are_redacted() {
+    let scratch = common::Scratch::new("v3-secrets");
+    let key_file = scratch.0.join("apiclient_key.pem");
+    let private_key = include_str!("../../tests/fixtures/v3/merchant_key.pem");
+    std::fs::write(&key_file, private_key).unwrap();
+    let apiv3_key = "TestOnlyApiV3Key0123456789abcdef";
+    let config = wxcoupon::config::V3Config::from_env([
+        ("WXPAY_MCH_ID", "8956000".to_string()),
+        (
+            "WXPAY_MERCHANT_SERIAL_NO",
+            "7E57C0DE00000000000000000000000000000001".to_string(),
+        ),
+        ("WXPAY_APIV3_KEY", apiv3_key.to_string()),
+        ("WXPAY_PRIVATE_KEY_FILE", key_file.display().to_string()),
+    ])
+    .unwrap();
+    let sign_with = config.sign_with().unwrap();
+    let merchant = wxcoupon_core::v3::merchant::Merchant::new(&config.merchant).unwrap();
+    let key_lines: Vec<&str> = private_key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for text in [
+        format!(
+            "{config:?} {:?} {sign_with:?} {merchant:?}",
+            config.merchant
+        ),
+        format!(
+            "{config:#?} {:#?} {sign_with:#?} {merchant:#?}",
+            config.merchant
+        ),
+    ] {
+        assert!(!text.contains(apiv3_key), "{text}");
+        assert!(!text.to_lowercase().contains(&apiv3_key.to_lowercase()));
+        for line in &key_lines {
+            assert!(!text.contains(line), "a private key line in: {text}");
+        }
+    }
+}

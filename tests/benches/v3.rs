@@ -114,6 +114,36 @@ fn v3_cycle(c: &mut Criterion) {
         .block_on(session.open_v3(&settings, SignWith::Component))
         .unwrap()
         .unwrap();
+    g.bench_function(
+        "component: build + authorize (the host's signature handed in)",
+        |b| {
+            let signature = signer.sign(&message);
+            b.iter(|| {
+                rt.block_on(async {
+                    let to_sign = session
+                        .v3_build_issue_coupon(&request, 1_700_000_000, Some(NONCE))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    session
+                        .v3_authorize(&host_signed, &to_sign, &signature)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                })
+            })
+        },
+    );
+    g.bench_function("component: verify + parse the answer", |b| {
+        b.iter(|| {
+            rt.block_on(session.v3_parse_issue_coupon(&host_signed, &answer, now))
+                .unwrap()
+                .unwrap()
+        })
+    });
+    g.bench_function("native: verify + parse the answer", |b| {
+        b.iter(|| native.parse_issue_coupon(&answer, now).unwrap())
+    });
     for (name, merchant) in [
         (
             "component, signed natively by the host: cycle",
