@@ -93,6 +93,14 @@ fn shape(resolve: &Resolve, kind: &TypeDefKind) -> String {
         }
         TypeDefKind::List(t) => format!("list<{}>", ty(resolve, t)),
         TypeDefKind::Type(t) => ty(resolve, t),
+        // By the resource's name: arena ids shift whenever a type is added.
+        TypeDefKind::Handle(wit_parser::Handle::Own(id)) => {
+            format!("own<{}>", ty(resolve, &Type::Id(*id)))
+        }
+        TypeDefKind::Handle(wit_parser::Handle::Borrow(id)) => {
+            format!("borrow<{}>", ty(resolve, &Type::Id(*id)))
+        }
+        TypeDefKind::Resource => "resource".into(),
         other => format!("{other:?}"),
     }
 }

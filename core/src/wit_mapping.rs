@@ -19,7 +19,7 @@ pub trait MapInto<T> {
 macro_rules! identity {
     ($($t:ty),*) => { $(impl MapInto<$t> for $t { fn map_into(self) -> $t { self } })* };
 }
-identity!(String, bool, u16, u32, u64, i64, Vec<(String, String)>);
+identity!(String, bool, u8, u16, u32, u64, i64, Vec<(String, String)>);
 
 impl<A: MapInto<B>, B> MapInto<Option<B>> for Option<A> {
     fn map_into(self) -> Option<B> {
@@ -339,6 +339,7 @@ macro_rules! v3_wit_mapping {
         });
         $crate::__wit_record_at!($w, v3::certificates::PlatformCertificate => PlatformCertificate { serial_no, effective_time, expire_time, pem });
         $crate::__wit_record_at!($w, v3::answer::Answer => Answer { status, headers, body });
+        $crate::__wit_record_at!($w, v3::answer::AnswerSignature => AnswerSignature { serial, message, signature, public_key_der });
         $crate::__wit_record_at!($w, v3::certificates::EncryptedResource => EncryptedResource { algorithm, nonce, associated_data, ciphertext });
         $crate::__wit_record_at!($w, v3::request::SignedRequest => SignedRequest { method, url, headers, body });
         $crate::__wit_record_at!($w, v3::error::RefusalDetail => RefusalDetail { field, value, issue, location });

@@ -7,10 +7,10 @@ use crate::client;
 use crate::exports::wxpay::coupon::v3::{Guest as V3, GuestMerchant, Merchant, MerchantBorrow};
 use crate::exports::wxpay::coupon::v3_client::{CallOptions, Guest as V3Client};
 use crate::exports::wxpay::coupon::v3_types as wit;
-use wxcoupon_core::v3::answer::Answer;
+use wxcoupon_core::v3::answer::{json, read_issue_coupon, Answer};
 use wxcoupon_core::v3::certificates::download_request;
 use wxcoupon_core::v3::error::{Error, ISSUE_OUTCOME_UNKNOWN_ADVICE};
-use wxcoupon_core::v3::favor::{IssueCoupon, QueryCoupon, QueryStock};
+use wxcoupon_core::v3::favor::{Coupon, IssueCoupon, QueryCoupon, QueryStock, Stock};
 use wxcoupon_core::v3::merchant::{Merchant as CoreMerchant, MerchantSettings};
 use wxcoupon_core::v3::request::{Request, SignedRequest, ToSign};
 use wxcoupon_core::{self as core, MapInto};
@@ -177,6 +177,35 @@ impl V3 for crate::Component {
     ) -> Result<Vec<wit::PlatformCertificate>, wit::V3Error> {
         merchant(&m)
             .parse_certificates(&answer_in(answer), now)
+            .map(MapInto::map_into)
+            .map_err(v3_error_to_wit)
+    }
+
+    fn check_answer(
+        m: MerchantBorrow<'_>,
+        answer: wit::Answer,
+        now: i64,
+    ) -> Result<wit::AnswerSignature, wit::V3Error> {
+        merchant(&m)
+            .check_answer(&answer_in(answer), now)
+            .map(MapInto::map_into)
+            .map_err(v3_error_to_wit)
+    }
+
+    fn read_issue_coupon(body: String) -> Result<wit::IssuedCoupon, wit::V3Error> {
+        read_issue_coupon(&body)
+            .map(MapInto::map_into)
+            .map_err(v3_error_to_wit)
+    }
+
+    fn read_query_stock(body: String) -> Result<wit::Stock, wit::V3Error> {
+        json::<Stock>(&body)
+            .map(MapInto::map_into)
+            .map_err(v3_error_to_wit)
+    }
+
+    fn read_query_coupon(body: String) -> Result<wit::Coupon, wit::V3Error> {
+        json::<Coupon>(&body)
             .map(MapInto::map_into)
             .map_err(v3_error_to_wit)
     }

@@ -5,8 +5,9 @@
 //! - [`SignWith::Host`]: the component builds the request and the exact message to sign
 //!   (`v3.build-*`), the host signs it natively with ring (the private key never enters the
 //!   component), the component assembles the signed request (`v3.authorize`), the host sends it
-//!   through its [`OutboundClient`] (allow-list, timeouts, size cap), and the component verifies
-//!   and reads the answer (`v3.parse-*`);
+//!   through its [`OutboundClient`] (allow-list, timeouts, size cap); the component checks the
+//!   answer up to its signature (`v3.check-answer`), the host verifies that natively too (inside
+//!   wasm it costs ≈ 400 µs, natively ≈ 20 µs), and the component reads the body (`v3.read-*`);
 //! - [`SignWith::Component`]: the component signs and calls itself (`v3-client`, through the same
 //!   outbound client as `wasi:http` hooks): what hosts without their own RSA do.
 
@@ -16,13 +17,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::component::ResourceAny;
-use wxcoupon_core::v3::answer::Answer;
+use wxcoupon_core::v3::answer::{Answer, AnswerSignature};
+use wxcoupon_core::v3::auth::AnswerRefusal;
 use wxcoupon_core::v3::certificates::{EncryptedResource, PlatformCertificate};
 use wxcoupon_core::v3::error::Error;
 use wxcoupon_core::v3::favor::{Coupon, IssueCoupon, IssuedCoupon, QueryCoupon, QueryStock, Stock};
 use wxcoupon_core::v3::merchant::MerchantSettings;
 use wxcoupon_core::v3::request::{Method, SignedRequest, ToSign};
-use wxcoupon_core::v3::rsa::MerchantSigner;
+use wxcoupon_core::v3::rsa::{verify_with_public_key_der, MerchantSigner};
 use wxcoupon_core::MapInto;
 
 use crate::error::{HostError, HostResult};
@@ -186,7 +188,7 @@ async fn send(
 /// One host-signed call: build → sign natively → authorize → send → parse. `build` and
 /// `parse` are the call's own component functions.
 macro_rules! host_signed {
-    ($self:ident, $merchant:ident, $signer:ident, $options:ident, |$v3:ident, $store:ident| $build:expr, $parse:ident) => {{
+    ($self:ident, $merchant:ident, $signer:ident, $options:ident, |$v3:ident, $store:ident| $build:expr, $($how:ident: $finish:ident)?) => {{
         let v3 = $self.coupons.wxpay_coupon_v3();
         let built = {
             let $v3 = v3;
@@ -215,13 +217,35 @@ macro_rules! host_signed {
             Ok(a) => a,
             Err(e) => return Ok(Err(e)),
         };
-        let r = v3
-            .$parse(
-                &mut $self.store,
-                $merchant.handle,
-                &answer.map_into(),
-                now(),
-            )
+        $(host_signed!(@$how $self, v3, $merchant, answer, $finish))?
+    }};
+    // The component verifies and reads (the certificate download, whose first verification
+    // needs the certificates it carries).
+    (@parse $self:ident, $v3:ident, $merchant:ident, $answer:ident, $parse:ident) => {{
+        let r = $v3
+            .$parse(&mut $self.store, $merchant.handle, &$answer.map_into(), now())
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }};
+    // The component checks all but the signature, the host verifies it natively, the component
+    // reads the verified body.
+    (@read $self:ident, $v3:ident, $merchant:ident, $answer:ident, $read:ident) => {{
+        let checked = $v3
+            .call_check_answer(&mut $self.store, $merchant.handle, &$answer.clone().map_into(), now())
+            .await
+            .map_err(HostError::component)?;
+        let checked: AnswerSignature = match checked {
+            Ok(c) => c.map_into(),
+            Err(e) => return Ok(Err(v3_error_from_wit(e))),
+        };
+        if !verify_with_public_key_der(&checked.public_key_der, &checked.message, &checked.signature) {
+            return Ok(Err(Error::AnswerNotVerified {
+                refusal: AnswerRefusal::Signature,
+            }));
+        }
+        let r = $v3
+            .$read(&mut $self.store, &$answer.body)
             .await
             .map_err(HostError::component)?;
         Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
@@ -463,6 +487,41 @@ impl Session {
         Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
     }
 
+    /// `v3.check-answer`: every check of an answer but its signature, and what to verify.
+    pub async fn v3_check_answer(
+        &mut self,
+        merchant: &V3Merchant,
+        answer: &Answer,
+        now: i64,
+    ) -> HostResult<Result<AnswerSignature, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_check_answer(
+                &mut self.store,
+                merchant.handle,
+                &answer.clone().map_into(),
+                now,
+            )
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// `v3.read-issue-coupon`: a body whose signature was verified.
+    pub async fn v3_read_issue_coupon(
+        &mut self,
+        body: &str,
+    ) -> HostResult<Result<IssuedCoupon, Error>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_read_issue_coupon(&mut self.store, body)
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
     /// `v3.issue-outcome-unknown`: the component's verdict on whether the coupon may have been
     /// issued after `error`.
     pub async fn v3_issue_outcome_unknown(&mut self, error: &Error) -> HostResult<bool> {
@@ -488,7 +547,7 @@ impl Session {
                 signer,
                 options,
                 |v3, store| v3.call_build_issue_coupon(store, &wit_request, now(), None),
-                call_parse_issue_coupon
+                read: call_read_issue_coupon
             ),
             SignWith::Component => {
                 let r = self
@@ -522,7 +581,7 @@ impl Session {
                 signer,
                 options,
                 |v3, store| v3.call_build_query_stock(store, &wit_request, now(), None),
-                call_parse_query_stock
+                read: call_read_query_stock
             ),
             SignWith::Component => {
                 let r = self
@@ -556,7 +615,7 @@ impl Session {
                 signer,
                 options,
                 |v3, store| v3.call_build_query_coupon(store, &wit_request, now(), None),
-                call_parse_query_coupon
+                read: call_read_query_coupon
             ),
             SignWith::Component => {
                 let r = self
@@ -589,7 +648,7 @@ impl Session {
                 signer,
                 options,
                 |v3, store| v3.call_build_download_certificates(store, now(), None),
-                call_parse_certificates
+                parse: call_parse_certificates
             ),
             SignWith::Component => {
                 let r = self

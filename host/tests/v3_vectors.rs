@@ -271,3 +271,69 @@ async fn settings_problems_come_back_named_and_without_secrets() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The answer's two-step (`v3.check-answer`, a native verification, `v3.read-*`) reaches the same
+/// verdict on every vector as the component's own `parse-*`.
+#[tokio::test]
+async fn the_answer_two_step_agrees_with_the_component_on_every_vector() {
+    use wxcoupon_core::v3::rsa::verify_with_public_key_der;
+    let v = vectors();
+    let mut session = Runtime::new().unwrap().session().await.unwrap();
+    let merchant = open(&mut session, &v).await;
+    let cases: Vec<Value> = v["response_signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(v["response_negative"].as_array().unwrap())
+        .cloned()
+        .collect();
+    for case in &cases {
+        let name = s(case, "name");
+        let a = answer(case);
+        let now = case["now"].as_i64().unwrap();
+        let two_step: Result<(), Error> =
+            match session.v3_check_answer(&merchant, &a, now).await.unwrap() {
+                Ok(checked) => {
+                    if verify_with_public_key_der(
+                        &checked.public_key_der,
+                        &checked.message,
+                        &checked.signature,
+                    ) {
+                        Ok(())
+                    } else {
+                        Err(Error::AnswerNotVerified {
+                            refusal: AnswerRefusal::Signature,
+                        })
+                    }
+                }
+                Err(e) => Err(e),
+            };
+        let whole = session
+            .v3_parse_issue_coupon(&merchant, &a, now)
+            .await
+            .unwrap()
+            .map(|_| ());
+        match (&two_step, &whole) {
+            (Ok(()), Ok(())) => {
+                let issued = session
+                    .v3_read_issue_coupon(&a.body)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let body: Value = serde_json::from_str(&a.body).unwrap();
+                assert_eq!(issued.coupon_id, s(&body, "coupon_id"), "{name}");
+            }
+            // A verified body that is not an issue answer (the stock, the coupon, the 204).
+            (Ok(()), Err(Error::MalformedResponse(_))) => {}
+            (Err(Error::AnswerNotVerified { .. }), Err(Error::AnswerNotVerified { .. })) => {
+                assert_eq!(
+                    reason(two_step.as_ref().unwrap_err()),
+                    reason(whole.as_ref().unwrap_err()),
+                    "{name}"
+                );
+            }
+            (Err(Error::Refused(a)), Err(Error::Refused(b))) => assert_eq!(a, b, "{name}"),
+            other => panic!("{name}: the two paths disagree: {other:?}"),
+        }
+    }
+}

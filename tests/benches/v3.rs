@@ -1,7 +1,7 @@
 //! What an API v3 coupon call costs without the network: the cycle sign + build + verify +
 //! parse (the issue request, then the vectors' signed `send_coupon-200` answer), from the
-//! reference host with native signing (the component builds, authorizes, verifies and parses;
-//! ring signs in the host) and with signing inside the component (`v3.sign`), beside the
+//! reference host runs it (the component builds, authorizes, checks all but the signatures and
+//! reads; ring signs and verifies in the host) and with signing inside the component (`v3.sign`), beside the
 //! signature alone natively and the whole cycle natively in the core.
 //!
 //! `cargo bench -p wxcoupon-tests --bench v3` (release build; numbers in the README).
@@ -14,7 +14,7 @@ use wxcoupon::v3::SignWith;
 use wxcoupon_core::v3::answer::Answer;
 use wxcoupon_core::v3::favor::IssueCoupon;
 use wxcoupon_core::v3::merchant::{Merchant, MerchantSettings};
-use wxcoupon_core::v3::rsa::MerchantSigner;
+use wxcoupon_core::v3::rsa::{verify_with_public_key_der, MerchantSigner};
 use wxcoupon_tests::runtime;
 
 /// The vectors' nonce of the issue request.
@@ -163,19 +163,40 @@ fn v3_cycle(c: &mut Criterion) {
                         .unwrap()
                         .unwrap();
                     match merchant.sign_with() {
+                        // What the reference host does: sign natively, and verify the answer's
+                        // signature natively after the component's other checks.
                         SignWith::Host(signer) => {
                             let signature = signer.sign(&to_sign.message);
-                            session.v3_authorize(merchant, &to_sign, &signature).await
+                            session
+                                .v3_authorize(merchant, &to_sign, &signature)
+                                .await
+                                .unwrap()
+                                .unwrap();
+                            let checked = session
+                                .v3_check_answer(merchant, &answer, now)
+                                .await
+                                .unwrap()
+                                .unwrap();
+                            assert!(verify_with_public_key_der(
+                                &checked.public_key_der,
+                                &checked.message,
+                                &checked.signature
+                            ));
+                            session
+                                .v3_read_issue_coupon(&answer.body)
+                                .await
+                                .unwrap()
+                                .unwrap()
                         }
-                        SignWith::Component => session.v3_sign(merchant, &to_sign).await,
+                        SignWith::Component => {
+                            session.v3_sign(merchant, &to_sign).await.unwrap().unwrap();
+                            session
+                                .v3_parse_issue_coupon(merchant, &answer, now)
+                                .await
+                                .unwrap()
+                                .unwrap()
+                        }
                     }
-                    .unwrap()
-                    .unwrap();
-                    session
-                        .v3_parse_issue_coupon(merchant, &answer, now)
-                        .await
-                        .unwrap()
-                        .unwrap()
                 })
             })
         });

@@ -92,6 +92,53 @@ pub fn read_answer<'a>(
     Ok(&answer.body)
 }
 
+/// An answer checked up to its signature ([`check_answer`]): what a host verifying natively
+/// verifies (SHA256withRSA of `message` with `public_key_der`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerSignature {
+    /// The serial the answer names (a key held).
+    pub serial: String,
+    /// `TIMESTAMP\nNONCE\nBODY\n`.
+    pub message: String,
+    /// The Base64 signature.
+    pub signature: String,
+    /// The key the serial names, PKCS#1 `RSAPublicKey` DER.
+    pub public_key_der: Vec<u8>,
+}
+
+/// Every check of an answer but the RSA signature: a refusal from a non-2xx (or 202), else the
+/// headers, the clock and the serial; returns what is left to verify. For hosts that verify
+/// natively (wasm pays ≈ 400 µs a verification, native code ≈ 20 µs); they then read the body
+/// with the `read_*` functions, which do not verify again.
+pub fn check_answer(
+    verifiers: &Verifiers,
+    answer: &Answer,
+    now: i64,
+) -> Result<AnswerSignature, Error> {
+    if !(200..300).contains(&answer.status) || answer.status == 202 {
+        return Err(Error::Refused(Box::new(refusal(
+            answer.status,
+            &answer.body,
+        ))));
+    }
+    let to_verify = check_signed_answer(
+        |name| answer.header(name),
+        &answer.body,
+        now,
+        |serial| verifiers.holds(serial),
+    )?;
+    let public_key_der = verifiers
+        .public_key_der(&to_verify.serial)
+        .ok_or(super::auth::AnswerRefusal::UnknownSerial)?
+        .to_vec();
+    Ok(AnswerSignature {
+        serial: to_verify.serial,
+        message: to_verify.message,
+        signature: to_verify.signature,
+        public_key_der,
+    })
+}
+
 /// A verified body as `T`.
 pub fn json<T: DeserializeOwned>(body: &str) -> Result<T, Error> {
     serde_json::from_str(body).map_err(|e| {
@@ -108,14 +155,24 @@ pub fn json<T: DeserializeOwned>(body: &str) -> Result<T, Error> {
     })
 }
 
+/// The issue call's answer from a body already verified.
+pub fn read_issue_coupon(body: &str) -> Result<IssuedCoupon, Error> {
+    let issued: IssuedCoupon = json(body)?;
+    if issued.coupon_id.is_empty() {
+        return Err(MalformedResponse::field("coupon_id", "empty").into());
+    }
+    Ok(issued)
+}
+
 impl Merchant {
     /// The issue call's answer.
     pub fn parse_issue_coupon(&self, answer: &Answer, now: i64) -> Result<IssuedCoupon, Error> {
-        let issued: IssuedCoupon = json(self.read_answer(answer, now)?)?;
-        if issued.coupon_id.is_empty() {
-            return Err(MalformedResponse::field("coupon_id", "empty").into());
-        }
-        Ok(issued)
+        read_issue_coupon(self.read_answer(answer, now)?)
+    }
+
+    /// [`check_answer`] with this merchant's keys.
+    pub fn check_answer(&self, answer: &Answer, now: i64) -> Result<AnswerSignature, Error> {
+        check_answer(self.verifiers(), answer, now)
     }
 
     /// The stock query's answer.

@@ -161,6 +161,12 @@ impl Verifiers {
         self.keys.contains_key(serial)
     }
 
+    /// The key `serial` names, as a PKCS#1 `RSAPublicKey` DER (what a host verifying natively
+    /// needs).
+    pub fn public_key_der(&self, serial: &str) -> Option<&[u8]> {
+        self.keys.get(serial).map(|k| k.0.as_slice())
+    }
+
     /// The last check of a signed answer: its signature with the key its serial chose.
     pub fn verify(&self, to_verify: &ToVerify) -> Result<(), AnswerRefusal> {
         let key = self
@@ -194,4 +200,10 @@ fn read_certificate(pem: &str) -> Result<(String, PublicKey), KeyError> {
 /// The serial of a certificate (`-----BEGIN CERTIFICATE-----`), upper-case hex.
 pub fn certificate_serial(pem: &str) -> Result<String, KeyError> {
     read_certificate(pem).map(|(serial, _)| serial)
+}
+
+/// Verifies a Base64 SHA256withRSA signature of `message` with a PKCS#1 `RSAPublicKey` DER
+/// ([`Verifiers::public_key_der`]): the native half of a host-verified answer.
+pub fn verify_with_public_key_der(der: &[u8], message: &str, signature_base64: &str) -> bool {
+    PublicKey(der.to_vec()).verifies(message, signature_base64)
 }
