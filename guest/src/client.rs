@@ -23,6 +23,26 @@ pub struct CallOptions {
     pub nonce: Option<String>,
 }
 
+impl CallOptions {
+    /// The options of a call, each `None` replaced by its default.
+    pub fn with_defaults(
+        connect_timeout_ms: Option<u32>,
+        first_byte_timeout_ms: Option<u32>,
+        between_bytes_timeout_ms: Option<u32>,
+        max_response_bytes: Option<u32>,
+        nonce: Option<String>,
+    ) -> CallOptions {
+        CallOptions {
+            connect_timeout_ms: connect_timeout_ms.unwrap_or(DEFAULT_CONNECT_TIMEOUT_MS),
+            first_byte_timeout_ms: first_byte_timeout_ms.unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT_MS),
+            between_bytes_timeout_ms: between_bytes_timeout_ms
+                .unwrap_or(DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
+            max_response_bytes: max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            nonce,
+        }
+    }
+}
+
 /// Builds, sends and parses one call.
 pub fn call(
     merchant: &core::Merchant,

@@ -210,21 +210,13 @@ fn call<C: MapInto<W>, W>(
     parser: fn(&core::Merchant, u16, &[u8], &XmlLimits) -> Result<C, core::Error>,
 ) -> Result<W, wit::CallError> {
     let merchant = convert::merchant_in(merchant).map_err(wit::CallError::Protocol)?;
-    let options = client::CallOptions {
-        connect_timeout_ms: options
-            .connect_timeout_ms
-            .unwrap_or(client::DEFAULT_CONNECT_TIMEOUT_MS),
-        first_byte_timeout_ms: options
-            .first_byte_timeout_ms
-            .unwrap_or(client::DEFAULT_FIRST_BYTE_TIMEOUT_MS),
-        between_bytes_timeout_ms: options
-            .between_bytes_timeout_ms
-            .unwrap_or(client::DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
-        max_response_bytes: options
-            .max_response_bytes
-            .unwrap_or(client::DEFAULT_MAX_RESPONSE_BYTES),
-        nonce: options.nonce,
-    };
+    let options = client::CallOptions::with_defaults(
+        options.connect_timeout_ms,
+        options.first_byte_timeout_ms,
+        options.between_bytes_timeout_ms,
+        options.max_response_bytes,
+        options.nonce,
+    );
     client::exchange(&merchant, &request, &options)
         .and_then(|answer| parser(&merchant, answer.status, &answer.body, &answer.limits))
         .map(MapInto::map_into)

@@ -262,21 +262,13 @@ fn exchange(
 ) -> Result<Answer, Error> {
     let to_sign = request?.to_sign(now(), &crate::random_nonce())?;
     let signed: SignedRequest = merchant.sign(to_sign)?;
-    let options = client::CallOptions {
-        connect_timeout_ms: options
-            .connect_timeout_ms
-            .unwrap_or(client::DEFAULT_CONNECT_TIMEOUT_MS),
-        first_byte_timeout_ms: options
-            .first_byte_timeout_ms
-            .unwrap_or(client::DEFAULT_FIRST_BYTE_TIMEOUT_MS),
-        between_bytes_timeout_ms: options
-            .between_bytes_timeout_ms
-            .unwrap_or(client::DEFAULT_BETWEEN_BYTES_TIMEOUT_MS),
-        max_response_bytes: options
-            .max_response_bytes
-            .unwrap_or(client::DEFAULT_MAX_RESPONSE_BYTES),
-        nonce: None,
-    };
+    let options = client::CallOptions::with_defaults(
+        options.connect_timeout_ms,
+        options.first_byte_timeout_ms,
+        options.between_bytes_timeout_ms,
+        options.max_response_bytes,
+        None,
+    );
     let received = client::send_raw(
         signed.method.as_str(),
         &signed.url,

@@ -176,6 +176,21 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
+    /// The options of a configured client: its timeouts and response cap, a random nonce.
+    pub fn from_limits(
+        timeouts: &crate::outbound::Timeouts,
+        max_response_bytes: usize,
+    ) -> CallOptions {
+        let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).ok();
+        CallOptions {
+            connect_timeout_ms: ms(timeouts.connect),
+            first_byte_timeout_ms: ms(timeouts.first_byte),
+            between_bytes_timeout_ms: ms(timeouts.between_bytes),
+            max_response_bytes: u32::try_from(max_response_bytes).ok(),
+            nonce: None,
+        }
+    }
+
     fn to_wit(&self) -> WitCallOptions {
         WitCallOptions {
             connect_timeout_ms: self.connect_timeout_ms,

@@ -302,226 +302,6 @@ impl Session {
             .map_err(HostError::component)
     }
 
-    /// `v3.build-issue-coupon`: step one, for callers signing themselves.
-    pub async fn v3_build_issue_coupon(
-        &mut self,
-        request: &IssueCoupon,
-        timestamp: i64,
-        nonce: Option<&str>,
-    ) -> HostResult<Result<ToSign, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_build_issue_coupon(
-                &mut self.store,
-                &request.clone().map_into(),
-                timestamp,
-                nonce,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.build-query-stock`: step one, for callers signing themselves.
-    pub async fn v3_build_query_stock(
-        &mut self,
-        request: &QueryStock,
-        timestamp: i64,
-        nonce: Option<&str>,
-    ) -> HostResult<Result<ToSign, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_build_query_stock(
-                &mut self.store,
-                &request.clone().map_into(),
-                timestamp,
-                nonce,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.build-query-coupon`: step one, for callers signing themselves.
-    pub async fn v3_build_query_coupon(
-        &mut self,
-        request: &QueryCoupon,
-        timestamp: i64,
-        nonce: Option<&str>,
-    ) -> HostResult<Result<ToSign, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_build_query_coupon(
-                &mut self.store,
-                &request.clone().map_into(),
-                timestamp,
-                nonce,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.decrypt-resource`.
-    pub async fn v3_decrypt_resource(
-        &mut self,
-        merchant: &V3Merchant,
-        resource: &EncryptedResource,
-    ) -> HostResult<Result<String, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_decrypt_resource(
-                &mut self.store,
-                merchant.handle,
-                &resource.clone().map_into(),
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map_err(v3_error_from_wit))
-    }
-
-    /// `v3.authorize`: step two with a signature made outside.
-    pub async fn v3_authorize(
-        &mut self,
-        merchant: &V3Merchant,
-        to_sign: &ToSign,
-        signature: &str,
-    ) -> HostResult<Result<SignedRequest, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_authorize(
-                &mut self.store,
-                merchant.handle,
-                &to_sign.clone().map_into(),
-                signature,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.sign`: step two inside the component.
-    pub async fn v3_sign(
-        &mut self,
-        merchant: &V3Merchant,
-        to_sign: &ToSign,
-    ) -> HostResult<Result<SignedRequest, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_sign(
-                &mut self.store,
-                merchant.handle,
-                &to_sign.clone().map_into(),
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.parse-issue-coupon` over an answer received elsewhere.
-    pub async fn v3_parse_issue_coupon(
-        &mut self,
-        merchant: &V3Merchant,
-        answer: &Answer,
-        now: i64,
-    ) -> HostResult<Result<IssuedCoupon, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_parse_issue_coupon(
-                &mut self.store,
-                merchant.handle,
-                &answer.clone().map_into(),
-                now,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.parse-query-stock` over an answer received elsewhere.
-    pub async fn v3_parse_query_stock(
-        &mut self,
-        merchant: &V3Merchant,
-        answer: &Answer,
-        now: i64,
-    ) -> HostResult<Result<Stock, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_parse_query_stock(
-                &mut self.store,
-                merchant.handle,
-                &answer.clone().map_into(),
-                now,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.parse-query-coupon` over an answer received elsewhere.
-    pub async fn v3_parse_query_coupon(
-        &mut self,
-        merchant: &V3Merchant,
-        answer: &Answer,
-        now: i64,
-    ) -> HostResult<Result<Coupon, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_parse_query_coupon(
-                &mut self.store,
-                merchant.handle,
-                &answer.clone().map_into(),
-                now,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.check-answer`: every check of an answer but its signature, and what to verify.
-    pub async fn v3_check_answer(
-        &mut self,
-        merchant: &V3Merchant,
-        answer: &Answer,
-        now: i64,
-    ) -> HostResult<Result<AnswerSignature, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_check_answer(
-                &mut self.store,
-                merchant.handle,
-                &answer.clone().map_into(),
-                now,
-            )
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
-    /// `v3.read-issue-coupon`: a body whose signature was verified.
-    pub async fn v3_read_issue_coupon(
-        &mut self,
-        body: &str,
-    ) -> HostResult<Result<IssuedCoupon, Error>> {
-        let r = self
-            .coupons
-            .wxpay_coupon_v3()
-            .call_read_issue_coupon(&mut self.store, body)
-            .await
-            .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-    }
-
     /// `v3.issue-outcome-unknown`: the component's verdict on whether the coupon may have been
     /// issued after `error`.
     pub async fn v3_issue_outcome_unknown(&mut self, error: &Error) -> HostResult<bool> {
@@ -683,4 +463,50 @@ impl Session {
         }
         Ok(Ok(certificates))
     }
+}
+
+/// The `v3` exports that are one call each — arguments converted in, the component's answer
+/// mapped out — written once.
+macro_rules! sans_io_calls {
+    ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty => $wit:expr),*) -> $out:ty = $call:ident;)*) => {
+        impl Session {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&mut self, $($arg: $ty),*) -> HostResult<Result<$out, Error>> {
+                    let r = self
+                        .coupons
+                        .wxpay_coupon_v3()
+                        .$call(&mut self.store, $($wit),*)
+                        .await
+                        .map_err(HostError::component)?;
+                    Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+                }
+            )*
+        }
+    };
+}
+
+sans_io_calls! {
+    /// `v3.build-issue-coupon`: step one, for callers signing themselves.
+    v3_build_issue_coupon(request: &IssueCoupon => &request.clone().map_into(), timestamp: i64 => timestamp, nonce: Option<&str> => nonce) -> ToSign = call_build_issue_coupon;
+    /// `v3.build-query-stock`: step one, for callers signing themselves.
+    v3_build_query_stock(request: &QueryStock => &request.clone().map_into(), timestamp: i64 => timestamp, nonce: Option<&str> => nonce) -> ToSign = call_build_query_stock;
+    /// `v3.build-query-coupon`: step one, for callers signing themselves.
+    v3_build_query_coupon(request: &QueryCoupon => &request.clone().map_into(), timestamp: i64 => timestamp, nonce: Option<&str> => nonce) -> ToSign = call_build_query_coupon;
+    /// `v3.authorize`: step two with a signature made outside.
+    v3_authorize(merchant: &V3Merchant => merchant.handle, to_sign: &ToSign => &to_sign.clone().map_into(), signature: &str => signature) -> SignedRequest = call_authorize;
+    /// `v3.sign`: step two inside the component.
+    v3_sign(merchant: &V3Merchant => merchant.handle, to_sign: &ToSign => &to_sign.clone().map_into()) -> SignedRequest = call_sign;
+    /// `v3.parse-issue-coupon` over an answer received elsewhere.
+    v3_parse_issue_coupon(merchant: &V3Merchant => merchant.handle, answer: &Answer => &answer.clone().map_into(), now: i64 => now) -> IssuedCoupon = call_parse_issue_coupon;
+    /// `v3.parse-query-stock` over an answer received elsewhere.
+    v3_parse_query_stock(merchant: &V3Merchant => merchant.handle, answer: &Answer => &answer.clone().map_into(), now: i64 => now) -> Stock = call_parse_query_stock;
+    /// `v3.parse-query-coupon` over an answer received elsewhere.
+    v3_parse_query_coupon(merchant: &V3Merchant => merchant.handle, answer: &Answer => &answer.clone().map_into(), now: i64 => now) -> Coupon = call_parse_query_coupon;
+    /// `v3.check-answer`: every check of an answer but its signature, and what to verify.
+    v3_check_answer(merchant: &V3Merchant => merchant.handle, answer: &Answer => &answer.clone().map_into(), now: i64 => now) -> AnswerSignature = call_check_answer;
+    /// `v3.read-issue-coupon`: a body whose signature was verified.
+    v3_read_issue_coupon(body: &str => body) -> IssuedCoupon = call_read_issue_coupon;
+    /// `v3.decrypt-resource`.
+    v3_decrypt_resource(merchant: &V3Merchant => merchant.handle, resource: &EncryptedResource => &resource.clone().map_into()) -> String = call_decrypt_resource;
 }

@@ -27,14 +27,7 @@ pub(crate) struct V3Session {
 }
 
 fn call_options(config: &V3Config) -> wxcoupon::CallOptions {
-    let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).ok();
-    wxcoupon::CallOptions {
-        connect_timeout_ms: ms(config.timeouts.connect),
-        first_byte_timeout_ms: ms(config.timeouts.first_byte),
-        between_bytes_timeout_ms: ms(config.timeouts.between_bytes),
-        max_response_bytes: u32::try_from(config.max_response_bytes).ok(),
-        nonce: None,
-    }
+    wxcoupon::CallOptions::from_limits(&config.timeouts, config.max_response_bytes)
 }
 
 impl V3Session {

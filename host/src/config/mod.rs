@@ -249,27 +249,47 @@ impl HostConfig {
     /// identity), the extra allowed hosts (without), the identity loaded from the files, the
     /// extra CA, timeouts and size cap.
     pub fn outbound(&self) -> OutboundConfig {
-        let mut allow = AllowList::default();
-        if let Some(url) = &self.base_url {
-            // Checked when the configuration was loaded.
-            if let Ok(a) = allow.clone().with_base_url(url) {
-                allow = a;
-            }
+        outbound_config(
+            self.base_url.as_deref(),
+            &self.allowed_hosts,
+            self.identity.clone(),
+            self.extra_ca_pem.clone(),
+            self.timeouts,
+            self.max_response_bytes,
+        )
+    }
+}
+
+/// The outbound client of a configuration: WeChat's hosts plus the base URL's (with the
+/// identity, when there is one), the extra allowed hosts (without), the trust, timeouts and cap.
+/// The base URL and hosts were checked when the configuration was read.
+fn outbound_config(
+    base_url: Option<&str>,
+    allowed_hosts: &[String],
+    identity: Option<ClientIdentity>,
+    extra_ca_pem: Option<Vec<u8>>,
+    timeouts: Timeouts,
+    max_response_bytes: usize,
+) -> OutboundConfig {
+    let mut allow = AllowList::default();
+    if let Some(url) = base_url {
+        if let Ok(a) = allow.clone().with_base_url(url) {
+            allow = a;
         }
-        for host in &self.allowed_hosts {
-            if let Ok(a) = allow.clone().with_host(host) {
-                allow = a;
-            }
+    }
+    for host in allowed_hosts {
+        if let Ok(a) = allow.clone().with_host(host) {
+            allow = a;
         }
-        OutboundConfig {
-            identity: self.identity.clone(),
-            allow,
-            extra_ca_pem: self.extra_ca_pem.clone(),
-            use_system_roots: true,
-            max_response_bytes: self.max_response_bytes,
-            timeouts: self.timeouts,
-            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
-        }
+    }
+    OutboundConfig {
+        identity,
+        allow,
+        extra_ca_pem,
+        use_system_roots: true,
+        max_response_bytes,
+        timeouts,
+        pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
     }
 }
 

@@ -25,7 +25,7 @@ use wxcoupon_core::v3::merchant::{Merchant, MerchantSettings};
 use wxcoupon_core::v3::rsa::MerchantSigner;
 
 use super::{layers, load_with, ConfigErrors, ConfigOverrides};
-use crate::outbound::{AllowList, OutboundConfig, Timeouts, DEFAULT_POOL_IDLE_TIMEOUT};
+use crate::outbound::{AllowList, OutboundConfig, Timeouts};
 use crate::v3::SignWith;
 
 /// How old the kept platform certificates may get before the next call downloads them again
@@ -153,21 +153,14 @@ impl V3Config {
     /// The outbound client: the base URL's host (or WeChat's), no client certificate, the
     /// extra CA, timeouts, size cap.
     pub fn outbound(&self) -> OutboundConfig {
-        let mut allow = AllowList::default();
-        if let Some(url) = &self.merchant.base_url {
-            if let Ok(a) = allow.clone().with_base_url(url) {
-                allow = a;
-            }
-        }
-        OutboundConfig {
-            identity: None,
-            allow,
-            extra_ca_pem: self.extra_ca_pem.clone(),
-            use_system_roots: true,
-            max_response_bytes: self.max_response_bytes,
-            timeouts: self.timeouts,
-            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
-        }
+        super::outbound_config(
+            self.merchant.base_url.as_deref(),
+            &[],
+            None,
+            self.extra_ca_pem.clone(),
+            self.timeouts,
+            self.max_response_bytes,
+        )
     }
 
     /// Whether the kept certificates are due for a refresh: some are kept and the newest file
