@@ -312,108 +312,6 @@ impl Session {
             .map_err(HostError::component)
     }
 
-    /// Issues one coupon (v3), signed where the merchant was opened to sign.
-    pub async fn v3_issue_coupon(
-        &mut self,
-        merchant: &V3Merchant,
-        request: &IssueCoupon,
-        options: &CallOptions,
-    ) -> HostResult<Result<IssuedCoupon, Error>> {
-        let wit_request: wit::v3_types::IssueCouponRequest = request.clone().map_into();
-        match &merchant.sign {
-            SignWith::Host(signer) => host_signed!(
-                self,
-                merchant,
-                signer,
-                options,
-                |v3, store| v3.call_build_issue_coupon(store, &wit_request, now(), None),
-                read: call_read_issue_coupon
-            ),
-            SignWith::Component => {
-                let r = self
-                    .coupons
-                    .wxpay_coupon_v3_client()
-                    .call_issue_coupon(
-                        &mut self.store,
-                        merchant.handle,
-                        &wit_request,
-                        call_options(options),
-                    )
-                    .await
-                    .map_err(HostError::component)?;
-                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-            }
-        }
-    }
-
-    /// Reads a stock (v3).
-    pub async fn v3_query_stock(
-        &mut self,
-        merchant: &V3Merchant,
-        request: &QueryStock,
-        options: &CallOptions,
-    ) -> HostResult<Result<Stock, Error>> {
-        let wit_request: wit::v3_types::QueryStockRequest = request.clone().map_into();
-        match &merchant.sign {
-            SignWith::Host(signer) => host_signed!(
-                self,
-                merchant,
-                signer,
-                options,
-                |v3, store| v3.call_build_query_stock(store, &wit_request, now(), None),
-                read: call_read_query_stock
-            ),
-            SignWith::Component => {
-                let r = self
-                    .coupons
-                    .wxpay_coupon_v3_client()
-                    .call_query_stock(
-                        &mut self.store,
-                        merchant.handle,
-                        &wit_request,
-                        call_options(options),
-                    )
-                    .await
-                    .map_err(HostError::component)?;
-                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-            }
-        }
-    }
-
-    /// Reads one coupon of a user (v3).
-    pub async fn v3_query_coupon(
-        &mut self,
-        merchant: &V3Merchant,
-        request: &QueryCoupon,
-        options: &CallOptions,
-    ) -> HostResult<Result<Coupon, Error>> {
-        let wit_request: wit::v3_types::QueryCouponRequest = request.clone().map_into();
-        match &merchant.sign {
-            SignWith::Host(signer) => host_signed!(
-                self,
-                merchant,
-                signer,
-                options,
-                |v3, store| v3.call_build_query_coupon(store, &wit_request, now(), None),
-                read: call_read_query_coupon
-            ),
-            SignWith::Component => {
-                let r = self
-                    .coupons
-                    .wxpay_coupon_v3_client()
-                    .call_query_coupon(
-                        &mut self.store,
-                        merchant.handle,
-                        &wit_request,
-                        call_options(options),
-                    )
-                    .await
-                    .map_err(HostError::component)?;
-                Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
-            }
-        }
-    }
-
     /// Downloads and verifies the platform certificates (not yet held: see
     /// [`Session::v3_add_platform_certificate`]).
     pub async fn v3_download_certificates(
@@ -509,4 +407,53 @@ sans_io_calls! {
     v3_read_issue_coupon(body: &str => body) -> IssuedCoupon = call_read_issue_coupon;
     /// `v3.decrypt-resource`.
     v3_decrypt_resource(merchant: &V3Merchant => merchant.handle, resource: &EncryptedResource => &resource.clone().map_into()) -> String = call_decrypt_resource;
+}
+
+/// The three coupon calls have one shape — the request in, built and signed where the merchant
+/// says (natively: build → ring → authorize → send → check → ring → read; in the component: its
+/// `v3-client` call), the answer out — so they are written once.
+macro_rules! coupon_calls {
+    ($($(#[$doc:meta])* $name:ident($request:ty => $wit:ty) -> $out:ty = $build:ident, $read:ident, $client:ident;)*) => {
+        impl Session {
+            $(
+                $(#[$doc])*
+                pub async fn $name(
+                    &mut self,
+                    merchant: &V3Merchant,
+                    request: &$request,
+                    options: &CallOptions,
+                ) -> HostResult<Result<$out, Error>> {
+                    let wit_request: $wit = request.clone().map_into();
+                    match &merchant.sign {
+                        SignWith::Host(signer) => host_signed!(
+                            self,
+                            merchant,
+                            signer,
+                            options,
+                            |v3, store| v3.$build(store, &wit_request, now(), None),
+                            read: $read
+                        ),
+                        SignWith::Component => {
+                            let r = self
+                                .coupons
+                                .wxpay_coupon_v3_client()
+                                .$client(&mut self.store, merchant.handle, &wit_request, call_options(options))
+                                .await
+                                .map_err(HostError::component)?;
+                            Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+                        }
+                    }
+                }
+            )*
+        }
+    };
+}
+
+coupon_calls! {
+    /// Issues one coupon (v3), signed where the merchant was opened to sign.
+    v3_issue_coupon(IssueCoupon => wit::v3_types::IssueCouponRequest) -> IssuedCoupon = call_build_issue_coupon, call_read_issue_coupon, call_issue_coupon;
+    /// Reads a stock (v3).
+    v3_query_stock(QueryStock => wit::v3_types::QueryStockRequest) -> Stock = call_build_query_stock, call_read_query_stock, call_query_stock;
+    /// Reads one coupon of a user (v3).
+    v3_query_coupon(QueryCoupon => wit::v3_types::QueryCouponRequest) -> Coupon = call_build_query_coupon, call_read_query_coupon, call_query_coupon;
 }
