@@ -10,6 +10,24 @@
 //!   wasm it costs ≈ 400 µs, natively ≈ 20 µs), and the component reads the body (`v3.read-*`);
 //! - [`SignWith::Component`]: the component signs and calls itself (`v3-client`, through the same
 //!   outbound client as `wasi:http` hooks): what hosts without their own RSA do.
+//!
+//! The README's five lines for a v3 coupon:
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use std::path::Path;
+//! use wxcoupon::config::{wxpay_env_vars, V3Config};
+//! use wxcoupon::outbound::OutboundClient;
+//! use wxcoupon::Runtime;
+//! use wxcoupon_core::v3::favor::IssueCoupon;
+//!
+//! let config = V3Config::load(Some(Path::new("merchant.toml")), wxpay_env_vars(), &Default::default())?;
+//! let mut session = Runtime::new()?.with_outbound(OutboundClient::new(config.outbound())?).session().await?;
+//! let merchant = session.open_v3(&config.merchant, config.sign_with()?).await??; // read once, kept in the component
+//! let request = IssueCoupon { openid: "oUser…".into(), stock_id: "9856000".into(), out_request_no: "v3-0001".into(), appid: "wx…".into(), stock_creator_mchid: "1900000001".into(), ..Default::default() };
+//! let coupon = session.v3_issue_coupon(&merchant, &request, &Default::default()).await??; // again with the same out_request_no: the same coupon
+//! # let _ = coupon; Ok(()) }
+//! ```
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -38,9 +38,7 @@ impl V3Session {
         let outbound = OutboundClient::new(config.outbound())
             .map_err(|e| anyhow::anyhow!("cannot set up the HTTPS client: {e}"))?;
         let mut session = runtime.clone().with_outbound(outbound).session().await?;
-        let sign = config
-            .sign_with()
-            .map_err(|rule| Error::invalid("private_key_file", rule))?;
+        let sign = config.sign_with()?;
         let merchant = session.open_v3(&config.merchant, sign).await??;
         let mut opened = V3Session {
             config,

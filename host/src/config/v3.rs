@@ -127,8 +127,10 @@ impl V3Config {
         super::build(None, &vars, &ConfigOverrides::default(), check)
     }
 
-    /// Where the component's merchant signs, with the native signer when it is the host.
-    pub fn sign_with(&self) -> Result<SignWith, String> {
+    /// Where the component's merchant signs, with the native signer when it is the host; a key
+    /// that does not load is `invalid-input` naming `private_key_file`.
+    pub fn sign_with(&self) -> Result<SignWith, wxcoupon_core::v3::error::Error> {
+        use wxcoupon_core::v3::error::Error;
         match self.sign_in {
             SignIn::Component => Ok(SignWith::Component),
             SignIn::Host => {
@@ -136,10 +138,10 @@ impl V3Config {
                     .merchant
                     .private_key_pem
                     .as_deref()
-                    .ok_or("private_key_file: required")?;
+                    .ok_or_else(|| Error::invalid("private_key_file", "required"))?;
                 MerchantSigner::from_pkcs8_pem(pem)
                     .map(|s| SignWith::Host(Arc::new(s)))
-                    .map_err(|e| format!("private_key_file: {e}"))
+                    .map_err(|e| Error::invalid("private_key_file", e.to_string()))
             }
         }
     }
