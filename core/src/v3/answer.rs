@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::auth::check_signed_answer;
+use super::auth::{check_signed_answer, ToVerify};
 use super::error::{Error, Refusal, RefusalDetail};
 use super::favor::{Coupon, IssuedCoupon, Stock};
 use super::merchant::Merchant;
@@ -70,24 +70,36 @@ pub fn refusal(status: u16, body: &str) -> Refusal {
     Refusal::new(status, code, message, detail)
 }
 
-/// The body of a verified 2xx answer, or why there is none.
-pub fn read_answer<'a>(
-    verifiers: &Verifiers,
-    answer: &'a Answer,
-    now: i64,
-) -> Result<&'a str, Error> {
+/// A non-2xx (or 202) answer as its refusal; every other answer passes. The one status rule of
+/// every reader (answers, the certificate download).
+pub(crate) fn not_refused(answer: &Answer) -> Result<(), Error> {
     if !(200..300).contains(&answer.status) || answer.status == 202 {
         return Err(Error::Refused(Box::new(refusal(
             answer.status,
             &answer.body,
         ))));
     }
-    let to_verify = check_signed_answer(
+    Ok(())
+}
+
+/// The status rule, then every check before the signature, with the merchant's keys.
+fn checked(verifiers: &Verifiers, answer: &Answer, now: i64) -> Result<ToVerify, Error> {
+    not_refused(answer)?;
+    Ok(check_signed_answer(
         |name| answer.header(name),
         &answer.body,
         now,
         |serial| verifiers.holds(serial),
-    )?;
+    )?)
+}
+
+/// The body of a verified 2xx answer, or why there is none.
+pub fn read_answer<'a>(
+    verifiers: &Verifiers,
+    answer: &'a Answer,
+    now: i64,
+) -> Result<&'a str, Error> {
+    let to_verify = checked(verifiers, answer, now)?;
     verifiers.verify(&to_verify)?;
     Ok(&answer.body)
 }
@@ -115,18 +127,7 @@ pub fn check_answer(
     answer: &Answer,
     now: i64,
 ) -> Result<AnswerSignature, Error> {
-    if !(200..300).contains(&answer.status) || answer.status == 202 {
-        return Err(Error::Refused(Box::new(refusal(
-            answer.status,
-            &answer.body,
-        ))));
-    }
-    let to_verify = check_signed_answer(
-        |name| answer.header(name),
-        &answer.body,
-        now,
-        |serial| verifiers.holds(serial),
-    )?;
+    let to_verify = checked(verifiers, answer, now)?;
     let public_key_der = verifiers
         .public_key_der(&to_verify.serial)
         .ok_or(super::auth::AnswerRefusal::UnknownSerial)?

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::aead::decrypt_resource;
-use super::answer::{json, refusal, Answer};
+use super::answer::{json, not_refused, Answer};
 use super::auth::check_signed_answer;
 use super::error::Error;
 use super::merchant::Merchant;
@@ -101,12 +101,7 @@ impl Merchant {
         answer: &Answer,
         now: i64,
     ) -> Result<Vec<PlatformCertificate>, Error> {
-        if !(200..300).contains(&answer.status) || answer.status == 202 {
-            return Err(Error::Refused(Box::new(refusal(
-                answer.status,
-                &answer.body,
-            ))));
-        }
+        not_refused(answer)?;
         let held = self.verifiers();
         // Headers, clock and serial first, whatever key ends up verifying.
         let named = check_signed_answer(|n| answer.header(n), &answer.body, now, |_| true)?;
