@@ -73,6 +73,75 @@ pub fn format_beijing(unix_seconds: i64) -> String {
     )
 }
 
+/// Unix seconds from an RFC 3339 time as API v3 sends and takes them
+/// (`2023-11-15T12:30:05+08:00`, `…Z`, optional fractional seconds); `None` when it is not one.
+pub fn parse_rfc3339(raw: &str) -> Option<i64> {
+    let b = raw.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = raw.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hour, minute, second) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut rest = &raw[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let o = rest.as_bytes();
+            if o.len() != 6 || !matches!(o[0], b'+' | b'-') || o[3] != b':' {
+                return None;
+            }
+            let hours: i64 = rest.get(1..3)?.parse().ok()?;
+            let minutes: i64 = rest.get(4..6)?.parse().ok()?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let sign = if o[0] == b'-' { -1 } else { 1 };
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Formats Unix seconds as RFC 3339 in Beijing time (`2023-11-15T12:30:05+08:00`), the form
+/// API v3 uses.
+pub fn format_rfc3339_beijing(unix_seconds: i64) -> String {
+    let local = unix_seconds + BEIJING_OFFSET_SECONDS;
+    let (y, m, d) = civil_from_days(local.div_euclid(86_400));
+    let secs = local.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+08:00",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -113,6 +182,38 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_reads_the_forms_v3_sends_and_formats_beijing_time() {
+        // The vectors' notification create_time and its Unix seconds.
+        assert_eq!(
+            parse_rfc3339("2023-11-15T12:30:05+08:00"),
+            Some(1_700_022_605)
+        );
+        assert_eq!(parse_rfc3339("2023-11-15T04:30:05Z"), Some(1_700_022_605));
+        assert_eq!(
+            parse_rfc3339("2023-11-15T04:30:05.250Z"),
+            Some(1_700_022_605)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:30:05-05:00"),
+            Some(1_700_022_605)
+        );
+        assert_eq!(
+            format_rfc3339_beijing(1_700_022_605),
+            "2023-11-15T12:30:05+08:00"
+        );
+        for bad in [
+            "2023-11-15 12:30:05+08:00",
+            "2023-11-15T12:30:05",
+            "2023-02-30T00:00:00+08:00",
+            "2023-11-15T24:00:00+08:00",
+            "2023-11-15T12:30:05+0800",
+            "2023-11-15T12:30:05.+08:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn real_traffic_pairs_are_the_same_instants() {

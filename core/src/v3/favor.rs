@@ -5,8 +5,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::answer::{json, read_issue_coupon};
+use super::call::Call;
 use super::error::Error;
 use super::request::{Method, Request};
+use super::status::CouponStatus;
 
 /// The path every favor call starts with.
 pub const FAVOR_PATH: &str = "/v3/marketing/favor";
@@ -309,7 +312,7 @@ fn out_request_no_char(c: char) -> bool {
 }
 
 /// `value` is present and at most `max` characters; no control characters.
-fn text(field: &str, value: &str, max: usize) -> Result<(), Error> {
+pub(crate) fn text(field: &str, value: &str, max: usize) -> Result<(), Error> {
     if value.is_empty() {
         return Err(Error::invalid(field, "required"));
     }
@@ -327,7 +330,7 @@ fn text(field: &str, value: &str, max: usize) -> Result<(), Error> {
 }
 
 /// `value` is present and only ASCII digits.
-fn digits(field: &str, value: &str, max: usize) -> Result<(), Error> {
+pub(crate) fn digits(field: &str, value: &str, max: usize) -> Result<(), Error> {
     text(field, value, max)?;
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid(field, "must be digits only"));
@@ -441,6 +444,189 @@ impl QueryCoupon {
             ),
             body: String::new(),
         })
+    }
+}
+
+impl Call for IssueCoupon {
+    type Answer = IssuedCoupon;
+    fn request_at(&self, _now: i64) -> Result<Request, Error> {
+        self.request()
+    }
+    fn read(body: &str) -> Result<IssuedCoupon, Error> {
+        read_issue_coupon(body)
+    }
+}
+
+impl Call for QueryStock {
+    type Answer = Stock;
+    fn request_at(&self, _now: i64) -> Result<Request, Error> {
+        self.request()
+    }
+    fn read(body: &str) -> Result<Stock, Error> {
+        json(body)
+    }
+}
+
+impl Call for QueryCoupon {
+    type Answer = Coupon;
+    fn request_at(&self, _now: i64) -> Result<Request, Error> {
+        self.request()
+    }
+    fn read(body: &str) -> Result<Coupon, Error> {
+        json(body)
+    }
+}
+
+impl Coupon {
+    /// [`Coupon::status`] as a [`CouponStatus`].
+    pub fn state(&self) -> Option<CouponStatus> {
+        self.status.as_deref().map(CouponStatus::parse)
+    }
+}
+
+/// The most coupons one page of [`ListUserCoupons`] may ask for.
+pub const MAX_USER_COUPONS_LIMIT: u32 = 20;
+
+/// A user's coupons (`GET /v3/marketing/favor/users/{openid}/coupons`): under `appid`, of one
+/// merchant at least — the creator, the sender or one where they can be used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListUserCoupons {
+    /// The user.
+    pub openid: String,
+    /// The appid the openid belongs to.
+    pub appid: String,
+    /// Only this stock's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stock_id: Option<String>,
+    /// Only coupons in this state (`SENDED`, `USED` or `EXPIRED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<CouponStatus>,
+    /// Coupons of stocks this merchant created …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_mchid: Option<String>,
+    /// … that this merchant issued …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_mchid: Option<String>,
+    /// … or usable at this merchant (at least one of the three).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_mchid: Option<String>,
+    /// Where the page starts (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    /// Page size, 1–20 (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One page of a user's coupons.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponPage {
+    /// The coupons (WeChat leaves `data` out of an empty page).
+    #[serde(default)]
+    pub data: Vec<Coupon>,
+    /// How many there are in all.
+    #[serde(default)]
+    pub total_count: u64,
+    /// The page size.
+    #[serde(default)]
+    pub limit: u64,
+    /// Where the page starts.
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// Appends `&name=value` (percent-encoded) to a query when the value is there.
+pub(crate) fn query_pair(query: &mut String, name: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        query.push(if query.is_empty() { '?' } else { '&' });
+        query.push_str(name);
+        query.push('=');
+        query.push_str(&query_value(value));
+    }
+}
+
+impl ListUserCoupons {
+    /// Checks every field.
+    pub fn check(&self) -> Result<(), Error> {
+        text("openid", &self.openid, 128)?;
+        text("appid", &self.appid, 32)?;
+        if let Some(stock_id) = &self.stock_id {
+            digits("stock_id", stock_id, 32)?;
+        }
+        if let Some(status) = &self.status {
+            if !matches!(
+                status,
+                CouponStatus::Sended | CouponStatus::Used | CouponStatus::Expired
+            ) {
+                return Err(Error::invalid("status", "must be SENDED, USED or EXPIRED"));
+            }
+        }
+        for (field, value) in [
+            ("creator_mchid", &self.creator_mchid),
+            ("sender_mchid", &self.sender_mchid),
+            ("available_mchid", &self.available_mchid),
+        ] {
+            if let Some(value) = value {
+                digits(field, value, 32)?;
+            }
+        }
+        if self.creator_mchid.is_none()
+            && self.sender_mchid.is_none()
+            && self.available_mchid.is_none()
+        {
+            return Err(Error::invalid(
+                "creator_mchid",
+                "one of creator_mchid, sender_mchid or available_mchid is required",
+            ));
+        }
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_USER_COUPONS_LIMIT).contains(&limit) {
+                return Err(Error::invalid(
+                    "limit",
+                    format!("must be 1–{MAX_USER_COUPONS_LIMIT}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The request: the openid in the path, the filters given, in a fixed order.
+    pub fn request(&self) -> Result<Request, Error> {
+        self.check()?;
+        let mut query = String::new();
+        let offset = self.offset.map(|n| n.to_string());
+        let limit = self.limit.map(|n| n.to_string());
+        let status = self.status.as_ref().map(CouponStatus::as_wire);
+        query_pair(&mut query, "appid", Some(&self.appid));
+        query_pair(&mut query, "stock_id", self.stock_id.as_deref());
+        query_pair(&mut query, "status", status);
+        query_pair(&mut query, "creator_mchid", self.creator_mchid.as_deref());
+        query_pair(&mut query, "sender_mchid", self.sender_mchid.as_deref());
+        query_pair(
+            &mut query,
+            "available_mchid",
+            self.available_mchid.as_deref(),
+        );
+        query_pair(&mut query, "offset", offset.as_deref());
+        query_pair(&mut query, "limit", limit.as_deref());
+        Ok(Request {
+            method: Method::Get,
+            url: format!(
+                "{FAVOR_PATH}/users/{}/coupons{query}",
+                segment(&self.openid)
+            ),
+            body: String::new(),
+        })
+    }
+}
+
+impl Call for ListUserCoupons {
+    type Answer = CouponPage;
+    fn request_at(&self, _now: i64) -> Result<Request, Error> {
+        self.request()
+    }
+    fn read(body: &str) -> Result<CouponPage, Error> {
+        json(body)
     }
 }
 
