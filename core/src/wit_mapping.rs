@@ -345,6 +345,195 @@ macro_rules! v3_wit_mapping {
         $crate::__wit_record_at!($w, v3::error::RefusalDetail => RefusalDetail { field, value, issue, location });
         $crate::__wit_record_at!($w, v3::error::Refusal => Refusal { status, code, message, detail, meaning, advice });
 
+        // Part 2: every cash-coupon API and the callback.
+        $crate::__wit_record_at!($w, v3::stocks::NewStockUseRule => NewStockUseRule {
+            max_coupons, max_amount, max_amount_by_day, max_coupons_per_user,
+            natural_person_limit, prevent_api_abuse,
+        });
+        $crate::__wit_record_at!($w, v3::stocks::PatternInfo => PatternInfo {
+            description, merchant_logo, merchant_name, background_color, coupon_image,
+        });
+        $crate::__wit_record_at!($w, v3::stocks::FixedFaceValue => FixedFaceValue { coupon_amount, transaction_minimum });
+        $crate::__wit_record_at!($w, v3::stocks::CouponUseRule => CouponUseRule {
+            fixed_normal_coupon, goods_tag, trade_type, combine_use, available_items,
+            unavailable_items, available_merchants,
+        });
+        $crate::__wit_record_at!($w, v3::stocks::CreateStock => CreateStockRequest {
+            stock_name, comment, belong_merchant, available_begin_time, available_end_time,
+            stock_use_rule, pattern_info, coupon_use_rule, no_cash, stock_type, out_request_no,
+            ext_info,
+        });
+        $crate::__wit_record_at!($w, v3::stocks::CreatedStock => CreatedStock { stock_id, create_time });
+        $crate::__wit_record_at!($w, v3::stocks::StockChanged => StockChanged { stock_id, time });
+        $crate::__wit_record_at!($w, v3::stocks::ListStocks => ListStocksRequest {
+            offset, limit, stock_creator_mchid, create_start_time, create_end_time, status,
+        });
+        $crate::__wit_record_at!($w, v3::stocks::StockPage => StockPage { data, total_count, limit, offset });
+        $crate::__wit_record_at!($w, v3::stocks::StockListing => StockListingRequest { stock_id, stock_creator_mchid, offset, limit });
+        $crate::__wit_record_at!($w, v3::stocks::IdPage => IdPage { data, total_count, limit, offset, stock_id });
+        $crate::__wit_record_at!($w, v3::flows::FlowFile => FlowFile { url, hash_value, hash_type });
+        $crate::__wit_record_at!($w, v3::flows::FlowRow => FlowRow {
+            stock_id, coupon_id, coupon_type, coupon_amount, order_amount, trade_type,
+            transaction_id, consume_time, consume_mchid, device_no, bank_serial_no, refund_id,
+            refund_time, refund_amount, extra,
+        });
+        $crate::__wit_record_at!($w, v3::favor::ListUserCoupons => ListUserCouponsRequest {
+            openid, appid, stock_id, status, creator_mchid, sender_mchid, available_mchid, offset,
+            limit,
+        });
+        $crate::__wit_record_at!($w, v3::favor::CouponPage => CouponPage { data, total_count, limit, offset });
+        $crate::__wit_record_at!($w, v3::callbacks::SetCallback => SetCallbackRequest { mchid, notify_url, enabled });
+        $crate::__wit_record_at!($w, v3::callbacks::CallbackUpdated => CallbackUpdated { update_time, notify_url });
+        $crate::__wit_record_at!($w, v3::callbacks::GetCallback => GetCallbackRequest { mchid });
+        $crate::__wit_record_at!($w, v3::callbacks::CallbackSetting => CallbackSetting { mchid, notify_url, enabled });
+        $crate::__wit_record_at!($w, v3::notification::SingleitemDiscountOff => SingleitemDiscountOff { single_price_max });
+        $crate::__wit_record_at!($w, v3::notification::DiscountTo => DiscountTo { cut_to_price, max_price });
+        $crate::__wit_record_at!($w, v3::notification::CouponUseEvent => CouponUseEvent {
+            id, create_time, event_type, summary, coupon, singleitem_discount_off, discount_to,
+        });
+
+        // The state enums: an unknown value keeps its text in the core only (the object's
+        // `status` string keeps it for WIT users).
+        impl $crate::MapInto<$w::StockStatus> for $crate::v3::status::StockStatus {
+            fn map_into(self) -> $w::StockStatus {
+                use $crate::v3::status::StockStatus as S;
+                match self {
+                    S::Unactivated => $w::StockStatus::Unactivated,
+                    S::Audit => $w::StockStatus::Audit,
+                    S::Running => $w::StockStatus::Running,
+                    S::Stopped => $w::StockStatus::Stopped,
+                    S::Paused => $w::StockStatus::Paused,
+                    S::Expired => $w::StockStatus::Expired,
+                    S::Unknown(_) => $w::StockStatus::Unknown,
+                }
+            }
+        }
+        impl $crate::MapInto<$crate::v3::status::StockStatus> for $w::StockStatus {
+            fn map_into(self) -> $crate::v3::status::StockStatus {
+                use $crate::v3::status::StockStatus as S;
+                match self {
+                    $w::StockStatus::Unactivated => S::Unactivated,
+                    $w::StockStatus::Audit => S::Audit,
+                    $w::StockStatus::Running => S::Running,
+                    $w::StockStatus::Stopped => S::Stopped,
+                    $w::StockStatus::Paused => S::Paused,
+                    $w::StockStatus::Expired => S::Expired,
+                    $w::StockStatus::Unknown => S::Unknown(String::new()),
+                }
+            }
+        }
+        impl $crate::MapInto<$w::CouponStatus> for $crate::v3::status::CouponStatus {
+            fn map_into(self) -> $w::CouponStatus {
+                use $crate::v3::status::CouponStatus as S;
+                match self {
+                    S::Sended => $w::CouponStatus::Sended,
+                    S::Used => $w::CouponStatus::Used,
+                    S::Expired => $w::CouponStatus::Expired,
+                    S::Recover => $w::CouponStatus::Recover,
+                    S::Revoked => $w::CouponStatus::Revoked,
+                    S::Unknown(_) => $w::CouponStatus::Unknown,
+                }
+            }
+        }
+        impl $crate::MapInto<$crate::v3::status::CouponStatus> for $w::CouponStatus {
+            fn map_into(self) -> $crate::v3::status::CouponStatus {
+                use $crate::v3::status::CouponStatus as S;
+                match self {
+                    $w::CouponStatus::Sended => S::Sended,
+                    $w::CouponStatus::Used => S::Used,
+                    $w::CouponStatus::Expired => S::Expired,
+                    $w::CouponStatus::Recover => S::Recover,
+                    $w::CouponStatus::Revoked => S::Revoked,
+                    $w::CouponStatus::Unknown => S::Unknown(String::new()),
+                }
+            }
+        }
+
+        // Requests whose WIT function names what the core keeps in a field (the change, the
+        // flow) or wraps (the two listings): the WIT record without it, and back given it.
+        impl $crate::MapInto<$w::StockChangeRequest> for $crate::v3::stocks::ChangeStock {
+            fn map_into(self) -> $w::StockChangeRequest {
+                $w::StockChangeRequest { stock_id: self.stock_id, stock_creator_mchid: self.stock_creator_mchid }
+            }
+        }
+        /// A `stock-change-request` as the core's change the function names.
+        #[allow(dead_code)]
+        pub fn change_stock(change: $crate::v3::stocks::StockChange, r: $w::StockChangeRequest) -> $crate::v3::stocks::ChangeStock {
+            $crate::v3::stocks::ChangeStock { change, stock_id: r.stock_id, stock_creator_mchid: r.stock_creator_mchid }
+        }
+        impl $crate::MapInto<$w::FlowRequest> for $crate::v3::flows::DownloadFlow {
+            fn map_into(self) -> $w::FlowRequest {
+                $w::FlowRequest { stock_id: self.stock_id }
+            }
+        }
+        /// A `flow-request` as the core's download of the flow the function names.
+        #[allow(dead_code)]
+        pub fn download_flow(kind: $crate::v3::flows::FlowKind, r: $w::FlowRequest) -> $crate::v3::flows::DownloadFlow {
+            $crate::v3::flows::DownloadFlow { kind, stock_id: r.stock_id }
+        }
+        impl $crate::MapInto<$w::StockListingRequest> for $crate::v3::stocks::ListStockMerchants {
+            fn map_into(self) -> $w::StockListingRequest {
+                $crate::MapInto::map_into(self.0)
+            }
+        }
+        impl $crate::MapInto<$w::StockListingRequest> for $crate::v3::stocks::ListStockItems {
+            fn map_into(self) -> $w::StockListingRequest {
+                $crate::MapInto::map_into(self.0)
+            }
+        }
+
+        /// A core callback error as the WIT's `notification-error`.
+        #[allow(dead_code)]
+        pub fn notification_error_to_wit(e: $crate::v3::notification::NotificationError) -> $w::NotificationError {
+            use $crate::v3::notification::NotificationError as N;
+            match e {
+                N::Probe => $w::NotificationError::Probe,
+                N::NotVerified { refusal } => $w::NotificationError::NotVerified(answer_refusal_to_wit(refusal)),
+                N::NotDecrypted { problem } => $w::NotificationError::NotDecrypted(problem),
+                N::Malformed(m) => $w::NotificationError::Malformed($crate::MapInto::map_into(m)),
+                N::OtherEvent { event_type } => $w::NotificationError::OtherEvent(event_type),
+            }
+        }
+
+        /// The WIT's `notification-error` as the core's.
+        #[allow(dead_code)]
+        pub fn notification_error_from_wit(e: $w::NotificationError) -> $crate::v3::notification::NotificationError {
+            use $crate::v3::notification::NotificationError as N;
+            match e {
+                $w::NotificationError::Probe => N::Probe,
+                $w::NotificationError::NotVerified(r) => N::NotVerified { refusal: answer_refusal_from_wit(r) },
+                $w::NotificationError::NotDecrypted(problem) => N::NotDecrypted { problem },
+                $w::NotificationError::Malformed(m) => N::Malformed($crate::MapInto::map_into(m)),
+                $w::NotificationError::OtherEvent(event_type) => N::OtherEvent { event_type },
+            }
+        }
+
+        /// An answer refusal as the WIT's.
+        #[allow(dead_code)]
+        pub fn answer_refusal_to_wit(refusal: $crate::v3::auth::AnswerRefusal) -> $w::AnswerRefusal {
+            use $crate::v3::auth::AnswerRefusal as A;
+            match refusal {
+                A::MissingHeader(name) => $w::AnswerRefusal::MissingHeader(name.to_string()),
+                A::MalformedTimestamp => $w::AnswerRefusal::MalformedTimestamp,
+                A::StaleTimestamp { skew_seconds } => $w::AnswerRefusal::StaleTimestamp(skew_seconds),
+                A::UnknownSerial => $w::AnswerRefusal::UnknownSerial,
+                A::Signature => $w::AnswerRefusal::Signature,
+            }
+        }
+
+        /// The WIT's answer refusal as the core's.
+        #[allow(dead_code)]
+        pub fn answer_refusal_from_wit(refusal: $w::AnswerRefusal) -> $crate::v3::auth::AnswerRefusal {
+            use $crate::v3::auth::AnswerRefusal as A;
+            match refusal {
+                $w::AnswerRefusal::MissingHeader(name) => A::MissingHeader($crate::v3::auth::header_name(&name)),
+                $w::AnswerRefusal::MalformedTimestamp => A::MalformedTimestamp,
+                $w::AnswerRefusal::StaleTimestamp(skew_seconds) => A::StaleTimestamp { skew_seconds },
+                $w::AnswerRefusal::UnknownSerial => A::UnknownSerial,
+                $w::AnswerRefusal::Signature => A::Signature,
+            }
+        }
+
         impl $crate::MapInto<$w::Method> for $crate::v3::request::Method {
             fn map_into(self) -> $w::Method {
                 match self {
@@ -394,18 +583,11 @@ macro_rules! v3_wit_mapping {
         /// A core v3 error as the WIT's `v3-error`.
         #[allow(dead_code)]
         pub fn v3_error_to_wit(e: $crate::v3::error::Error) -> $w::V3Error {
-            use $crate::v3::auth::AnswerRefusal as A;
             use $crate::v3::error::Error as E;
             match e {
                 E::InvalidInput(f) => $w::V3Error::InvalidInput($crate::MapInto::map_into(f)),
                 E::Refused(r) => $w::V3Error::Refused($crate::MapInto::map_into(*r)),
-                E::AnswerNotVerified { refusal } => $w::V3Error::AnswerNotVerified(match refusal {
-                    A::MissingHeader(name) => $w::AnswerRefusal::MissingHeader(name.to_string()),
-                    A::MalformedTimestamp => $w::AnswerRefusal::MalformedTimestamp,
-                    A::StaleTimestamp { skew_seconds } => $w::AnswerRefusal::StaleTimestamp(skew_seconds),
-                    A::UnknownSerial => $w::AnswerRefusal::UnknownSerial,
-                    A::Signature => $w::AnswerRefusal::Signature,
-                }),
+                E::AnswerNotVerified { refusal } => $w::V3Error::AnswerNotVerified(answer_refusal_to_wit(refusal)),
                 E::MalformedResponse(m) => $w::V3Error::MalformedResponse($crate::MapInto::map_into(m)),
                 E::Transport { message, may_have_reached_wechat } => {
                     $w::V3Error::Transport($w::TransportError { message, may_have_reached_wechat })
@@ -417,22 +599,11 @@ macro_rules! v3_wit_mapping {
         /// The WIT's `v3-error` as the core's.
         #[allow(dead_code)]
         pub fn v3_error_from_wit(e: $w::V3Error) -> $crate::v3::error::Error {
-            use $crate::v3::auth::AnswerRefusal as A;
             use $crate::v3::error::Error as E;
             match e {
                 $w::V3Error::InvalidInput(f) => E::InvalidInput($crate::MapInto::map_into(f)),
                 $w::V3Error::Refused(r) => E::Refused(Box::new($crate::MapInto::map_into(r))),
-                $w::V3Error::AnswerNotVerified(r) => E::AnswerNotVerified {
-                    refusal: match r {
-                        $w::AnswerRefusal::MissingHeader(name) => {
-                            A::MissingHeader($crate::v3::auth::header_name(&name))
-                        }
-                        $w::AnswerRefusal::MalformedTimestamp => A::MalformedTimestamp,
-                        $w::AnswerRefusal::StaleTimestamp(skew_seconds) => A::StaleTimestamp { skew_seconds },
-                        $w::AnswerRefusal::UnknownSerial => A::UnknownSerial,
-                        $w::AnswerRefusal::Signature => A::Signature,
-                    },
-                },
+                $w::V3Error::AnswerNotVerified(r) => E::AnswerNotVerified { refusal: answer_refusal_from_wit(r) },
                 $w::V3Error::MalformedResponse(m) => E::MalformedResponse($crate::MapInto::map_into(m)),
                 $w::V3Error::Transport(t) => E::Transport {
                     message: t.message,

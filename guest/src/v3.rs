@@ -7,19 +7,125 @@ use crate::client;
 use crate::exports::wxpay::coupon::v3::{Guest as V3, GuestMerchant, Merchant, MerchantBorrow};
 use crate::exports::wxpay::coupon::v3_client::{CallOptions, Guest as V3Client};
 use crate::exports::wxpay::coupon::v3_types as wit;
-use wxcoupon_core::v3::answer::{json, read_issue_coupon, Answer};
+use wxcoupon_core::v3::answer::Answer;
+use wxcoupon_core::v3::call::Call;
+use wxcoupon_core::v3::callbacks::{GetCallback, SetCallback};
 use wxcoupon_core::v3::certificates::download_request;
 use wxcoupon_core::v3::error::{Error, ISSUE_OUTCOME_UNKNOWN_ADVICE};
-use wxcoupon_core::v3::favor::{Coupon, IssueCoupon, QueryCoupon, QueryStock, Stock};
+use wxcoupon_core::v3::favor::{IssueCoupon, ListUserCoupons, QueryCoupon, QueryStock};
+use wxcoupon_core::v3::flows::{DownloadFlow, FlowFile, FlowKind};
 use wxcoupon_core::v3::merchant::{Merchant as CoreMerchant, MerchantSettings};
+use wxcoupon_core::v3::notification::failure_body;
 use wxcoupon_core::v3::request::{Request, SignedRequest, ToSign};
+use wxcoupon_core::v3::status::{CouponStatus, StockStatus};
+use wxcoupon_core::v3::stocks::{
+    ChangeStock, CreateStock, ListStockItems, ListStockMerchants, ListStocks, StockChange,
+};
 use wxcoupon_core::{self as core, MapInto};
 
 mod convert {
     use crate::exports::wxpay::coupon::v3_types as wit;
     wxcoupon_core::v3_wit_mapping!(wit);
 }
-use convert::{v3_error_from_wit, v3_error_to_wit};
+use convert::{
+    change_stock, download_flow, notification_error_to_wit, v3_error_from_wit, v3_error_to_wit,
+};
+
+/// The WIT record as the core's, where the two have the same fields.
+fn same<A: MapInto<B>, B>(a: A) -> B {
+    a.map_into()
+}
+
+/// Every v3 call the component exports, once: its WIT functions (`build-*`, `parse-*`,
+/// `read-*` in `v3`, the call in `v3-client`), its WIT request and answer, the core call, and how
+/// the WIT request becomes the core's. `$m` is the macro that writes one side's functions.
+macro_rules! v3_call_table {
+    ($m:ident) => {
+        $m! {
+            issue_coupon, build_issue_coupon, parse_issue_coupon, read_issue_coupon:
+                wit::IssueCouponRequest => IssueCoupon = same, -> wit::IssuedCoupon;
+            query_stock, build_query_stock, parse_query_stock, read_query_stock:
+                wit::QueryStockRequest => QueryStock = same, -> wit::Stock;
+            query_coupon, build_query_coupon, parse_query_coupon, read_query_coupon:
+                wit::QueryCouponRequest => QueryCoupon = same, -> wit::Coupon;
+            create_stock, build_create_stock, parse_create_stock, read_create_stock:
+                wit::CreateStockRequest => CreateStock = same, -> wit::CreatedStock;
+            start_stock, build_start_stock, parse_start_stock, read_start_stock:
+                wit::StockChangeRequest => ChangeStock = |r| change_stock(StockChange::Start, r), -> wit::StockChanged;
+            pause_stock, build_pause_stock, parse_pause_stock, read_pause_stock:
+                wit::StockChangeRequest => ChangeStock = |r| change_stock(StockChange::Pause, r), -> wit::StockChanged;
+            restart_stock, build_restart_stock, parse_restart_stock, read_restart_stock:
+                wit::StockChangeRequest => ChangeStock = |r| change_stock(StockChange::Restart, r), -> wit::StockChanged;
+            stop_stock, build_stop_stock, parse_stop_stock, read_stop_stock:
+                wit::StockChangeRequest => ChangeStock = |r| change_stock(StockChange::Stop, r), -> wit::StockChanged;
+            list_stocks, build_list_stocks, parse_list_stocks, read_list_stocks:
+                wit::ListStocksRequest => ListStocks = same, -> wit::StockPage;
+            list_stock_merchants, build_list_stock_merchants, parse_list_stock_merchants, read_list_stock_merchants:
+                wit::StockListingRequest => ListStockMerchants = |r| ListStockMerchants(same(r)), -> wit::IdPage;
+            list_stock_items, build_list_stock_items, parse_list_stock_items, read_list_stock_items:
+                wit::StockListingRequest => ListStockItems = |r| ListStockItems(same(r)), -> wit::IdPage;
+            download_use_flow, build_download_use_flow, parse_download_use_flow, read_download_use_flow:
+                wit::FlowRequest => DownloadFlow = |r| download_flow(FlowKind::Use, r), -> wit::FlowFile;
+            download_refund_flow, build_download_refund_flow, parse_download_refund_flow, read_download_refund_flow:
+                wit::FlowRequest => DownloadFlow = |r| download_flow(FlowKind::Refund, r), -> wit::FlowFile;
+            list_user_coupons, build_list_user_coupons, parse_list_user_coupons, read_list_user_coupons:
+                wit::ListUserCouponsRequest => ListUserCoupons = same, -> wit::CouponPage;
+            set_callback, build_set_callback, parse_set_callback, read_set_callback:
+                wit::SetCallbackRequest => SetCallback = same, -> wit::CallbackUpdated;
+            get_callback, build_get_callback, parse_get_callback, read_get_callback:
+                wit::GetCallbackRequest => GetCallback = same, -> wit::CallbackSetting;
+        }
+    };
+}
+
+/// The `v3` side of a row: step one, the answer verified and read, a verified body read.
+macro_rules! sans_io_functions {
+    ($($client:ident, $build:ident, $parse:ident, $read:ident: $wreq:ty => $core:ty = $conv:expr, -> $wans:ty;)*) => {$(
+        fn $build(
+            request: $wreq,
+            timestamp: i64,
+            nonce: Option<String>,
+        ) -> Result<wit::ToSign, wit::V3Error> {
+            let request: $core = ($conv)(request);
+            to_sign(request.request_at(timestamp), timestamp, nonce)
+        }
+
+        fn $parse(
+            m: MerchantBorrow<'_>,
+            answer: wit::Answer,
+            now: i64,
+        ) -> Result<$wans, wit::V3Error> {
+            merchant(&m)
+                .parse::<$core>(&answer_in(answer), now)
+                .map(MapInto::map_into)
+                .map_err(v3_error_to_wit)
+        }
+
+        fn $read(body: String) -> Result<$wans, wit::V3Error> {
+            <$core as Call>::read(&body)
+                .map(MapInto::map_into)
+                .map_err(v3_error_to_wit)
+        }
+    )*};
+}
+
+/// The `v3-client` side of a row: signed here, sent through wasi:http, read.
+macro_rules! client_functions {
+    ($($client:ident, $build:ident, $parse:ident, $read:ident: $wreq:ty => $core:ty = $conv:expr, -> $wans:ty;)*) => {$(
+        fn $client(
+            m: MerchantBorrow<'_>,
+            request: $wreq,
+            options: CallOptions,
+        ) -> Result<$wans, wit::V3Error> {
+            let request: $core = ($conv)(request);
+            let merchant = merchant(&m);
+            exchange(&merchant, request.request_at(now()), &options)
+                .and_then(|a| merchant.parse::<$core>(&a, now()))
+                .map(MapInto::map_into)
+                .map_err(v3_error_to_wit)
+        }
+    )*};
+}
 
 /// The `merchant` resource: the core's merchant (certificates can be added later).
 pub struct MerchantResource(RefCell<CoreMerchant>);
@@ -80,31 +186,59 @@ fn answer_in(answer: wit::Answer) -> Answer {
 impl V3 for crate::Component {
     type Merchant = MerchantResource;
 
-    fn build_issue_coupon(
-        request: wit::IssueCouponRequest,
-        timestamp: i64,
-        nonce: Option<String>,
-    ) -> Result<wit::ToSign, wit::V3Error> {
-        let request: IssueCoupon = request.map_into();
-        to_sign(request.request(), timestamp, nonce)
+    v3_call_table!(sans_io_functions);
+
+    fn read_flow_rows(file: wit::FlowFile, contents: Vec<u8>) -> Result<Vec<wit::FlowRow>, wit::V3Error> {
+        let file: FlowFile = file.map_into();
+        file.read_rows(&contents)
+            .map(MapInto::map_into)
+            .map_err(v3_error_to_wit)
     }
 
-    fn build_query_stock(
-        request: wit::QueryStockRequest,
-        timestamp: i64,
-        nonce: Option<String>,
-    ) -> Result<wit::ToSign, wit::V3Error> {
-        let request: QueryStock = request.map_into();
-        to_sign(request.request(), timestamp, nonce)
+    fn read_coupon_use(
+        m: MerchantBorrow<'_>,
+        headers: Vec<(String, String)>,
+        body: String,
+        now: i64,
+    ) -> Result<wit::CouponUseEvent, wit::NotificationError> {
+        merchant(&m)
+            .read_coupon_use(&headers, &body, now)
+            .map(MapInto::map_into)
+            .map_err(notification_error_to_wit)
     }
 
-    fn build_query_coupon(
-        request: wit::QueryCouponRequest,
-        timestamp: i64,
-        nonce: Option<String>,
-    ) -> Result<wit::ToSign, wit::V3Error> {
-        let request: QueryCoupon = request.map_into();
-        to_sign(request.request(), timestamp, nonce)
+    fn check_notification(
+        m: MerchantBorrow<'_>,
+        headers: Vec<(String, String)>,
+        body: String,
+        now: i64,
+    ) -> Result<wit::AnswerSignature, wit::NotificationError> {
+        merchant(&m)
+            .check_notification(&headers, &body, now)
+            .map(MapInto::map_into)
+            .map_err(notification_error_to_wit)
+    }
+
+    fn open_coupon_use(
+        m: MerchantBorrow<'_>,
+        body: String,
+    ) -> Result<wit::CouponUseEvent, wit::NotificationError> {
+        merchant(&m)
+            .open_coupon_use(&body)
+            .map(MapInto::map_into)
+            .map_err(notification_error_to_wit)
+    }
+
+    fn notification_failure_body(message: String) -> String {
+        failure_body(&message)
+    }
+
+    fn stock_status_of(status: String) -> wit::StockStatus {
+        StockStatus::parse(&status).map_into()
+    }
+
+    fn coupon_status_of(status: String) -> wit::CouponStatus {
+        CouponStatus::parse(&status).map_into()
     }
 
     fn build_download_certificates(
@@ -137,39 +271,6 @@ impl V3 for crate::Component {
             .map_err(v3_error_to_wit)
     }
 
-    fn parse_issue_coupon(
-        m: MerchantBorrow<'_>,
-        answer: wit::Answer,
-        now: i64,
-    ) -> Result<wit::IssuedCoupon, wit::V3Error> {
-        merchant(&m)
-            .parse_issue_coupon(&answer_in(answer), now)
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
-    fn parse_query_stock(
-        m: MerchantBorrow<'_>,
-        answer: wit::Answer,
-        now: i64,
-    ) -> Result<wit::Stock, wit::V3Error> {
-        merchant(&m)
-            .parse_query_stock(&answer_in(answer), now)
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
-    fn parse_query_coupon(
-        m: MerchantBorrow<'_>,
-        answer: wit::Answer,
-        now: i64,
-    ) -> Result<wit::Coupon, wit::V3Error> {
-        merchant(&m)
-            .parse_query_coupon(&answer_in(answer), now)
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
     fn parse_certificates(
         m: MerchantBorrow<'_>,
         answer: wit::Answer,
@@ -188,24 +289,6 @@ impl V3 for crate::Component {
     ) -> Result<wit::AnswerSignature, wit::V3Error> {
         merchant(&m)
             .check_answer(&answer_in(answer), now)
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
-    fn read_issue_coupon(body: String) -> Result<wit::IssuedCoupon, wit::V3Error> {
-        read_issue_coupon(&body)
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
-    fn read_query_stock(body: String) -> Result<wit::Stock, wit::V3Error> {
-        json::<Stock>(&body)
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
-    fn read_query_coupon(body: String) -> Result<wit::Coupon, wit::V3Error> {
-        json::<Coupon>(&body)
             .map(MapInto::map_into)
             .map_err(v3_error_to_wit)
     }
@@ -288,45 +371,35 @@ fn exchange(
 }
 
 impl V3Client for crate::Component {
-    fn issue_coupon(
-        m: MerchantBorrow<'_>,
-        request: wit::IssueCouponRequest,
+    v3_call_table!(client_functions);
+
+    fn fetch_flow_rows(
+        file: wit::FlowFile,
         options: CallOptions,
-    ) -> Result<wit::IssuedCoupon, wit::V3Error> {
-        let request: IssueCoupon = request.map_into();
-        let merchant = merchant(&m);
-        exchange(&merchant, request.request(), &options)
-            .and_then(|a| merchant.parse_issue_coupon(&a, now()))
+    ) -> Result<Vec<wit::FlowRow>, wit::V3Error> {
+        let file: FlowFile = file.map_into();
+        let options = client::CallOptions::with_defaults(
+            options.connect_timeout_ms,
+            options.first_byte_timeout_ms,
+            options.between_bytes_timeout_ms,
+            options.max_response_bytes,
+            None,
+        );
+        // The file's URL carries its own token: it is fetched as given, unsigned.
+        let received = client::send_raw("GET", &file.url, &[], &[], &options)
+            .map_err(|e| v3_error_to_wit(from_http(e)))?;
+        if received.status != 200 {
+            return Err(v3_error_to_wit(Error::Refused(Box::new(
+                wxcoupon_core::v3::answer::refusal(
+                    received.status,
+                    &String::from_utf8_lossy(&received.body),
+                ),
+            ))));
+        }
+        file.read_rows(&received.body)
             .map(MapInto::map_into)
             .map_err(v3_error_to_wit)
     }
-
-    fn query_stock(
-        m: MerchantBorrow<'_>,
-        request: wit::QueryStockRequest,
-        options: CallOptions,
-    ) -> Result<wit::Stock, wit::V3Error> {
-        let request: QueryStock = request.map_into();
-        let merchant = merchant(&m);
-        exchange(&merchant, request.request(), &options)
-            .and_then(|a| merchant.parse_query_stock(&a, now()))
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
-    fn query_coupon(
-        m: MerchantBorrow<'_>,
-        request: wit::QueryCouponRequest,
-        options: CallOptions,
-    ) -> Result<wit::Coupon, wit::V3Error> {
-        let request: QueryCoupon = request.map_into();
-        let merchant = merchant(&m);
-        exchange(&merchant, request.request(), &options)
-            .and_then(|a| merchant.parse_query_coupon(&a, now()))
-            .map(MapInto::map_into)
-            .map_err(v3_error_to_wit)
-    }
-
     fn download_certificates(
         m: MerchantBorrow<'_>,
         options: CallOptions,

@@ -39,7 +39,16 @@ use wxcoupon_core::v3::answer::{Answer, AnswerSignature};
 use wxcoupon_core::v3::auth::AnswerRefusal;
 use wxcoupon_core::v3::certificates::{EncryptedResource, PlatformCertificate};
 use wxcoupon_core::v3::error::Error;
-use wxcoupon_core::v3::favor::{Coupon, IssueCoupon, IssuedCoupon, QueryCoupon, QueryStock, Stock};
+use wxcoupon_core::v3::callbacks::{CallbackSetting, CallbackUpdated, GetCallback, SetCallback};
+use wxcoupon_core::v3::favor::{
+    Coupon, CouponPage, IssueCoupon, IssuedCoupon, ListUserCoupons, QueryCoupon, QueryStock, Stock,
+};
+use wxcoupon_core::v3::flows::{DownloadFlow, FlowFile, FlowKind, FlowRow};
+use wxcoupon_core::v3::notification::{CouponUseEvent, NotificationError};
+use wxcoupon_core::v3::stocks::{
+    ChangeStock, CreateStock, CreatedStock, IdPage, ListStockItems, ListStockMerchants,
+    ListStocks, StockChange, StockChanged, StockPage,
+};
 use wxcoupon_core::v3::merchant::MerchantSettings;
 use wxcoupon_core::v3::request::{Method, SignedRequest, ToSign};
 use wxcoupon_core::v3::rsa::{verify_with_public_key_der, MerchantSigner};
@@ -126,11 +135,43 @@ fn call_options(options: &CallOptions) -> crate::runtime::V3CallOptions {
 }
 
 /// Sends a signed request through the outbound client and reads the whole answer.
+/// Sends a signed request and reads the answer as text.
 async fn send(
     client: &OutboundClient,
     signed: SignedRequest,
     options: &CallOptions,
 ) -> Result<Answer, Error> {
+    let (status, headers, body) = exchange(client, signed, options).await?;
+    let body = String::from_utf8(body).map_err(|_| {
+        Error::MalformedResponse(wxcoupon_core::MalformedResponse::document(
+            "the body is not UTF-8",
+        ))
+    })?;
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends a request and keeps the answer's bytes (a flow file).
+async fn send_bytes(
+    client: &OutboundClient,
+    request: SignedRequest,
+    options: &CallOptions,
+) -> Result<(u16, Vec<u8>), Error> {
+    let (status, _, body) = exchange(client, request, options).await?;
+    Ok((status, body))
+}
+
+type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// One request through the outbound client: the status, headers and body (capped).
+async fn exchange(
+    client: &OutboundClient,
+    signed: SignedRequest,
+    options: &CallOptions,
+) -> Result<Exchanged, Error> {
     let mut builder = http::Request::builder()
         .method(match signed.method {
             Method::Get => http::Method::GET,
@@ -182,25 +223,17 @@ async fn send(
         ))
         .into());
     }
-    let body = String::from_utf8(body.to_vec()).map_err(|_| {
-        Error::MalformedResponse(wxcoupon_core::MalformedResponse::document(
-            "the body is not UTF-8",
-        ))
-    })?;
-    Ok(Answer {
-        status: parts.status.as_u16(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body,
-    })
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    Ok((parts.status.as_u16(), headers, body.to_vec()))
 }
 
 /// One host-signed call: build → sign natively → authorize → send → parse. `build` and
@@ -431,11 +464,11 @@ sans_io_calls! {
 /// says (natively: build → ring → authorize → send → check → ring → read; in the component: its
 /// `v3-client` call), the answer out — so they are written once.
 macro_rules! coupon_calls {
-    ($($(#[$doc:meta])* $name:ident($request:ty => $wit:ty) -> $out:ty = $build:ident, $read:ident, $client:ident;)*) => {
+    ($($(#[$doc:meta])* $vis:vis $name:ident($request:ty => $wit:ty) -> $out:ty = $build:ident, $how:ident: $read:ident, $client:ident;)*) => {
         impl Session {
             $(
                 $(#[$doc])*
-                pub async fn $name(
+                $vis async fn $name(
                     &mut self,
                     merchant: &V3Merchant,
                     request: &$request,
@@ -449,7 +482,7 @@ macro_rules! coupon_calls {
                             signer,
                             options,
                             |v3, store| v3.$build(store, &wit_request, now(), None),
-                            read: $read
+                            $how: $read
                         ),
                         SignWith::Component => {
                             let r = self
@@ -469,9 +502,115 @@ macro_rules! coupon_calls {
 
 coupon_calls! {
     /// Issues one coupon (v3), signed where the merchant was opened to sign.
-    v3_issue_coupon(IssueCoupon => wit::v3_types::IssueCouponRequest) -> IssuedCoupon = call_build_issue_coupon, call_read_issue_coupon, call_issue_coupon;
+    pub v3_issue_coupon(IssueCoupon => wit::v3_types::IssueCouponRequest) -> IssuedCoupon = call_build_issue_coupon, read: call_read_issue_coupon, call_issue_coupon;
     /// Reads a stock (v3).
-    v3_query_stock(QueryStock => wit::v3_types::QueryStockRequest) -> Stock = call_build_query_stock, call_read_query_stock, call_query_stock;
+    pub v3_query_stock(QueryStock => wit::v3_types::QueryStockRequest) -> Stock = call_build_query_stock, read: call_read_query_stock, call_query_stock;
     /// Reads one coupon of a user (v3).
-    v3_query_coupon(QueryCoupon => wit::v3_types::QueryCouponRequest) -> Coupon = call_build_query_coupon, call_read_query_coupon, call_query_coupon;
+    pub v3_query_coupon(QueryCoupon => wit::v3_types::QueryCouponRequest) -> Coupon = call_build_query_coupon, read: call_read_query_coupon, call_query_coupon;
+    /// Creates a stock; it starts unactivated. Idempotent on `out_request_no`.
+    pub v3_create_stock(CreateStock => wit::v3_types::CreateStockRequest) -> CreatedStock = call_build_create_stock, read: call_read_create_stock, call_create_stock;
+    v3_start_stock(ChangeStock => wit::v3_types::StockChangeRequest) -> StockChanged = call_build_start_stock, read: call_read_start_stock, call_start_stock;
+    v3_pause_stock(ChangeStock => wit::v3_types::StockChangeRequest) -> StockChanged = call_build_pause_stock, read: call_read_pause_stock, call_pause_stock;
+    v3_restart_stock(ChangeStock => wit::v3_types::StockChangeRequest) -> StockChanged = call_build_restart_stock, read: call_read_restart_stock, call_restart_stock;
+    v3_stop_stock(ChangeStock => wit::v3_types::StockChangeRequest) -> StockChanged = call_build_stop_stock, read: call_read_stop_stock, call_stop_stock;
+    /// A page of the merchant's stocks.
+    pub v3_list_stocks(ListStocks => wit::v3_types::ListStocksRequest) -> StockPage = call_build_list_stocks, read: call_read_list_stocks, call_list_stocks;
+    /// A page of the merchants where a stock's coupons can be used.
+    pub v3_list_stock_merchants(ListStockMerchants => wit::v3_types::StockListingRequest) -> IdPage = call_build_list_stock_merchants, read: call_read_list_stock_merchants, call_list_stock_merchants;
+    /// A page of a stock's single items.
+    pub v3_list_stock_items(ListStockItems => wit::v3_types::StockListingRequest) -> IdPage = call_build_list_stock_items, read: call_read_list_stock_items, call_list_stock_items;
+    // The flow answers are not signed: the component reads them (`parse`), the host has nothing
+    // to verify.
+    v3_download_use_flow(DownloadFlow => wit::v3_types::FlowRequest) -> FlowFile = call_build_download_use_flow, parse: call_parse_download_use_flow, call_download_use_flow;
+    v3_download_refund_flow(DownloadFlow => wit::v3_types::FlowRequest) -> FlowFile = call_build_download_refund_flow, parse: call_parse_download_refund_flow, call_download_refund_flow;
+    /// A page of a user's coupons.
+    pub v3_list_user_coupons(ListUserCoupons => wit::v3_types::ListUserCouponsRequest) -> CouponPage = call_build_list_user_coupons, read: call_read_list_user_coupons, call_list_user_coupons;
+    /// Sets where `COUPON.USE` callbacks go.
+    pub v3_set_callback(SetCallback => wit::v3_types::SetCallbackRequest) -> CallbackUpdated = call_build_set_callback, read: call_read_set_callback, call_set_callback;
+    /// Reads the callback setting.
+    pub v3_get_callback(GetCallback => wit::v3_types::GetCallbackRequest) -> CallbackSetting = call_build_get_callback, read: call_read_get_callback, call_get_callback;
+}
+
+impl Session {
+    /// Starts, pauses, restarts or stops a stock: the component function the change names.
+    pub async fn v3_change_stock(
+        &mut self,
+        merchant: &V3Merchant,
+        request: &ChangeStock,
+        options: &CallOptions,
+    ) -> HostResult<Result<StockChanged, Error>> {
+        match request.change {
+            StockChange::Start => self.v3_start_stock(merchant, request, options).await,
+            StockChange::Pause => self.v3_pause_stock(merchant, request, options).await,
+            StockChange::Restart => self.v3_restart_stock(merchant, request, options).await,
+            StockChange::Stop => self.v3_stop_stock(merchant, request, options).await,
+        }
+    }
+
+    /// Where a stock's use-flow or refund-flow file is (the answer is accepted unsigned).
+    pub async fn v3_download_flow(
+        &mut self,
+        merchant: &V3Merchant,
+        request: &DownloadFlow,
+        options: &CallOptions,
+    ) -> HostResult<Result<FlowFile, Error>> {
+        match request.kind {
+            FlowKind::Use => self.v3_download_use_flow(merchant, request, options).await,
+            FlowKind::Refund => self.v3_download_refund_flow(merchant, request, options).await,
+        }
+    }
+
+    /// Fetches a flow file (unsigned, through the host's outbound client), and has the
+    /// component check its SHA1 and read its rows (`v3.read-flow-rows`).
+    pub async fn v3_fetch_flow_rows(
+        &mut self,
+        file: &FlowFile,
+        options: &CallOptions,
+    ) -> HostResult<Result<Vec<FlowRow>, Error>> {
+        let Some(client) = self.outbound.clone() else {
+            return Ok(Err(Error::Denied {
+                message: "no outbound client configured".into(),
+            }));
+        };
+        let get = SignedRequest {
+            method: Method::Get,
+            url: file.url.clone(),
+            headers: vec![],
+            body: String::new(),
+        };
+        let contents = match send_bytes(&client, get, options).await {
+            Ok((200, bytes)) => bytes,
+            Ok((status, bytes)) => {
+                return Ok(Err(Error::Refused(Box::new(
+                    wxcoupon_core::v3::answer::refusal(status, &String::from_utf8_lossy(&bytes)),
+                ))))
+            }
+            Err(e) => return Ok(Err(e)),
+        };
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_read_flow_rows(&mut self.store, &file.clone().map_into(), &contents)
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(v3_error_from_wit))
+    }
+
+    /// Verifies, decrypts and reads a `COUPON.USE` callback in the component
+    /// (`v3.read-coupon-use`).
+    pub async fn v3_read_coupon_use(
+        &mut self,
+        merchant: &V3Merchant,
+        headers: &[(String, String)],
+        body: &str,
+        now: i64,
+    ) -> HostResult<Result<CouponUseEvent, NotificationError>> {
+        let r = self
+            .coupons
+            .wxpay_coupon_v3()
+            .call_read_coupon_use(&mut self.store, merchant.handle, headers, body, now)
+            .await
+            .map_err(HostError::component)?;
+        Ok(r.map(MapInto::map_into).map_err(wit::notification_error_from_wit))
+    }
 }
