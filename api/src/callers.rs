@@ -179,7 +179,8 @@ fn unauthorized(error: &'static str, message: &str) -> ApiError {
 /// Whether the route is one that callers must authenticate for: everything under `/v1`.
 pub fn needs_caller(target: &str) -> bool {
     let path = target.split('?').next().unwrap_or(target);
-    path == "/v1" || path.starts_with("/v1/")
+    // WeChat Pay calls the notification route: its signature, not a token, authenticates it.
+    path != crate::NOTIFICATION_PATH && (path == "/v1" || path.starts_with("/v1/"))
 }
 
 /// Checks a request's `Host` (`host` header or the authority of an absolute target) against

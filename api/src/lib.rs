@@ -86,7 +86,14 @@ pub enum Route {
         /// The raw query string (without `?`), read by [`Call::coupon`].
         query: String,
     },
+    /// `POST /v1/notifications/wechatpay`: a WeChat Pay callback (`COUPON.USE`), authenticated
+    /// by its signature, not by a caller token.
+    Notification,
 }
+
+/// Where WeChat Pay's callbacks reach the gateway (the notify URL to set, behind the
+/// merchant's public https front).
+pub const NOTIFICATION_PATH: &str = "/v1/notifications/wechatpay";
 
 /// Routes a request by path, then method. `target` is the path with its query (`/` when the
 /// host gives none); `method` is the HTTP method as sent (`GET`, `POST`: case matters).
@@ -98,6 +105,8 @@ pub fn route(method: &str, target: &str) -> Result<Route, ApiError> {
     match segments.as_slice() {
         ["healthz"] if get => Ok(Route::Health),
         ["healthz"] => Err(ApiError::not_allowed("GET")),
+        ["v1", "notifications", "wechatpay"] if post => Ok(Route::Notification),
+        ["v1", "notifications", "wechatpay"] => Err(ApiError::not_allowed("POST")),
         ["v1", "coupons"] if post => Ok(Route::Issue),
         ["v1", "coupons"] => Err(ApiError::not_allowed("POST")),
         ["v1", "stocks", stock_id] if !stock_id.is_empty() => match get {
@@ -117,7 +126,8 @@ pub fn route(method: &str, target: &str) -> Result<Route, ApiError> {
             404,
             "ROUTE_NOT_FOUND",
             "no such route: POST /v1/coupons, GET /v1/stocks/{stock_id}, \
-             GET /v1/coupons/{coupon_id}?openid=..&stock_id=.., GET /healthz",
+             GET /v1/coupons/{coupon_id}?openid=..&stock_id=.., \
+             POST /v1/notifications/wechatpay, GET /healthz",
         )),
     }
 }

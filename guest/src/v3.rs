@@ -188,7 +188,10 @@ impl V3 for crate::Component {
 
     v3_call_table!(sans_io_functions);
 
-    fn read_flow_rows(file: wit::FlowFile, contents: Vec<u8>) -> Result<Vec<wit::FlowRow>, wit::V3Error> {
+    fn read_flow_rows(
+        file: wit::FlowFile,
+        contents: Vec<u8>,
+    ) -> Result<Vec<wit::FlowRow>, wit::V3Error> {
         let file: FlowFile = file.map_into();
         file.read_rows(&contents)
             .map(MapInto::map_into)

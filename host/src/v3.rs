@@ -37,21 +37,21 @@ use http_body_util::{BodyExt, Full};
 use wasmtime::component::ResourceAny;
 use wxcoupon_core::v3::answer::{Answer, AnswerSignature};
 use wxcoupon_core::v3::auth::AnswerRefusal;
+use wxcoupon_core::v3::callbacks::{CallbackSetting, CallbackUpdated, GetCallback, SetCallback};
 use wxcoupon_core::v3::certificates::{EncryptedResource, PlatformCertificate};
 use wxcoupon_core::v3::error::Error;
-use wxcoupon_core::v3::callbacks::{CallbackSetting, CallbackUpdated, GetCallback, SetCallback};
 use wxcoupon_core::v3::favor::{
     Coupon, CouponPage, IssueCoupon, IssuedCoupon, ListUserCoupons, QueryCoupon, QueryStock, Stock,
 };
 use wxcoupon_core::v3::flows::{DownloadFlow, FlowFile, FlowKind, FlowRow};
-use wxcoupon_core::v3::notification::{CouponUseEvent, NotificationError};
-use wxcoupon_core::v3::stocks::{
-    ChangeStock, CreateStock, CreatedStock, IdPage, ListStockItems, ListStockMerchants,
-    ListStocks, StockChange, StockChanged, StockPage,
-};
 use wxcoupon_core::v3::merchant::MerchantSettings;
+use wxcoupon_core::v3::notification::{CouponUseEvent, NotificationError};
 use wxcoupon_core::v3::request::{Method, SignedRequest, ToSign};
 use wxcoupon_core::v3::rsa::{verify_with_public_key_der, MerchantSigner};
+use wxcoupon_core::v3::stocks::{
+    ChangeStock, CreateStock, CreatedStock, IdPage, ListStockItems, ListStockMerchants, ListStocks,
+    StockChange, StockChanged, StockPage,
+};
 use wxcoupon_core::MapInto;
 
 use crate::error::{HostError, HostResult};
@@ -556,7 +556,10 @@ impl Session {
     ) -> HostResult<Result<FlowFile, Error>> {
         match request.kind {
             FlowKind::Use => self.v3_download_use_flow(merchant, request, options).await,
-            FlowKind::Refund => self.v3_download_refund_flow(merchant, request, options).await,
+            FlowKind::Refund => {
+                self.v3_download_refund_flow(merchant, request, options)
+                    .await
+            }
         }
     }
 
@@ -611,6 +614,7 @@ impl Session {
             .call_read_coupon_use(&mut self.store, merchant.handle, headers, body, now)
             .await
             .map_err(HostError::component)?;
-        Ok(r.map(MapInto::map_into).map_err(wit::notification_error_from_wit))
+        Ok(r.map(MapInto::map_into)
+            .map_err(wit::notification_error_from_wit))
     }
 }

@@ -280,7 +280,38 @@ pub static V3_SETTINGS: [&Setting; 8] = [
     &V3_SIGN_IN,
 ];
 
+/// The WeChat Pay public key as PEM text, for runtimes that give the component no files (the
+/// gateway): the same key as [`WECHATPAY_PUBLIC_KEY_FILE`].
+pub static WECHATPAY_PUBLIC_KEY: Setting = text(
+    "WXPAY_WECHATPAY_PUBLIC_KEY",
+    "wechatpay_public_key",
+    Kind::Text,
+);
+/// Platform certificates as PEM text (one or more `BEGIN CERTIFICATE` blocks), for the
+/// gateway: what [`PLATFORM_CERT_DIR`] keeps as files.
+pub static PLATFORM_CERTIFICATES: Setting = text(
+    "WXPAY_PLATFORM_CERTIFICATES",
+    "platform_certificates",
+    Kind::Text,
+);
+
+/// What the gateway's notification route needs beside [`MCH_ID`]: the v3 identity, the APIv3
+/// key, the keys callbacks are verified with, and where verified events go.
+pub static NOTIFICATION_SETTINGS: [&Setting; 6] = [
+    &MERCHANT_SERIAL_NO,
+    &APIV3_KEY,
+    &WECHATPAY_PUBLIC_KEY_ID,
+    &WECHATPAY_PUBLIC_KEY,
+    &PLATFORM_CERTIFICATES,
+    &NOTIFY_FORWARD_URL,
+];
+
 // ---- gateway mode ----
+
+/// Where the gateway forwards a verified `COUPON.USE` event (JSON, `POST`, with
+/// `idempotency-key: <event id>`): the merchant's internal service.
+pub static NOTIFY_FORWARD_URL: Setting =
+    text("WXPAY_NOTIFY_FORWARD_URL", "notify_forward_url", Kind::Text);
 
 /// The callers of `/v1/*`: `name:sha256hex[,…]` (see `wxcoupon_api::callers`).
 pub static CALLER_TOKENS: Setting = text("WXPAY_GATEWAY_TOKENS", "caller_tokens", Kind::Text);
@@ -349,10 +380,15 @@ pub static CALL_LIMIT_SETTINGS: [&Setting; 4] = [
 ];
 
 /// Every setting, in the order of the documentation.
-pub static ALL: [&Setting; 35] = concat(&[
+pub static ALL: [&Setting; 38] = concat(&[
     &MERCHANT_SETTINGS,
     &CERTIFICATE_SETTINGS,
     &V3_SETTINGS,
+    &[
+        &WECHATPAY_PUBLIC_KEY,
+        &PLATFORM_CERTIFICATES,
+        &NOTIFY_FORWARD_URL,
+    ],
     &CALL_LIMIT_SETTINGS,
     &[&TIMEOUT_MS, &ALLOWED_HOSTS, &CALLER_TOKENS],
     &[&EGRESS_LISTEN, &EGRESS_UPSTREAM, &EGRESS_ALLOW_NON_LOOPBACK],
@@ -361,8 +397,12 @@ pub static ALL: [&Setting; 35] = concat(&[
 
 /// Every setting the component's gateway reads from `wasi:cli/environment` (and so every
 /// variable a runtime's manifest may give it).
-pub static GATEWAY_SETTINGS: [&Setting; 13] =
-    concat(&[&MERCHANT_SETTINGS, &CALL_LIMIT_SETTINGS, &[&CALLER_TOKENS]]);
+pub static GATEWAY_SETTINGS: [&Setting; 19] = concat(&[
+    &MERCHANT_SETTINGS,
+    &CALL_LIMIT_SETTINGS,
+    &[&CALLER_TOKENS],
+    &NOTIFICATION_SETTINGS,
+]);
 
 /// `groups` one after the other, for a `static` list made of smaller ones. Fails to compile
 /// (in a `static`) when they do not hold exactly `N` settings.

@@ -18,6 +18,7 @@
 
 mod config;
 mod http;
+mod notification;
 #[cfg(test)]
 mod tests;
 
@@ -47,6 +48,11 @@ fn serve(request: &IncomingRequest) -> Result<Reply, ApiError> {
         Config::from_host().map_err(|e| ApiError::configuration(config::not_configured(&e), status))
     };
     let (config, call) = match route {
+        Route::Notification => {
+            let body = http::read_body(request, api::MAX_BODY_BYTES)?;
+            let options = client::CallOptions::with_defaults(None, None, None, None, None);
+            return Ok(notification::handle(request, &body, &options));
+        }
         Route::Health => {
             load(503)?;
             return Ok(api::health());

@@ -104,13 +104,18 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show a stock's state (v2 query_coupon_stock, v3 GET …/stocks/{id}) through the component.
+    /// Show a stock's state (v2 query_coupon_stock, v3 GET …/stocks/{id}) through the component;
+    /// with a subcommand, the v3 stock programme (create, start, pause, restart, stop, list,
+    /// merchants, items, use-flow, refund-flow).
+    #[command(args_conflicts_with_subcommands = true)]
     Stock {
+        #[command(subcommand)]
+        action: Option<super::v3_programme::StockCommand>,
         #[command(flatten)]
         config: ConfigArgs,
         /// The stock id.
         #[arg(long)]
-        stock_id: String,
+        stock_id: Option<String>,
         /// v3: the merchant that created the stock (default: this merchant).
         #[arg(long)]
         stock_creator_mchid: Option<String>,
@@ -134,6 +139,21 @@ pub(crate) enum Command {
         /// Print JSON instead of a summary.
         #[arg(long)]
         json: bool,
+    },
+    /// API v3: a user's coupons (`coupons list`).
+    Coupons {
+        #[command(subcommand)]
+        action: super::v3_programme::CouponsCommand,
+    },
+    /// API v3: where COUPON.USE callbacks go (`callbacks get`, `callbacks set`).
+    Callbacks {
+        #[command(subcommand)]
+        action: super::v3_programme::CallbacksCommand,
+    },
+    /// API v3: verify and decrypt a captured COUPON.USE callback (`notification verify FILE`).
+    Notification {
+        #[command(subcommand)]
+        action: super::v3_programme::NotificationCommand,
     },
     /// API v3: download the WeChat Pay platform certificates, verify and decrypt them, keep
     /// them in platform_cert_dir, and show their serials and validity.

@@ -235,11 +235,23 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
             }
         }
         Command::Stock {
+            action: Some(action),
+            ..
+        } => return v3_programme::stock(runtime, action).await,
+        Command::Coupons { action } => return v3_programme::coupons(runtime, action).await,
+        Command::Callbacks { action } => return v3_programme::callbacks(runtime, action).await,
+        Command::Notification { action } => {
+            return v3_programme::notification(runtime, action).await
+        }
+        Command::Stock {
+            action: None,
             config,
             stock_id,
             stock_creator_mchid,
             json,
         } => {
+            let stock_id = stock_id
+                .ok_or_else(|| core::Error::invalid("stock_id", "required (--stock-id)"))?;
             if config.api()? == Api::V3 {
                 return v3::stock(runtime, &config, stock_id, stock_creator_mchid, json).await;
             }
@@ -348,7 +360,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("our output types serialise")
 }
 
-fn read_stdin() -> Result<Vec<u8>, Failure> {
+pub(crate) fn read_stdin() -> Result<Vec<u8>, Failure> {
     let mut buf = Vec::new();
     std::io::stdin()
         .read_to_end(&mut buf)
@@ -379,3 +391,4 @@ mod outcome;
 #[cfg(test)]
 mod tests;
 mod v3;
+mod v3_programme;

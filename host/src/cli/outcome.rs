@@ -34,6 +34,8 @@ pub(crate) enum Failure {
         error: Box<wxcoupon_core::v3::error::Error>,
         out_request_no: String,
     },
+    /// A callback was not verified, not decrypted or not a `COUPON.USE`.
+    Notification(wxcoupon_core::v3::notification::NotificationError),
     /// The configuration is incomplete or invalid (every problem listed).
     Config(ConfigErrors),
     /// A campaign run ended short of done: what to print on stdout, the reason, the exit code.
@@ -126,6 +128,11 @@ pub async fn run(cli: Cli) -> ExitCode {
                 })
             );
             ExitCode::from(EXIT_OUTCOME_UNKNOWN)
+        }
+        Err(Failure::Notification(e)) => {
+            eprintln!("error: {e}");
+            println!("{}", serde_json::json!({ "error": e }));
+            ExitCode::from(EXIT_REFUSED)
         }
         Err(Failure::Campaign(out, why, code)) => {
             if !out.is_empty() {

@@ -21,12 +21,12 @@ use super::to_json;
 
 /// An open v3 session: the configuration, the session, the merchant in it.
 pub(crate) struct V3Session {
-    config: V3Config,
-    session: Session,
-    merchant: V3Merchant,
+    pub(crate) config: V3Config,
+    pub(crate) session: Session,
+    pub(crate) merchant: V3Merchant,
 }
 
-fn call_options(config: &V3Config) -> wxcoupon::CallOptions {
+pub(crate) fn call_options(config: &V3Config) -> wxcoupon::CallOptions {
     wxcoupon::CallOptions::from_limits(&config.timeouts, config.max_response_bytes)
 }
 
@@ -52,7 +52,7 @@ impl V3Session {
     }
 
     /// Downloads the certificates, holds them, keeps them on disk.
-    async fn refresh(&mut self) -> Result<Vec<PlatformCertificate>, Failure> {
+    pub(crate) async fn refresh(&mut self) -> Result<Vec<PlatformCertificate>, Failure> {
         let options = call_options(&self.config);
         let certificates = self
             .session
@@ -68,11 +68,11 @@ impl V3Session {
         Ok(certificates)
     }
 
-    fn creator(&self, given: Option<String>) -> String {
+    pub(crate) fn creator(&self, given: Option<String>) -> String {
         given.unwrap_or_else(|| self.config.merchant.mchid.clone())
     }
 
-    fn appid(&self) -> Result<String, Failure> {
+    pub(crate) fn appid(&self) -> Result<String, Failure> {
         self.config.appid.clone().ok_or_else(|| {
             Failure::V3(Error::invalid(
                 "WXPAY_APPID / appid",
@@ -83,7 +83,7 @@ impl V3Session {
 }
 
 /// Whether an answer named a certificate the merchant does not hold (a rotation).
-fn rotated(e: &Error) -> bool {
+pub(crate) fn rotated(e: &Error) -> bool {
     matches!(
         e,
         Error::AnswerNotVerified {

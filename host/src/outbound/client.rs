@@ -44,6 +44,8 @@ struct Inner {
     with_certificate: AtomicU64,
     denied: AtomicU64,
     failed: AtomicU64,
+    /// Forwards already delivered, when the configuration asks for it.
+    dedup: Option<super::dedup::Memory>,
 }
 
 impl std::fmt::Debug for OutboundClient {
@@ -111,6 +113,7 @@ impl OutboundClient {
                 with_certificate: AtomicU64::new(0),
                 denied: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
+                dedup: config.forward_dedup.map(super::dedup::Memory::new),
             }),
         })
     }
@@ -161,6 +164,51 @@ impl OutboundClient {
     /// ([`wxcoupon_core::paths::needs_client_certificate`]). The response body is complete (at
     /// most `max_response_bytes`). Errors are the `wasi:http` ones.
     pub async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        use super::dedup::{Admission, DEDUPLICATED, IDEMPOTENCY_KEY};
+        let Some(memory) = &self.inner.dedup else {
+            return self.send_now(request, options).await;
+        };
+        let key = request
+            .headers()
+            .get(IDEMPOTENCY_KEY)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let answered = |status: u16| {
+            let body = Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let mut response = http::Response::new(body);
+            *response.status_mut() =
+                http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+            response
+                .headers_mut()
+                .insert(DEDUPLICATED, http::HeaderValue::from_static("true"));
+            response
+        };
+        match memory.admit(&request.uri().to_string(), key.as_deref()) {
+            Admission::Untracked => self.send_now(request, options).await,
+            Admission::Delivered(status) => {
+                tracing::info!(
+                    path = request.uri().path(),
+                    "forward already delivered: not sent again"
+                );
+                Ok(answered(status))
+            }
+            Admission::InFlight => Ok(answered(409)),
+            Admission::First(key) => {
+                let result = self.send_now(request, options).await;
+                memory.settle(&key, result.as_ref().ok().map(|r| r.status().as_u16()));
+                result
+            }
+        }
+    }
+
+    /// [`OutboundClient::send`] without the forward memory.
+    async fn send_now(
         &self,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,

@@ -37,6 +37,7 @@
 
 mod allow;
 mod client;
+pub mod dedup;
 mod errors;
 mod hooks;
 mod identity;
@@ -128,6 +129,8 @@ pub struct OutboundConfig {
     pub timeouts: Timeouts,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
+    /// Forwards delivered once ([`dedup`]): the gateway's notification forwards.
+    pub forward_dedup: Option<dedup::ForwardDedup>,
 }
 
 impl Default for OutboundConfig {
@@ -140,6 +143,7 @@ impl Default for OutboundConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             timeouts: Timeouts::default(),
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            forward_dedup: None,
         }
     }
 }
@@ -160,6 +164,7 @@ impl fmt::Debug for OutboundConfig {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("timeouts", &self.timeouts)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("forward_dedup", &self.forward_dedup)
             .finish()
     }
 }
