@@ -168,7 +168,7 @@ pub(crate) enum Command {
     /// request, outbound calls through the mutual-TLS client, until SIGINT/SIGTERM.
     ///
     /// Routes: POST /v1/coupons, GET /v1/stocks/{id}, GET /v1/coupons/{id}?openid=&stock_id=,
-    /// GET /healthz. Access log lines go to stderr (no secrets, no query strings).
+    /// POST /v1/notifications/wechatpay (with --notify-forward-url), GET /healthz. Access log lines go to stderr (no secrets, no query strings).
     Serve {
         #[command(flatten)]
         config: ConfigArgs,
@@ -195,6 +195,11 @@ pub(crate) enum Command {
         /// first-byte + between-bytes timeouts.
         #[arg(long, default_value_t = 30_000)]
         request_timeout_ms: u64,
+        /// Serve POST /v1/notifications/wechatpay: verified COUPON.USE events go here as JSON
+        /// (each once; needs the v3 settings: APIv3 key, public key or platform certificates)
+        /// [WXPAY_NOTIFY_FORWARD_URL].
+        #[arg(long, env = "WXPAY_NOTIFY_FORWARD_URL")]
+        notify_forward_url: Option<String>,
     },
     /// Run the egress proxy: plain HTTP on loopback → WeChat Pay with the merchant's client
     /// certificate, for hosts whose wasi:http cannot present one (Spin, wasmtime serve, jco

@@ -43,9 +43,14 @@ async fn execute(command: Command) -> Result<String, Failure> {
             caller_tokens,
             host_names,
             request_timeout_ms,
+            notify_forward_url,
         } => {
             let host = config.load()?;
             let mut serve = wxcoupon::serve::ServeConfig::from_host_config(&host, listen)?;
+            if let Some(forward) = &notify_forward_url {
+                let v3 = config.load_v3()?;
+                serve = serve.with_notifications(&host, &v3.merchant, forward)?;
+            }
             serve.max_concurrency = max_concurrency;
             serve.callers =
                 wxcoupon_api::CallerTokens::parse(&caller_tokens.join(",")).map_err(|rule| {
