@@ -235,23 +235,23 @@ impl ServeConfig {
 impl ServeConfig {
     /// Turns on the notification route (`POST /v1/notifications/wechatpay`): the v3 merchant's
     /// variables added to the component's environment ([`ServeConfig::notification_env`]), and
-    /// the outbound client rebuilt from `host` with `forward_url` allowed and its forwards
+    /// the outbound client rebuilt from `outbound` (the host configuration's) with `forward_url` allowed and its forwards
     /// delivered once ([`crate::outbound::dedup`]).
     pub fn with_notifications(
         mut self,
-        host: &HostConfig,
+        mut outbound: crate::outbound::OutboundConfig,
         v3: &wxcoupon_core::v3::merchant::MerchantSettings,
         forward_url: &str,
     ) -> HostResult<Self> {
-        let mut outbound = host.outbound();
         // The forward's origin, reached without the client certificate.
         let origin = match forward_url.split_once("://") {
             Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
             None => forward_url.to_string(),
         };
-        outbound.allow = outbound.allow.with_host(&origin).map_err(|e| {
-            crate::error::HostError::Setting(format!("notify_forward_url: {e}"))
-        })?;
+        outbound.allow = outbound
+            .allow
+            .with_host(&origin)
+            .map_err(|e| crate::error::HostError::Setting(format!("notify_forward_url: {e}")))?;
         outbound.forward_dedup = Some(crate::outbound::dedup::ForwardDedup::new(forward_url));
         let client = OutboundClient::new(outbound)?;
         self.hooks = Arc::new(move || Box::new(client.hooks()));
@@ -260,8 +260,8 @@ impl ServeConfig {
         Ok(self)
     }
 
-    /// The notification route's variables (`wxcoupon_core::settings::NOTIFICATION_SETTINGS`):
-    /// the v3 identity, the APIv3 key, every key callbacks are verified with (as PEM text: the
+    /// The notification route's variables (`wxcoupon_core::settings::NOTIFICATION_SETTINGS`
+    /// and the mchid): the v3 identity, the APIv3 key, every key callbacks are verified with (as PEM text: the
     /// component reads no files), and the forward URL. The private key is not among them: the
     /// route signs nothing.
     pub fn notification_env(
@@ -271,12 +271,12 @@ impl ServeConfig {
         use wxcoupon_core::settings as s;
         let var = |setting: &s::Setting| setting.variable.expect("a gateway setting").to_string();
         let mut env = vec![
+            (var(&s::MCH_ID), v3.mchid.clone()),
             (var(&s::MERCHANT_SERIAL_NO), v3.merchant_serial_no.clone()),
             (var(&s::APIV3_KEY), v3.apiv3_key.clone()),
             (var(&s::NOTIFY_FORWARD_URL), forward_url.to_string()),
         ];
-        if let (Some(id), Some(pem)) = (&v3.wechatpay_public_key_id, &v3.wechatpay_public_key_pem)
-        {
+        if let (Some(id), Some(pem)) = (&v3.wechatpay_public_key_id, &v3.wechatpay_public_key_pem) {
             env.push((var(&s::WECHATPAY_PUBLIC_KEY_ID), id.clone()));
             env.push((var(&s::WECHATPAY_PUBLIC_KEY), pem.clone()));
         }

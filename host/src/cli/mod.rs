@@ -49,7 +49,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             let mut serve = wxcoupon::serve::ServeConfig::from_host_config(&host, listen)?;
             if let Some(forward) = &notify_forward_url {
                 let v3 = config.load_v3()?;
-                serve = serve.with_notifications(&host, &v3.merchant, forward)?;
+                serve = serve.with_notifications(host.outbound(), &v3.merchant, forward)?;
             }
             serve.max_concurrency = max_concurrency;
             serve.callers =
