@@ -105,7 +105,10 @@ fn change(change: StockChange) -> ChangeStock {
     }
 }
 
-fn request_of<C: Call>(call: &C) -> (Method, String, String) {
+/// A request as (method, canonical URL, body).
+type Sent = (Method, String, String);
+
+fn request_of<C: Call>(call: &C) -> Sent {
     let r = call.request_at(NOW).unwrap();
     (r.method, r.url, r.body)
 }
@@ -115,7 +118,7 @@ fn every_endpoint_sends_its_documented_request() {
     use Method::{Get, Post};
     let f = "/v3/marketing/favor";
     let openid = "o4GgauInH_RCEdvrrNGrntXDuXXX";
-    let cases: Vec<((Method, String, String), (Method, String, &str))> = vec![
+    let cases: Vec<(Sent, (Method, String, &str))> = vec![
         (
             request_of(&create()),
             (Post, format!("{f}/coupon-stocks"), "{\"stock_name\":\"冬季满减\",\"belong_merchant\":\"8956000\",\"available_begin_time\":\"2025-12-03T00:00:00+08:00\",\"available_end_time\":\"2026-01-31T23:59:59+08:00\",\"stock_use_rule\":{\"max_coupons\":100,\"max_amount\":5000,\"max_coupons_per_user\":1,\"natural_person_limit\":false,\"prevent_api_abuse\":false},\"coupon_use_rule\":{\"fixed_normal_coupon\":{\"coupon_amount\":50,\"transaction_minimum\":100},\"available_merchants\":[\"8956000\"]},\"no_cash\":false,\"stock_type\":\"NORMAL\",\"out_request_no\":\"create-20251202-1\"}"),

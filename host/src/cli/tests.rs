@@ -76,9 +76,14 @@ const SECRET_FLAGS: [&str; 6] = [
 ];
 
 fn with_secrets(args: &[&'static str]) -> Vec<&'static str> {
-    let mut all = vec![args[0]];
+    with_secrets_after(1, args)
+}
+
+/// The secret flags after the first `words` words (a subcommand's own flags follow it).
+fn with_secrets_after(words: usize, args: &[&'static str]) -> Vec<&'static str> {
+    let mut all = args[..words].to_vec();
     all.extend(SECRET_FLAGS);
-    all.extend(&args[1..]);
+    all.extend(&args[words..]);
     all
 }
 
@@ -119,6 +124,11 @@ fn no_argument_struct_shows_a_secret() {
             "1757",
         ]),
         with_secrets(&["serve"]),
+        with_secrets_after(2, &["stock", "start", "--stock-id", "1757"]),
+        with_secrets_after(2, &["stock", "list"]),
+        with_secrets_after(2, &["coupons", "list", "--openid", "o"]),
+        with_secrets_after(2, &["callbacks", "get"]),
+        with_secrets_after(2, &["notification", "verify", "captured.json"]),
         with_secrets(&["certificates"]),
         vec![
             "egress",
@@ -142,10 +152,21 @@ fn no_argument_struct_shows_a_secret() {
             Command::Build { config, .. }
             | Command::Parse { config, .. }
             | Command::Send { config, .. }
-            | Command::Stock { config, .. }
+            | Command::Stock {
+                action: None,
+                config,
+                ..
+            }
             | Command::Coupon { config, .. }
             | Command::Certificates { config, .. }
             | Command::Serve { config, .. } => check_config(config),
+            Command::Coupons { action } => check_config(action.config()),
+            Command::Callbacks { action } => check_config(action.config()),
+            Command::Notification { action } => check_config(action.config()),
+            Command::Stock {
+                action: Some(action),
+                ..
+            } => check_config(action.config()),
             Command::Egress { identity, .. } => check_identity(identity),
             Command::Campaign { action } => match action {
                 super::campaign::CampaignCommand::Run { config, .. } => check_config(config),

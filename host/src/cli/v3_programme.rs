@@ -290,6 +290,51 @@ pub(crate) enum NotificationCommand {
     },
 }
 
+#[cfg(test)]
+impl StockCommand {
+    /// The settings the subcommand runs with (the secrets test reads them).
+    pub(crate) fn config(&self) -> &ConfigArgs {
+        match self {
+            StockCommand::Create(a) => &a.config,
+            StockCommand::Start(a)
+            | StockCommand::Pause(a)
+            | StockCommand::Restart(a)
+            | StockCommand::Stop(a) => &a.config,
+            StockCommand::List { config, .. } => config,
+            StockCommand::Merchants(a) | StockCommand::Items(a) => &a.config,
+            StockCommand::UseFlow(a) | StockCommand::RefundFlow(a) => &a.config,
+        }
+    }
+}
+
+#[cfg(test)]
+impl CouponsCommand {
+    /// The settings the subcommand runs with (the secrets test reads them).
+    pub(crate) fn config(&self) -> &ConfigArgs {
+        let CouponsCommand::List { config, .. } = self;
+        config
+    }
+}
+
+#[cfg(test)]
+impl CallbacksCommand {
+    /// The settings the subcommand runs with (the secrets test reads them).
+    pub(crate) fn config(&self) -> &ConfigArgs {
+        match self {
+            CallbacksCommand::Get { config, .. } | CallbacksCommand::Set { config, .. } => config,
+        }
+    }
+}
+
+#[cfg(test)]
+impl NotificationCommand {
+    /// The settings the subcommand runs with (the secrets test reads them).
+    pub(crate) fn config(&self) -> &ConfigArgs {
+        let NotificationCommand::Verify { config, .. } = self;
+        config
+    }
+}
+
 /// Runs a call once, and again after a certificate refresh when its answer named a
 /// certificate not held.
 macro_rules! call {
