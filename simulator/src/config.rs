@@ -81,6 +81,50 @@ pub struct SimulatorConfig {
     /// APIv3 key and WeChat Pay's keys (TOML table `[v3]`). The v3 merchant is this merchant:
     /// v3 `mchid` = `mch_id`, and its appid is `appid`.
     pub v3: V3Config,
+    /// Where `COUPON.USE` callbacks really go: a base URL (`http://127.0.0.1:PORT`) that
+    /// replaces the registered notify URL's scheme and host, its path and query kept. WeChat
+    /// calls only `https://` URLs (and the core refuses to register any other), so a test
+    /// receiving on plain-HTTP loopback sets this. `None`: deliver to the registered URL.
+    pub notify_via: Option<String>,
+    /// The CA (PEM) a delivery to an `https://` notify URL trusts (without `notify_via`);
+    /// `None`: such deliveries fail as transport errors (and are retried).
+    pub notify_ca_pem: Option<String>,
+    /// The delays between a callback's attempts, milliseconds: after a non-2xx answer or a
+    /// transport error the event is delivered again, with the same id, after the next delay;
+    /// when they are used up the event is given up. Default: WeChat's 15s, 15s, 30s, 3m, 10m,
+    /// 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h.
+    pub notify_retry_delays_ms: Vec<u64>,
+    /// How long a callback receiver may take to answer, milliseconds (WeChat: 5 s); longer
+    /// counts as a transport error.
+    pub notify_timeout_ms: u64,
+    /// Which key signs callbacks.
+    pub callback_key: CallbackKey,
+    /// How long a flow file's `url` stays valid, milliseconds (WeChat: 30 s).
+    pub flow_url_valid_ms: u64,
+    /// Refuse flow downloads before 10:00 (Beijing) the day after the stock's
+    /// `available_end_time`, as WeChat documents. Off by default, so tests get files at once.
+    pub flow_after_stock_end: bool,
+}
+
+/// WeChat's callback retry schedule, milliseconds.
+pub const WECHAT_RETRY_DELAYS_MS: [u64; 15] = [
+    15_000, 15_000, 30_000, 180_000, 600_000, 1_200_000, 1_800_000, 1_800_000, 1_800_000,
+    3_600_000, 10_800_000, 10_800_000, 10_800_000, 21_600_000, 21_600_000,
+];
+
+/// Which key signs a `COUPON.USE` callback.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackKey {
+    /// The platform key under the WeChat Pay public key id.
+    #[default]
+    PublicKey,
+    /// The current platform certificate, under its serial.
+    Certificate,
+    /// A merchant migrating to the public key: attempts alternate, the public key first, then
+    /// the current certificate (WeChat switches callbacks over gradually, so a verifier must
+    /// hold both).
+    Migration,
 }
 
 impl Default for SimulatorConfig {
@@ -99,6 +143,13 @@ impl Default for SimulatorConfig {
             faults: Faults::default(),
             send_coupon_per_second: None,
             v3: V3Config::default(),
+            notify_via: None,
+            notify_ca_pem: None,
+            notify_retry_delays_ms: WECHAT_RETRY_DELAYS_MS.to_vec(),
+            notify_timeout_ms: 5_000,
+            callback_key: CallbackKey::default(),
+            flow_url_valid_ms: 30_000,
+            flow_after_stock_end: false,
         }
     }
 }
@@ -119,6 +170,13 @@ impl fmt::Debug for SimulatorConfig {
             .field("faults", &self.faults)
             .field("send_coupon_per_second", &self.send_coupon_per_second)
             .field("v3", &self.v3)
+            .field("notify_via", &self.notify_via)
+            .field("notify_ca_pem", &self.notify_ca_pem.as_ref().map(|_| "<set>"))
+            .field("notify_retry_delays_ms", &self.notify_retry_delays_ms)
+            .field("notify_timeout_ms", &self.notify_timeout_ms)
+            .field("callback_key", &self.callback_key)
+            .field("flow_url_valid_ms", &self.flow_url_valid_ms)
+            .field("flow_after_stock_end", &self.flow_after_stock_end)
             .finish()
     }
 }
@@ -157,6 +215,21 @@ impl SimulatorConfig {
         }
         self.faults.validate()?;
         self.v3.validate()?;
+        if let Some(via) = &self.notify_via {
+            let rest = via
+                .strip_prefix("http://")
+                .or_else(|| via.strip_prefix("https://"))
+                .unwrap_or("");
+            if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+                bail!("notify_via must be a base URL without a path (http://127.0.0.1:PORT)");
+            }
+        }
+        if self.notify_retry_delays_ms.len() > 100 {
+            bail!("notify_retry_delays_ms lists at most 100 delays");
+        }
+        if self.notify_timeout_ms == 0 {
+            bail!("notify_timeout_ms must be at least 1");
+        }
         Ok(())
     }
 }
@@ -328,6 +401,10 @@ pub struct StockSeed {
     pub end_time: i64,
     /// Creation time.
     pub create_time: i64,
+    /// The merchant that created it, when not the simulator's merchant (a partner's stock):
+    /// API v3 then refuses the simulator's merchant its flow files and life-cycle changes
+    /// (403 `NO_AUTH`).
+    pub stock_creator_mchid: Option<String>,
 }
 
 impl Default for StockSeed {
@@ -343,6 +420,7 @@ impl Default for StockSeed {
             begin_time: DEFAULT_BEGIN_TIME,
             end_time: DEFAULT_END_TIME,
             create_time: DEFAULT_CREATE_TIME,
+            stock_creator_mchid: None,
         }
     }
 }

@@ -5,8 +5,10 @@
 //!
 //! - **v2** (`send_coupon`, `query_coupon_stock`, `querycouponsinfo`, and the sandbox's
 //!   `getsignkey`): XML, MD5/HMAC-SHA256 signatures, mutual TLS for `send_coupon`;
-//! - **v3** (`POST /v3/marketing/favor/users/{openid}/coupons`, `GET …/stocks/{stock_id}`,
-//!   `GET …/users/{openid}/coupons/{coupon_id}`, `GET /v3/certificates`): JSON, requests
+//! - **v3** (every cash-coupon endpoint of `/v3/marketing/favor` — create, start, pause,
+//!   restart, stop and list stocks, their merchants, items and flow files, issue, query and list
+//!   coupons, the callback setting — and `GET /v3/certificates`; `COUPON.USE` callbacks
+//!   delivered with WeChat's retries when a coupon is used): JSON, requests
 //!   authenticated with the merchant API certificate, every answer signed with WeChat Pay's
 //!   platform key (under the public key id or a platform certificate serial), certificates
 //!   encrypted with the APIv3 key, rotation on demand.
@@ -23,7 +25,7 @@
 //! | [`routes`] | the path table: [`Endpoint`] (v2 and v3), production vs sandbox ([`Environment`]) |
 //! | [`state`] | stocks, issued coupons, the business rules and both APIs' replay policies |
 //! | `handlers` (private) | v2 request checks and answers in WeChat's shape |
-//! | [`v3`] | API v3: authentication, answer signing, platform keys and rotation, the four endpoints |
+//! | [`v3`] | API v3: authentication, answer signing, platform keys and rotation, every cash-coupon endpoint, flow files, `COUPON.USE` callbacks with retries |
 //! | [`faults`] | [`Faults`]: latency, HTTP status, reset, truncation, wrong sign, forced err_code, and v3's missing signature, unknown serial, shifted timestamp, tampered body |
 //! | [`server`] | listeners, TLS, HTTP/1.1 keep-alive, counters, shutdown: [`RunningSimulator`] |
 //!
@@ -64,8 +66,11 @@ pub mod server;
 pub mod state;
 pub mod v3;
 
-pub use config::{AnswerKey, SimulatorConfig, StockSeed, V3Config};
+pub use config::{AnswerKey, CallbackKey, SimulatorConfig, StockSeed, V3Config};
 pub use faults::Faults;
 pub use routes::{Endpoint, Environment};
 pub use server::{CertFile, RunningSimulator, Simulator};
-pub use state::{ApiVersion, IssuedCoupon, StockSnapshot};
+pub use state::{
+    ApiVersion, ConsumeRecord, CouponUse, IssuedCoupon, StockSnapshot, UseError, V3StockInfo,
+};
+pub use v3::DeliveryRecord;

@@ -29,6 +29,32 @@ pub enum Endpoint {
     V3QueryCoupon,
     /// API v3 `GET /v3/certificates`.
     V3Certificates,
+    /// API v3 `POST /v3/marketing/favor/coupon-stocks`.
+    V3CreateStock,
+    /// API v3 `POST /v3/marketing/favor/stocks/{stock_id}/start`.
+    V3StartStock,
+    /// API v3 `POST /v3/marketing/favor/stocks/{stock_id}/pause`.
+    V3PauseStock,
+    /// API v3 `POST /v3/marketing/favor/stocks/{stock_id}/restart`.
+    V3RestartStock,
+    /// API v3 `POST /v3/marketing/favor/stocks/{stock_id}/stop`.
+    V3StopStock,
+    /// API v3 `GET /v3/marketing/favor/stocks`.
+    V3ListStocks,
+    /// API v3 `GET /v3/marketing/favor/stocks/{stock_id}/merchants`.
+    V3StockMerchants,
+    /// API v3 `GET /v3/marketing/favor/stocks/{stock_id}/items`.
+    V3StockItems,
+    /// API v3 `GET /v3/marketing/favor/stocks/{stock_id}/use-flow`.
+    V3UseFlow,
+    /// API v3 `GET /v3/marketing/favor/stocks/{stock_id}/refund-flow`.
+    V3RefundFlow,
+    /// API v3 `GET /v3/marketing/favor/users/{openid}/coupons`.
+    V3ListUserCoupons,
+    /// API v3 `POST /v3/marketing/favor/callbacks`.
+    V3SetCallback,
+    /// API v3 `GET /v3/marketing/favor/callbacks`.
+    V3GetCallback,
 }
 
 impl Endpoint {
@@ -38,22 +64,18 @@ impl Endpoint {
             Endpoint::SendCoupon => Some(Api::SendCoupon),
             Endpoint::QueryCouponStock => Some(Api::QueryCouponStock),
             Endpoint::QueryCouponsInfo => Some(Api::QueryCouponsInfo),
-            Endpoint::Getsignkey
-            | Endpoint::V3IssueCoupon
-            | Endpoint::V3QueryStock
-            | Endpoint::V3QueryCoupon
-            | Endpoint::V3Certificates => None,
+            _ => None,
         }
     }
 
     /// Whether this is an API v3 endpoint.
     pub fn is_v3(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Endpoint::V3IssueCoupon
-                | Endpoint::V3QueryStock
-                | Endpoint::V3QueryCoupon
-                | Endpoint::V3Certificates
+            Endpoint::SendCoupon
+                | Endpoint::QueryCouponStock
+                | Endpoint::QueryCouponsInfo
+                | Endpoint::Getsignkey
         )
     }
 
@@ -65,6 +87,19 @@ impl Endpoint {
             Endpoint::V3QueryStock => "v3_query_stock",
             Endpoint::V3QueryCoupon => "v3_query_coupon",
             Endpoint::V3Certificates => "v3_certificates",
+            Endpoint::V3CreateStock => "v3_create_stock",
+            Endpoint::V3StartStock => "v3_start_stock",
+            Endpoint::V3PauseStock => "v3_pause_stock",
+            Endpoint::V3RestartStock => "v3_restart_stock",
+            Endpoint::V3StopStock => "v3_stop_stock",
+            Endpoint::V3ListStocks => "v3_list_stocks",
+            Endpoint::V3StockMerchants => "v3_stock_merchants",
+            Endpoint::V3StockItems => "v3_stock_items",
+            Endpoint::V3UseFlow => "v3_use_flow",
+            Endpoint::V3RefundFlow => "v3_refund_flow",
+            Endpoint::V3ListUserCoupons => "v3_list_user_coupons",
+            Endpoint::V3SetCallback => "v3_set_callback",
+            Endpoint::V3GetCallback => "v3_get_callback",
             Endpoint::SendCoupon => Api::SendCoupon.name(),
             Endpoint::QueryCouponStock => Api::QueryCouponStock.name(),
             Endpoint::QueryCouponsInfo => Api::QueryCouponsInfo.name(),
@@ -113,6 +148,31 @@ pub fn route(path: &str) -> Option<Route> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_v3_name_reads_back_from_toml() {
+        for endpoint in [
+            Endpoint::V3CreateStock,
+            Endpoint::V3StartStock,
+            Endpoint::V3PauseStock,
+            Endpoint::V3RestartStock,
+            Endpoint::V3StopStock,
+            Endpoint::V3ListStocks,
+            Endpoint::V3StockMerchants,
+            Endpoint::V3StockItems,
+            Endpoint::V3UseFlow,
+            Endpoint::V3RefundFlow,
+            Endpoint::V3ListUserCoupons,
+            Endpoint::V3SetCallback,
+            Endpoint::V3GetCallback,
+        ] {
+            let read: Endpoint =
+                serde_json::from_value(serde_json::Value::String(endpoint.name().into())).unwrap();
+            assert_eq!(read, endpoint);
+            assert!(endpoint.is_v3());
+            assert_eq!(endpoint.api(), None);
+        }
+    }
 
     #[test]
     fn paths() {

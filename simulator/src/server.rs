@@ -40,12 +40,14 @@ use crate::config::SimulatorConfig;
 use crate::faults::{FaultSwitch, Faults};
 use crate::handlers::{self, Context as HandlerContext, Incoming as HandlerIncoming, Keys};
 use crate::routes::{route, Environment};
-use crate::state::{IssuedCoupon, State, StockSnapshot};
+use crate::state::{CouponUse, IssuedCoupon, State, StockSnapshot, UseError};
 use crate::v3::auth::{sign_answer, MerchantIdentity};
+use crate::v3::flows::FlowStore;
 use crate::v3::keys::PlatformKeys;
+use crate::v3::notify::{DeliveryRecord, Notifier};
 use crate::v3::{
-    self, fixtures, MERCHANT_CERT_FILE, MERCHANT_KEY_FILE, PLATFORM_CERT_FILE,
-    WECHATPAY_PUBLIC_KEY_FILE,
+    self, fixtures, FLOWS_PATH, MERCHANT_CERT_FILE, MERCHANT_KEY_FILE, PLATFORM_CERT_FILE,
+    USE_COUPON_PATH, WECHATPAY_PUBLIC_KEY_FILE,
 };
 
 /// Largest request body read; anything longer is answered as unreadable XML.
@@ -70,7 +72,11 @@ const JSON_CONTENT_TYPE: &str = "application/json";
 struct V3Shared {
     merchant: MerchantIdentity,
     apiv3_key: ApiV3Key,
-    keys: Mutex<PlatformKeys>,
+    keys: Arc<Mutex<PlatformKeys>>,
+    /// The flow files handed out.
+    flows: Mutex<FlowStore>,
+    /// Callback delivery.
+    notifier: Arc<Notifier>,
 }
 
 /// Everything the connections share.
@@ -80,6 +86,10 @@ struct Shared {
     v3: V3Shared,
     state: Mutex<State>,
     faults: FaultSwitch,
+    /// `https://127.0.0.1:PORT`.
+    https_base: String,
+    /// `http://127.0.0.1:PORT`, with a plain listener.
+    http_base: Option<String>,
     handshakes: AtomicU64,
     connections: AtomicU64,
     requests: AtomicU64,
@@ -101,11 +111,19 @@ impl Simulator {
             sandbox: ApiKey::new(config.sandbox_key.clone())
                 .map_err(|e| anyhow::anyhow!("sandbox_key: {e}"))?,
         };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let platform_keys = Arc::new(Mutex::new(PlatformKeys::new(&config.v3)?));
         let v3 = V3Shared {
             merchant: MerchantIdentity::new(&config.mch_id, &config.v3.merchant_certificate_pem)?,
             apiv3_key: ApiV3Key::new(&config.v3.apiv3_key)
                 .map_err(|rule| anyhow::anyhow!("v3.apiv3_key {rule}"))?,
-            keys: Mutex::new(PlatformKeys::new(&config.v3)?),
+            notifier: Arc::new(Notifier::new(
+                &config,
+                platform_keys.clone(),
+                shutdown_rx.clone(),
+            )?),
+            keys: platform_keys,
+            flows: Mutex::new(FlowStore::default()),
         };
         let certs = CertBundle::generate(&config.mch_id)?;
         if let Some(dir) = &config.cert_dir {
@@ -154,6 +172,8 @@ impl Simulator {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(&config.stocks)),
             faults: FaultSwitch::new(config.faults.clone()),
+            https_base: format!("https://{}", reachable(https_addr)),
+            http_base: http_addr.map(|a| format!("http://{}", reachable(a))),
             keys,
             v3,
             config,
@@ -161,7 +181,6 @@ impl Simulator {
             connections: AtomicU64::new(0),
             requests: AtomicU64::new(0),
         });
-        let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(accept_loop(
             https,
             Some(acceptor),
@@ -348,7 +367,9 @@ impl RunningSimulator {
     /// Settings for a v3 [`wxcoupon_core::v3::merchant::Merchant`] talking to this simulator:
     /// its mchid, the merchant certificate's serial, the APIv3 key, the fixture merchant private
     /// key (TEST ONLY; it matches the default `v3.merchant_certificate_pem` only), the WeChat
-    /// Pay public key and id, no platform certificate, and the HTTPS base URL.
+    /// Pay public key and id, the platform certificates listed now (callbacks may come under
+    /// either key: see [`crate::CallbackKey`]), and the HTTPS base URL. Requests from it name the
+    /// public key, so answers stay signed under the public key id.
     pub fn v3_merchant_settings(&self) -> MerchantSettings {
         let config = &self.shared.config;
         MerchantSettings {
@@ -358,7 +379,7 @@ impl RunningSimulator {
             private_key_pem: Some(fixtures::MERCHANT_KEY_PEM.to_string()),
             wechatpay_public_key_id: Some(config.v3.public_key_id.clone()),
             wechatpay_public_key_pem: Some(self.v3_public_key_pem()),
-            platform_certificates: Vec::new(),
+            platform_certificates: self.platform_certificate_pems(),
             base_url: Some(self.https_base_url()),
         }
     }
@@ -431,13 +452,59 @@ impl RunningSimulator {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Uses a production coupon (issued by either API) as a payment would: marks it `USED`
+    /// with `consume_information` (v3 queries and lists show it), adds its row to the stock's
+    /// use flow, and — when the stock creator's callback is set with its switch on — starts
+    /// delivering a `COUPON.USE` callback in the background (see [`crate::v3::notify`]).
+    /// Returns the event id (also when no callback is set: then nothing is delivered).
+    ///
+    /// Errors: an unknown coupon, one used already, an order below the stock's minimum
+    /// ([`UseError`]).
+    pub fn use_coupon(&self, coupon_id: &str, usage: CouponUse) -> anyhow::Result<String> {
+        Ok(self.shared.use_coupon(coupon_id, usage)?)
+    }
+
+    /// Every callback delivery attempt so far, in the order they ended.
+    pub fn notifications(&self) -> Vec<DeliveryRecord> {
+        self.shared.v3.notifier.records()
+    }
+
+    /// Waits up to `timeout` for the event's last attempt — delivered (2xx) or given up after
+    /// the retry schedule — and returns it.
+    pub async fn wait_delivered(
+        &self,
+        event_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<DeliveryRecord> {
+        self.shared.v3.notifier.wait(event_id, timeout).await
+    }
+
+    /// POSTs a signature probe (`Wechatpay-Signature: WECHATPAY/SIGNTEST/…`) to the merchant's
+    /// notify URL (through `notify_via`), once, and returns the receiver's status. Errors: no
+    /// notify URL set, or no answer.
+    pub async fn send_probe(&self) -> anyhow::Result<u16> {
+        let shared = &self.shared;
+        let setting = self
+            .lock_state()
+            .callback(&shared.config.mch_id)
+            .ok_or_else(|| anyhow::anyhow!("no notify URL is set for {}", shared.config.mch_id))?;
+        let url = shared
+            .v3
+            .notifier
+            .target(&setting.notify_url)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        shared.v3.notifier.probe(&url, &shared.v3.apiv3_key).await
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to 5 seconds), closes idle
-    /// keep-alive connections, and returns when everything has stopped.
+    /// keep-alive connections, stops callback deliveries, and returns when everything has
+    /// stopped.
     pub async fn shutdown(mut self) {
         self.shutdown.send_replace(true);
         for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
+        self.shared.v3.notifier.finish(SHUTDOWN_GRACE).await;
         info!("wxcoupon simulator stopped");
     }
 }
@@ -448,6 +515,52 @@ impl Drop for RunningSimulator {
         for task in &self.tasks {
             task.abort();
         }
+        self.shared.v3.notifier.abort();
+    }
+}
+
+impl Shared {
+    /// See [`RunningSimulator::use_coupon`].
+    fn use_coupon(&self, coupon_id: &str, usage: CouponUse) -> Result<String, UseError> {
+        let now = unix_now();
+        let mchid = &self.config.mch_id;
+        let (coupon, stock, used, callback) = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let (coupon, stock, used) = state.use_coupon(
+                coupon_id,
+                usage,
+                mchid,
+                || {
+                    let n: u64 = coupon_id.parse().unwrap_or(0);
+                    format!("4200000000{n:018}")
+                },
+                now,
+            )?;
+            let creator = stock.seed.stock_creator_mchid.as_deref().unwrap_or(mchid);
+            let callback = state.callback(creator);
+            (coupon, stock, used, callback)
+        };
+        let event_id = v3::notify::event_id();
+        let answer = v3::handlers::coupon_answer(mchid, &coupon, &stock, Some(&used));
+        info!(coupon_id, event_id = %event_id, "coupon used");
+        match callback {
+            Some(setting) if setting.enabled => {
+                match self.v3.notifier.target(&setting.notify_url) {
+                    Ok(url) => {
+                        let body = v3::notify::coupon_use_body(
+                            &self.v3.apiv3_key,
+                            &event_id,
+                            &answer,
+                            now,
+                        );
+                        self.v3.notifier.deliver(event_id.clone(), url, body);
+                    }
+                    Err(e) => warn!(error = %e, "the notify URL cannot be called"),
+                }
+            }
+            _ => debug!(coupon_id, "no callback set (or switched off): nothing delivered"),
+        }
+        Ok(event_id)
     }
 }
 
@@ -710,6 +823,9 @@ async fn respond(
     control: Arc<ConnControl>,
 ) -> Response<SimBody> {
     shared.requests.fetch_add(1, Ordering::Relaxed);
+    if req.uri().path().starts_with("/v3/simulator/") {
+        return respond_simulator(req, shared, info).await;
+    }
     if req.uri().path().starts_with("/v3/") {
         return respond_v3(req, shared, info, control).await;
     }
@@ -847,7 +963,7 @@ async fn respond_v3(
     let send = |reply: v3::handlers::Reply, fault: Option<&Faults>| {
         v3_response(&shared, requested_serial.as_deref(), reply, fault, &control)
     };
-    let Some(route) = v3::handlers::route(path) else {
+    let Some(route) = v3::handlers::route(path, parts.method.as_str()) else {
         info!(peer = %info.peer, method = %parts.method, path, "v3 404 unknown path");
         return send(v3::handlers::unknown_path(), None);
     };
@@ -857,7 +973,7 @@ async fn respond_v3(
         let mut response = send(v3::handlers::wrong_method(), None);
         response.headers_mut().insert(
             header::ALLOW,
-            header::HeaderValue::from_static(route.method),
+            header::HeaderValue::from_static(route.allow),
         );
         return response;
     }
@@ -902,6 +1018,11 @@ async fn respond_v3(
                 apiv3_key: &shared.v3.apiv3_key,
                 keys: &shared.v3.keys,
                 state: &shared.state,
+                flows: &shared.v3.flows,
+                base_url: match (&shared.http_base, info.tls) {
+                    (Some(http), false) => http,
+                    _ => &shared.https_base,
+                },
             };
             let query = parts.uri.query();
             let authorization = header(header::AUTHORIZATION.as_str());
@@ -945,13 +1066,20 @@ fn v3_response(
     fault: Option<&Faults>,
     control: &Arc<ConnControl>,
 ) -> Response<SimBody> {
-    let signed = sign_answer(
-        &shared.v3.keys,
-        requested_serial,
-        reply.body,
-        unix_now(),
-        fault,
-    );
+    let signed = if reply.signed {
+        sign_answer(
+            &shared.v3.keys,
+            requested_serial,
+            reply.body,
+            unix_now(),
+            fault,
+        )
+    } else {
+        v3::auth::SignedAnswer {
+            headers: Vec::new(),
+            body: reply.body,
+        }
+    };
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = Bytes::from(signed.body);
     let truncate = fault.is_some_and(|f| f.truncated_body) && body.len() >= 2;
@@ -984,6 +1112,113 @@ fn v3_response(
         }
     }
     response
+}
+
+/// A JSON answer of a simulator-only route (never signed).
+fn json_answer(status: StatusCode, body: String) -> Response<SimBody> {
+    simple(status, JSON_CONTENT_TYPE, body)
+}
+
+fn v3_error(status: StatusCode, code: &str, message: &str) -> Response<SimBody> {
+    json_answer(
+        status,
+        serde_json::json!({ "code": code, "message": message }).to_string(),
+    )
+}
+
+/// The simulator-only routes (see [`crate::v3`]): flow files and using a coupon.
+async fn respond_simulator(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    info: ConnInfo,
+) -> Response<SimBody> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let wrong_method = |allow: &'static str| {
+        let mut response = v3_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "INVALID_REQUEST",
+            "不支持的请求方法",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    };
+    if let Some(token) = path
+        .strip_prefix(FLOWS_PATH)
+        .and_then(|t| t.strip_prefix('/'))
+    {
+        if parts.method != Method::GET {
+            return wrong_method("GET");
+        }
+        let file = shared
+            .v3
+            .flows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token);
+        info!(peer = %info.peer, found = file.is_some(), "flow file");
+        return match file {
+            Some(file) => simple(StatusCode::OK, "text/csv; charset=utf-8", file),
+            None => json_answer(StatusCode::NOT_FOUND, v3::flows::missing_file_body()),
+        };
+    }
+    let coupon_id = path
+        .strip_prefix(USE_COUPON_PATH)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_suffix("/use"))
+        .filter(|id| !id.is_empty() && !id.contains('/'));
+    let Some(coupon_id) = coupon_id else {
+        return v3_error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            "请求的接口不存在",
+        );
+    };
+    if parts.method != Method::POST {
+        return wrong_method("POST");
+    }
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return v3_error(StatusCode::BAD_REQUEST, "PARAM_ERROR", "请求体无法读取");
+        }
+    };
+    let usage: CouponUse = if body.iter().all(u8::is_ascii_whitespace) {
+        CouponUse::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(usage) => usage,
+            Err(e) => {
+                return v3_error(
+                    StatusCode::BAD_REQUEST,
+                    "PARAM_ERROR",
+                    &format!("请求体格式错误: {e}"),
+                )
+            }
+        }
+    };
+    let coupon_id = wxcoupon_core::v3::favor::decode_segment(coupon_id).unwrap_or_default();
+    match shared.use_coupon(&coupon_id, usage) {
+        Ok(event_id) => json_answer(
+            StatusCode::OK,
+            serde_json::json!({ "event_id": event_id }).to_string(),
+        ),
+        Err(UseError::UnknownCoupon) => v3_error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            "查询不到代金券信息",
+        ),
+        Err(UseError::AlreadyUsed) => {
+            v3_error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", "代金券已核销")
+        }
+        Err(UseError::BelowMinimum(_)) => v3_error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "订单金额未达到代金券使用门槛",
+        ),
+    }
 }
 
 /// Response bodies: whole, or (the `truncated_body` fault) a first part under a longer

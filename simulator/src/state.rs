@@ -22,8 +22,18 @@
 //! nothing; with another stock or openid it is refused (`INVALID_REQUEST`) and changes nothing.
 //! A refused v3 request fixes nothing, so the same number may be tried again later. WeChat
 //! documents neither case beyond "the same number answers the same coupon".
+//!
+//! API v3 part 2 keeps here too: stocks created through v3 (idempotent on their
+//! `out_request_no`: the same number answers the stock it created, whatever the rest of the
+//! body — WeChat documents only "the same number, the same stock"), their life cycle (the
+//! state is the seed's `status` number, so v2 sees it too; the table is in
+//! `v3::stock_life_cycle`), coupon use (a production coupon of either API, once; the
+//! order must reach the stock's minimum), and the callback setting of each mchid.
 
 use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use wxcoupon_core::v3::favor::GoodsDetail;
 
 use crate::config::{StockSeed, STATUS_ACTIVE};
 use crate::routes::Environment;
@@ -35,6 +45,44 @@ pub struct StockSnapshot {
     pub seed: StockSeed,
     /// Coupons issued so far (`is_send_num`).
     pub is_send_num: u64,
+    /// What API v3 knows beyond the seed (defaults for a seeded stock).
+    pub v3: V3StockInfo,
+}
+
+/// What API v3 keeps of a stock beyond its [`StockSeed`]: the rules of a stock created through
+/// v3 and the times of its life-cycle changes. Times are Unix seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct V3StockInfo {
+    /// Created through `POST /v3/marketing/favor/coupon-stocks` (not a seed).
+    pub created_by_v3: bool,
+    /// The `out_request_no` that created it.
+    pub out_request_no: Option<String>,
+    /// `belong_merchant`.
+    pub belong_merchant: Option<String>,
+    /// The merchants where its coupons can be used; empty for a seed (the merchant itself).
+    pub available_merchants: Vec<String>,
+    /// The single items its coupons apply to.
+    pub available_items: Vec<String>,
+    /// Goods tags.
+    pub goods_tag: Option<Vec<String>>,
+    /// Trade types.
+    pub trade_type: Option<Vec<String>>,
+    /// Combines with other offers.
+    pub combine_use: Option<bool>,
+    /// A no-cash stock.
+    pub no_cash: bool,
+    /// Budget per day, fen.
+    pub max_amount_by_day: Option<u64>,
+    /// `pattern_info.description`, shown instead of the generated description.
+    pub description: Option<String>,
+    /// When it was started (a seed that is not unactivated counts as started at creation).
+    pub start_time: Option<i64>,
+    /// When it was last paused.
+    pub pause_time: Option<i64>,
+    /// When it was last restarted.
+    pub restart_time: Option<i64>,
+    /// When it was stopped.
+    pub stop_time: Option<i64>,
 }
 
 impl StockSnapshot {
@@ -50,8 +98,12 @@ impl StockSnapshot {
             .saturating_mul(self.seed.coupon_total)
     }
 
-    /// The description WeChat shows, such as `满10元减5元` or `无门槛减1元`.
+    /// The description WeChat shows, such as `满10元减5元` or `无门槛减1元` (or the one given
+    /// when the stock was created through v3).
     pub fn description(&self) -> String {
+        if let Some(description) = &self.v3.description {
+            return description.clone();
+        }
         let value = yuan(self.seed.coupon_value);
         if self.seed.coupon_minimum == 0 {
             format!("无门槛减{value}元")
@@ -96,6 +148,76 @@ pub struct IssuedCoupon {
     pub environment: Environment,
     /// The API that issued it.
     pub api: ApiVersion,
+}
+
+/// How a coupon is used ([`crate::RunningSimulator::use_coupon`], and the body of the admin
+/// route `POST /v3/simulator/coupons/{coupon_id}/use`). Every field may be left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CouponUse {
+    /// The payment (`transaction_id`); default a generated `4200…` number.
+    pub transaction_id: Option<String>,
+    /// Where it was used (`consume_mchid`); default the merchant.
+    pub consume_mchid: Option<String>,
+    /// The goods it applied to (single-item coupons).
+    pub goods_detail: Option<Vec<GoodsDetail>>,
+    /// The order's total, fen; default the stock's minimum order (or the face value, for a
+    /// stock without one). Must reach the minimum.
+    pub order_amount: Option<u64>,
+}
+
+/// A coupon's use, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumeRecord {
+    /// When, Unix seconds.
+    pub consume_time: i64,
+    /// Where.
+    pub consume_mchid: String,
+    /// The payment.
+    pub transaction_id: String,
+    /// The goods.
+    pub goods_detail: Option<Vec<GoodsDetail>>,
+    /// The order's total, fen.
+    pub order_amount: u64,
+}
+
+/// Why a coupon cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UseError {
+    /// No production coupon with this id.
+    UnknownCoupon,
+    /// It was used already.
+    AlreadyUsed,
+    /// The order is below the stock's minimum (fen).
+    BelowMinimum(u64),
+}
+
+impl std::fmt::Display for UseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UseError::UnknownCoupon => f.write_str("no such coupon"),
+            UseError::AlreadyUsed => f.write_str("the coupon is used already"),
+            UseError::BelowMinimum(min) => {
+                write!(f, "the order is below the stock's minimum of {min} fen")
+            }
+        }
+    }
+}
+
+impl std::error::Error for UseError {}
+
+/// One merchant's callback setting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CallbackRecord {
+    pub notify_url: String,
+    pub enabled: bool,
+    pub update_time: i64,
+}
+
+/// A v3 stock as created (the fields the state keeps), from `CreateStock`.
+pub(crate) struct NewStock {
+    pub seed: StockSeed,
+    pub v3: V3StockInfo,
 }
 
 /// A business refusal: `result_code` FAIL with this code and text.
@@ -209,6 +331,12 @@ struct Ledger {
     trades: HashMap<String, TradeRecord>,
     /// v3 `out_request_no` → what it issued (production only).
     v3_requests: HashMap<String, V3Record>,
+    /// v3 create-stock `out_request_no` → the stock it created.
+    v3_stock_requests: HashMap<String, String>,
+    /// coupon_id → its use.
+    uses: HashMap<String, ConsumeRecord>,
+    /// Used coupon ids, in use order.
+    use_order: Vec<String>,
 }
 
 impl Ledger {
@@ -222,6 +350,11 @@ impl Ledger {
                         StockSnapshot {
                             seed: seed.clone(),
                             is_send_num: 0,
+                            v3: V3StockInfo {
+                                start_time: (!matches!(seed.status, 1 | 2))
+                                    .then_some(seed.create_time),
+                                ..V3StockInfo::default()
+                            },
                         },
                     )
                 })
@@ -239,7 +372,14 @@ pub(crate) struct State {
     next_coupon_id: u64,
     /// `send_coupon` requests in the current second: `(unix second, count)`.
     send_window: (i64, u32),
+    /// The next v3 stock id to try.
+    next_stock_id: u64,
+    /// mchid → its callback setting.
+    callbacks: BTreeMap<String, CallbackRecord>,
 }
+
+/// The first id a stock created through v3 gets.
+pub const FIRST_V3_STOCK_ID: u64 = 98_560_001;
 
 /// The first coupon id handed out.
 pub const FIRST_COUPON_ID: u64 = 1_000_000_001;
@@ -258,7 +398,180 @@ impl State {
             sandbox: Ledger::seeded(stocks),
             next_coupon_id: FIRST_COUPON_ID,
             send_window: (0, 0),
+            next_stock_id: FIRST_V3_STOCK_ID,
+            callbacks: BTreeMap::new(),
         }
+    }
+
+    /// Creates a production stock, or answers the one its `out_request_no` created already
+    /// (`true`: replayed).
+    pub(crate) fn create_stock_v3(&mut self, mut new: NewStock) -> (StockSnapshot, bool) {
+        let ledger = &mut self.production;
+        if let Some(number) = &new.v3.out_request_no {
+            if let Some(id) = ledger.v3_stock_requests.get(number) {
+                if let Some(stock) = ledger.stocks.get(id) {
+                    return (stock.clone(), true);
+                }
+            }
+        }
+        let id = loop {
+            let id = self.next_stock_id.to_string();
+            self.next_stock_id += 1;
+            if !ledger.stocks.contains_key(&id) {
+                break id;
+            }
+        };
+        new.seed.coupon_stock_id = id.clone();
+        new.v3.created_by_v3 = true;
+        let stock = StockSnapshot {
+            seed: new.seed,
+            is_send_num: 0,
+            v3: new.v3,
+        };
+        if let Some(number) = &stock.v3.out_request_no {
+            ledger.v3_stock_requests.insert(number.clone(), id.clone());
+        }
+        ledger.stocks.insert(id, stock.clone());
+        (stock, false)
+    }
+
+    /// The production stock a v3 create-stock `out_request_no` created.
+    pub(crate) fn stock_by_request(&self, out_request_no: &str) -> Option<StockSnapshot> {
+        let ledger = &self.production;
+        ledger
+            .stocks
+            .get(ledger.v3_stock_requests.get(out_request_no)?)
+            .cloned()
+    }
+
+    /// Every production stock, oldest first (creation time, then id).
+    pub(crate) fn stocks_by_creation(&self) -> Vec<StockSnapshot> {
+        let mut stocks: Vec<StockSnapshot> = self.production.stocks.values().cloned().collect();
+        stocks.sort_by(|a, b| {
+            (a.seed.create_time, a.seed.coupon_stock_id.len(), &a.seed.coupon_stock_id).cmp(&(
+                b.seed.create_time,
+                b.seed.coupon_stock_id.len(),
+                &b.seed.coupon_stock_id,
+            ))
+        });
+        stocks
+    }
+
+    /// Replaces a production stock's state (its `status` number) and lets `stamp` note the
+    /// time of the change. `None` for an unknown stock.
+    pub(crate) fn set_stock_status(
+        &mut self,
+        stock_id: &str,
+        status: u32,
+        stamp: impl FnOnce(&mut V3StockInfo),
+    ) -> Option<StockSnapshot> {
+        let stock = self.production.stocks.get_mut(stock_id)?;
+        stock.seed.status = status;
+        stamp(&mut stock.v3);
+        Some(stock.clone())
+    }
+
+    /// Every production coupon of `openid`, in issue order, with its stock.
+    pub(crate) fn coupons_of(&self, openid: &str) -> Vec<(IssuedCoupon, StockSnapshot)> {
+        let ledger = &self.production;
+        ledger
+            .coupons
+            .iter()
+            .filter(|c| c.openid == openid)
+            .filter_map(|c| Some((c.clone(), ledger.stocks.get(&c.coupon_stock_id)?.clone())))
+            .collect()
+    }
+
+    /// The use of a production coupon, if it was used.
+    pub(crate) fn use_of(&self, coupon_id: &str) -> Option<ConsumeRecord> {
+        self.production.uses.get(coupon_id).cloned()
+    }
+
+    /// Every use of a coupon of `stock_id`, in use order.
+    pub(crate) fn uses_of_stock(&self, stock_id: &str) -> Vec<(IssuedCoupon, ConsumeRecord)> {
+        let ledger = &self.production;
+        ledger
+            .use_order
+            .iter()
+            .filter_map(|id| {
+                let coupon = ledger.coupons.get(*ledger.by_id.get(id)?)?;
+                (coupon.coupon_stock_id == stock_id)
+                    .then(|| Some((coupon.clone(), ledger.uses.get(id)?.clone())))
+                    .flatten()
+            })
+            .collect()
+    }
+
+    /// Marks a production coupon used (once); `default_mchid` is where, when `usage` names
+    /// no merchant.
+    pub(crate) fn use_coupon(
+        &mut self,
+        coupon_id: &str,
+        usage: CouponUse,
+        default_mchid: &str,
+        transaction_id: impl FnOnce() -> String,
+        now: i64,
+    ) -> Result<(IssuedCoupon, StockSnapshot, ConsumeRecord), UseError> {
+        let ledger = &mut self.production;
+        let coupon = ledger
+            .by_id
+            .get(coupon_id)
+            .and_then(|i| ledger.coupons.get(*i))
+            .cloned()
+            .ok_or(UseError::UnknownCoupon)?;
+        if ledger.uses.contains_key(coupon_id) {
+            return Err(UseError::AlreadyUsed);
+        }
+        let stock = ledger
+            .stocks
+            .get(&coupon.coupon_stock_id)
+            .cloned()
+            .ok_or(UseError::UnknownCoupon)?;
+        let minimum = stock.seed.coupon_minimum;
+        let order_amount = usage
+            .order_amount
+            .unwrap_or(minimum.max(stock.seed.coupon_value));
+        if order_amount < minimum {
+            return Err(UseError::BelowMinimum(minimum));
+        }
+        let record = ConsumeRecord {
+            consume_time: now,
+            consume_mchid: usage
+                .consume_mchid
+                .unwrap_or_else(|| default_mchid.to_string()),
+            transaction_id: usage.transaction_id.unwrap_or_else(transaction_id),
+            goods_detail: usage.goods_detail,
+            order_amount,
+        };
+        ledger.uses.insert(coupon_id.to_string(), record.clone());
+        ledger.use_order.push(coupon_id.to_string());
+        Ok((coupon, stock, record))
+    }
+
+    /// Sets `mchid`'s callback: the URL, and the switch when given (a first setting without
+    /// one is on).
+    pub(crate) fn set_callback(
+        &mut self,
+        mchid: &str,
+        notify_url: &str,
+        enabled: Option<bool>,
+        now: i64,
+    ) -> CallbackRecord {
+        let enabled = enabled
+            .or_else(|| self.callbacks.get(mchid).map(|c| c.enabled))
+            .unwrap_or(true);
+        let record = CallbackRecord {
+            notify_url: notify_url.to_string(),
+            enabled,
+            update_time: now,
+        };
+        self.callbacks.insert(mchid.to_string(), record.clone());
+        record
+    }
+
+    /// `mchid`'s callback setting.
+    pub(crate) fn callback(&self, mchid: &str) -> Option<CallbackRecord> {
+        self.callbacks.get(mchid).cloned()
     }
 
     /// Counts one `send_coupon` request at `now` against `limit` per second; `false` when the

@@ -1037,7 +1037,7 @@ async fn unknown_paths_and_methods_are_signed_json() {
     let (status, headers, _) = client
         .exchange(
             Method::GET,
-            "/v3/marketing/favor/users/o/coupons",
+            "/v3/marketing/favor/coupon-stocks",
             &[],
             Vec::new(),
         )
@@ -1045,6 +1045,20 @@ async fn unknown_paths_and_methods_are_signed_json() {
         .unwrap();
     assert_eq!(status, 405);
     assert!(headers.iter().any(|(n, v)| n == "allow" && v == "POST"));
+    // A path two calls share names both methods.
+    let (status, headers, _) = client
+        .exchange(
+            Method::PUT,
+            "/v3/marketing/favor/users/o/coupons",
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 405);
+    assert!(headers
+        .iter()
+        .any(|(n, v)| n == "allow" && v == "GET, POST"));
 }
 
 #[tokio::test]

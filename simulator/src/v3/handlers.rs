@@ -28,6 +28,15 @@
 //!   `PARAM_ERROR`); another appid, another user's coupon, or an unknown coupon: 404
 //!   `RESOURCE_NOT_EXISTS`.
 //! - **certificates** (`GET /v3/certificates`): every platform certificate valid now.
+//! - **user coupons** (`GET {F}/users/{openid}/coupons?appid=&…`): `appid` present (400
+//!   `PARAM_ERROR`) and the merchant's (else an empty page: the openid means nothing under
+//!   another appid); one of `creator_mchid`, `sender_mchid`, `available_mchid` (400
+//!   `PARAM_ERROR`); `status` `SENDED|USED|EXPIRED`, `offset` (default 0), `limit` 1–20
+//!   (default 20) else 400 `PARAM_ERROR`. Every filter given must match: the creator and sender
+//!   are the merchant (or the stock's creator), the available merchants are the stock's.
+//!   `data` in issue order.
+//! - the stock calls are in `stocks`, the flows in `flows`, the callback setting in
+//!   `callbacks`.
 
 use std::sync::Mutex;
 
@@ -35,9 +44,13 @@ use serde_json::{json, Map, Value};
 use wxcoupon_core::v3::aead::ApiV3Key;
 use wxcoupon_core::v3::certificates::CERTIFICATES_PATH;
 use wxcoupon_core::v3::favor::{
-    check_out_request_no, decode_segment, Coupon, FixedNormalCoupon, IssueCouponBody,
-    IssuedCoupon as IssuedAnswer, NormalCouponInformation, Stock, StockUseRule, FAVOR_PATH,
+    check_out_request_no, decode_segment, ConsumeInformation, Coupon, CouponPage,
+    FixedNormalCoupon, IssueCouponBody, IssuedCoupon as IssuedAnswer, NormalCouponInformation,
+    Stock, StockUseRule, FAVOR_PATH, MAX_USER_COUPONS_LIMIT,
 };
+use wxcoupon_core::v3::flows::FlowKind;
+use wxcoupon_core::v3::status::CouponStatus;
+use wxcoupon_core::v3::stocks::StockChange;
 
 use super::auth::MerchantIdentity;
 use super::keys::PlatformKeys;
@@ -46,7 +59,9 @@ use crate::config::SimulatorConfig;
 use crate::faults::Faults;
 use crate::handlers::random_nonce;
 use crate::routes::Endpoint;
-use crate::state::{RuleBreak, SendRequest, State, StockSnapshot, V3IssueError};
+use crate::state::{
+    ConsumeRecord, IssuedCoupon, RuleBreak, SendRequest, State, StockSnapshot, V3IssueError,
+};
 
 /// One call, with its path segments as received (still percent-encoded).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +74,27 @@ pub(crate) enum Call<'a> {
     QueryCoupon { openid: &'a str, coupon_id: &'a str },
     /// The platform certificates.
     Certificates,
+    /// Create a stock.
+    CreateStock,
+    /// Start, pause, restart or stop a stock.
+    ChangeStock {
+        stock_id: &'a str,
+        change: StockChange,
+    },
+    /// List the merchant's stocks.
+    ListStocks,
+    /// A stock's merchants.
+    StockMerchants { stock_id: &'a str },
+    /// A stock's single items.
+    StockItems { stock_id: &'a str },
+    /// A stock's use or refund flow.
+    Flow { stock_id: &'a str, kind: FlowKind },
+    /// A user's coupons.
+    ListUserCoupons { openid: &'a str },
+    /// Set the notify URL.
+    SetCallback,
+    /// Read the notify URL.
+    GetCallback,
 }
 
 /// A recognised v3 path.
@@ -66,29 +102,84 @@ pub(crate) enum Call<'a> {
 pub(crate) struct Route<'a> {
     /// For faults and logs.
     pub endpoint: Endpoint,
-    /// The one method it answers.
+    /// The method this call answers.
     pub method: &'static str,
+    /// Every method the path answers (the `Allow` of a 405).
+    pub allow: &'static str,
     /// What it is.
     pub call: Call<'a>,
 }
 
-/// Looks a v3 request path up (without the query). `None` for anything else.
-pub(crate) fn route(path: &str) -> Option<Route<'_>> {
+/// Looks a v3 request path up (without the query); `method` picks between the calls sharing
+/// a path (`GET` lists a user's coupons and reads the callback, anything else issues and
+/// sets). `None` for anything else.
+pub(crate) fn route<'a>(path: &'a str, method: &str) -> Option<Route<'a>> {
     if path == CERTIFICATES_PATH {
         return Some(Route {
             endpoint: Endpoint::V3Certificates,
             method: "GET",
+            allow: "GET",
             call: Call::Certificates,
         });
     }
     let rest = path.strip_prefix(FAVOR_PATH)?.strip_prefix('/')?;
     let parts: Vec<&str> = rest.split('/').collect();
+    let get = method == "GET";
     let (endpoint, method, call) = match parts.as_slice() {
+        ["users", openid, "coupons"] if !openid.is_empty() && get => (
+            Endpoint::V3ListUserCoupons,
+            "GET",
+            Call::ListUserCoupons { openid },
+        ),
         ["users", openid, "coupons"] if !openid.is_empty() => (
             Endpoint::V3IssueCoupon,
             "POST",
             Call::IssueCoupon { openid },
         ),
+        ["coupon-stocks"] => (Endpoint::V3CreateStock, "POST", Call::CreateStock),
+        ["stocks"] => (Endpoint::V3ListStocks, "GET", Call::ListStocks),
+        ["callbacks"] if get => (Endpoint::V3GetCallback, "GET", Call::GetCallback),
+        ["callbacks"] => (Endpoint::V3SetCallback, "POST", Call::SetCallback),
+        ["stocks", stock_id, action] if !stock_id.is_empty() => {
+            let (endpoint, method, call) = match *action {
+                "start" | "pause" | "restart" | "stop" => {
+                    let change = StockChange::ALL
+                        .into_iter()
+                        .find(|c| c.as_str() == *action)?;
+                    let endpoint = match change {
+                        StockChange::Start => Endpoint::V3StartStock,
+                        StockChange::Pause => Endpoint::V3PauseStock,
+                        StockChange::Restart => Endpoint::V3RestartStock,
+                        StockChange::Stop => Endpoint::V3StopStock,
+                    };
+                    (endpoint, "POST", Call::ChangeStock { stock_id, change })
+                }
+                "merchants" => (
+                    Endpoint::V3StockMerchants,
+                    "GET",
+                    Call::StockMerchants { stock_id },
+                ),
+                "items" => (Endpoint::V3StockItems, "GET", Call::StockItems { stock_id }),
+                "use-flow" => (
+                    Endpoint::V3UseFlow,
+                    "GET",
+                    Call::Flow {
+                        stock_id,
+                        kind: FlowKind::Use,
+                    },
+                ),
+                "refund-flow" => (
+                    Endpoint::V3RefundFlow,
+                    "GET",
+                    Call::Flow {
+                        stock_id,
+                        kind: FlowKind::Refund,
+                    },
+                ),
+                _ => return None,
+            };
+            (endpoint, method, call)
+        }
         ["users", openid, "coupons", coupon_id] if !openid.is_empty() && !coupon_id.is_empty() => (
             Endpoint::V3QueryCoupon,
             "GET",
@@ -99,9 +190,14 @@ pub(crate) fn route(path: &str) -> Option<Route<'_>> {
         }
         _ => return None,
     };
+    let allow = match parts.as_slice() {
+        ["users", _, "coupons"] | ["callbacks"] => "GET, POST",
+        _ => method,
+    };
     Some(Route {
         endpoint,
         method,
+        allow,
         call,
     })
 }
@@ -113,6 +209,10 @@ pub(crate) struct Context<'a> {
     pub apiv3_key: &'a ApiV3Key,
     pub keys: &'a Mutex<PlatformKeys>,
     pub state: &'a Mutex<State>,
+    /// The flow files handed out.
+    pub flows: &'a Mutex<super::flows::FlowStore>,
+    /// The base URL of the listener the request came on (flow file URLs start with it).
+    pub base_url: &'a str,
 }
 
 /// One request as the handlers see it.
@@ -138,19 +238,21 @@ pub(crate) struct Reply {
     pub body: String,
     pub outcome: String,
     pub replayed: bool,
+    /// Whether the answer is signed (every one but the flow calls' success).
+    pub signed: bool,
 }
 
 /// A v3 refusal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Refused {
-    status: u16,
-    code: String,
-    message: String,
+    pub(super) status: u16,
+    pub(super) code: String,
+    pub(super) message: String,
     /// `detail{field, location, issue}`.
     detail: Option<(String, &'static str, String)>,
 }
 
-fn refused(status: u16, code: &str, message: impl Into<String>) -> Refused {
+pub(super) fn refused(status: u16, code: &str, message: impl Into<String>) -> Refused {
     Refused {
         status,
         code: code.to_string(),
@@ -160,7 +262,7 @@ fn refused(status: u16, code: &str, message: impl Into<String>) -> Refused {
 }
 
 /// A 400 `PARAM_ERROR` naming the field (`/body/appid`), where it is, and what is wrong.
-fn param_error(
+pub(super) fn param_error(
     message: impl Into<String>,
     field: &str,
     location: &'static str,
@@ -183,7 +285,7 @@ fn param_error(
 }
 
 impl Refused {
-    fn reply(self) -> Reply {
+    pub(super) fn reply(self) -> Reply {
         let mut body = Map::new();
         body.insert("code".into(), Value::String(self.code.clone()));
         body.insert("message".into(), Value::String(self.message));
@@ -198,6 +300,7 @@ impl Refused {
             body: Value::Object(body).to_string(),
             outcome: self.code,
             replayed: false,
+            signed: true,
         }
     }
 }
@@ -225,6 +328,7 @@ pub(crate) fn status_reply(status: u16) -> Reply {
                 body: String::new(),
                 outcome: format!("HTTP {status}"),
                 replayed: false,
+                signed: true,
             }
         }
     };
@@ -268,7 +372,7 @@ pub(crate) fn body_too_long() -> Reply {
     param_error("请求体过大", "", "body", "the body is too long").reply()
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -320,20 +424,39 @@ fn process(ctx: &Context<'_>, req: &Incoming<'_>, state: &Mutex<State>) -> Resul
         Call::QueryStock { stock_id } => query_stock(ctx, req, state, stock_id),
         Call::QueryCoupon { openid, coupon_id } => query_coupon(ctx, req, state, openid, coupon_id),
         Call::Certificates => Ok(certificates(ctx, req)),
+        Call::CreateStock => super::stocks::create(ctx, req, state, body),
+        Call::ChangeStock { stock_id, change } => {
+            super::stocks::change(ctx, req, state, stock_id, change, body)
+        }
+        Call::ListStocks => super::stocks::list(ctx, req, state),
+        Call::StockMerchants { stock_id } => {
+            super::stocks::listing(ctx, req, state, stock_id, false)
+        }
+        Call::StockItems { stock_id } => super::stocks::listing(ctx, req, state, stock_id, true),
+        Call::Flow { stock_id, kind } => super::flows::request(ctx, req, state, stock_id, kind),
+        Call::ListUserCoupons { openid } => list_user_coupons(ctx, req, state, openid),
+        Call::SetCallback => super::callbacks::set(ctx, req, state, body),
+        Call::GetCallback => super::callbacks::get(ctx, req, state),
     }
 }
 
-fn ok(body: String) -> Reply {
+pub(super) fn ok(body: String) -> Reply {
     Reply {
         status: 200,
         body,
         outcome: "SUCCESS".into(),
         replayed: false,
+        signed: true,
     }
 }
 
+/// The JSON of an answer type.
+pub(super) fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("the core's answer types serialize")
+}
+
 /// A path segment, decoded: present, at most `max` characters, no control characters.
-fn segment(raw: &str, name: &str, max: usize) -> Result<String, Refused> {
+pub(super) fn segment(raw: &str, name: &str, max: usize) -> Result<String, Refused> {
     let value = decode_segment(raw).ok_or_else(|| {
         param_error(
             format!("{name}格式错误"),
@@ -355,7 +478,7 @@ fn segment(raw: &str, name: &str, max: usize) -> Result<String, Refused> {
 }
 
 /// The decoded value of query parameter `name` (its first occurrence); `None` when absent.
-fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, Refused> {
+pub(super) fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, Refused> {
     let Some(query) = query else {
         return Ok(None);
     };
@@ -375,7 +498,7 @@ fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, Refuse
     Ok(None)
 }
 
-fn required_query(query: Option<&str>, name: &str) -> Result<String, Refused> {
+pub(super) fn required_query(query: Option<&str>, name: &str) -> Result<String, Refused> {
     match query_param(query, name)? {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(param_error(
@@ -498,7 +621,7 @@ fn issue(
 }
 
 /// The v3 stock status word for a v2 `coupon_stock_status`.
-fn stock_status(status: u32) -> &'static str {
+pub(super) fn stock_status(status: u32) -> &'static str {
     match status {
         1 => "unactivated",
         2 => "audit",
@@ -509,12 +632,21 @@ fn stock_status(status: u32) -> &'static str {
     }
 }
 
-fn stock_answer(ctx: &Context<'_>, stock: &StockSnapshot) -> Stock {
+/// The merchant that created `stock`.
+pub(super) fn creator_of<'s>(ctx: &'s Context<'_>, stock: &'s StockSnapshot) -> &'s str {
+    stock
+        .seed
+        .stock_creator_mchid
+        .as_deref()
+        .unwrap_or(&ctx.config.mch_id)
+}
+
+pub(super) fn stock_answer(ctx: &Context<'_>, stock: &StockSnapshot) -> Stock {
     let seed = &stock.seed;
-    let started = !matches!(seed.status, 1 | 2);
+    let v3 = &stock.v3;
     Stock {
         stock_id: seed.coupon_stock_id.clone(),
-        stock_creator_mchid: Some(ctx.config.mch_id.clone()),
+        stock_creator_mchid: Some(creator_of(ctx, stock).to_string()),
         stock_name: Some(seed.coupon_name.clone()),
         status: Some(stock_status(seed.status).into()),
         create_time: Some(rfc3339_beijing(seed.create_time)),
@@ -526,17 +658,21 @@ fn stock_answer(ctx: &Context<'_>, stock: &StockSnapshot) -> Stock {
                 coupon_amount: Some(seed.coupon_value),
                 transaction_minimum: Some(seed.coupon_minimum),
             }),
+            max_amount_by_day: v3.max_amount_by_day,
             max_coupons_per_user: (seed.max_quota > 0).then_some(seed.max_quota),
             coupon_type: Some("NORMAL".into()),
-            combine_use: Some(false),
+            goods_tag: v3.goods_tag.clone(),
+            trade_type: v3.trade_type.clone(),
+            combine_use: Some(v3.combine_use.unwrap_or(false)),
             ..StockUseRule::default()
         }),
         available_begin_time: Some(rfc3339_beijing(seed.begin_time)),
         available_end_time: Some(rfc3339_beijing(seed.end_time)),
         distributed_coupons: Some(stock.is_send_num),
-        no_cash: Some(false),
-        start_time: started.then(|| rfc3339_beijing(seed.create_time)),
-        singleitem: Some(false),
+        no_cash: Some(v3.no_cash),
+        start_time: v3.start_time.map(rfc3339_beijing),
+        stop_time: v3.stop_time.map(rfc3339_beijing),
+        singleitem: Some(!v3.available_items.is_empty()),
         stock_type: Some("NORMAL".into()),
         ..Stock::default()
     }
@@ -584,29 +720,163 @@ fn query_coupon(
     if coupon.openid != openid {
         return Err(not_found());
     }
+    let used = lock(state).use_of(&coupon.coupon_id);
+    let answer = coupon_answer(&ctx.config.mch_id, &coupon, &stock, used.as_ref());
+    Ok(ok(to_json(&answer)))
+}
+
+/// A coupon as v3 writes it: `SENDED`, or `USED` with `consume_information`. `mchid` is the
+/// creator of a stock without one of its own.
+pub(crate) fn coupon_answer(
+    mchid: &str,
+    coupon: &IssuedCoupon,
+    stock: &StockSnapshot,
+    used: Option<&ConsumeRecord>,
+) -> Coupon {
     let seed = &stock.seed;
-    let answer = Coupon {
-        coupon_id: coupon.coupon_id,
-        stock_id: Some(coupon.coupon_stock_id),
-        stock_creator_mchid: Some(ctx.config.mch_id.clone()),
+    Coupon {
+        coupon_id: coupon.coupon_id.clone(),
+        stock_id: Some(coupon.coupon_stock_id.clone()),
+        stock_creator_mchid: Some(seed.stock_creator_mchid.as_deref().unwrap_or(mchid).into()),
         coupon_name: Some(seed.coupon_name.clone()),
-        status: Some("SENDED".into()),
+        status: Some(
+            match used {
+                Some(_) => CouponStatus::Used,
+                None => CouponStatus::Sended,
+            }
+            .as_wire()
+            .into(),
+        ),
         description: Some(stock.description()),
         create_time: Some(rfc3339_beijing(coupon.send_time)),
         coupon_type: Some("NORMAL".into()),
-        no_cash: Some(false),
+        no_cash: Some(stock.v3.no_cash),
         available_begin_time: Some(rfc3339_beijing(seed.begin_time)),
         available_end_time: Some(rfc3339_beijing(seed.end_time)),
-        singleitem: Some(false),
+        singleitem: Some(!stock.v3.available_items.is_empty()),
         normal_coupon_information: Some(NormalCouponInformation {
             coupon_amount: Some(seed.coupon_value),
             transaction_minimum: Some(seed.coupon_minimum),
         }),
+        consume_information: used.map(|u| ConsumeInformation {
+            consume_time: Some(rfc3339_beijing(u.consume_time)),
+            consume_mchid: Some(u.consume_mchid.clone()),
+            transaction_id: Some(u.transaction_id.clone()),
+            goods_detail: u.goods_detail.clone(),
+        }),
         ..Coupon::default()
+    }
+}
+
+/// A query number: absent → `default` (or refused when `None`), else digits within `range`.
+pub(super) fn number_query(
+    query: Option<&str>,
+    name: &str,
+    default: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, Refused> {
+    let bad = || {
+        param_error(
+            format!("{name}取值错误"),
+            name,
+            "query",
+            format!("a number {}–{}", range.start(), range.end()),
+        )
     };
-    Ok(ok(
-        serde_json::to_string(&answer).expect("the coupon serializes")
-    ))
+    let value = match query_param(query, name)? {
+        Some(v) if !v.is_empty() => v.parse::<u64>().map_err(|_| bad())?,
+        _ => default.ok_or_else(|| {
+            param_error(format!("{name}不能为空"), name, "query", "required")
+        })?,
+    };
+    if !range.contains(&value) {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
+fn list_user_coupons(
+    ctx: &Context<'_>,
+    req: &Incoming<'_>,
+    state: &Mutex<State>,
+    raw_openid: &str,
+) -> Result<Reply, Refused> {
+    let openid = segment(raw_openid, "openid", 128)?;
+    let appid = required_query(req.query, "appid")?;
+    let creator = query_param(req.query, "creator_mchid")?.filter(|v| !v.is_empty());
+    let sender = query_param(req.query, "sender_mchid")?.filter(|v| !v.is_empty());
+    let available = query_param(req.query, "available_mchid")?.filter(|v| !v.is_empty());
+    if creator.is_none() && sender.is_none() && available.is_none() {
+        return Err(param_error(
+            "creator_mchid、sender_mchid、available_mchid至少填写一个",
+            "creator_mchid",
+            "query",
+            "one of creator_mchid, sender_mchid or available_mchid is required",
+        ));
+    }
+    let stock_id = query_param(req.query, "stock_id")?.filter(|v| !v.is_empty());
+    let status = match query_param(req.query, "status")?.filter(|v| !v.is_empty()) {
+        None => None,
+        Some(raw) => match CouponStatus::parse(&raw) {
+            s @ (CouponStatus::Sended | CouponStatus::Used | CouponStatus::Expired) => Some(s),
+            _ => {
+                return Err(param_error(
+                    "status取值错误",
+                    "status",
+                    "query",
+                    "SENDED, USED or EXPIRED",
+                ))
+            }
+        },
+    };
+    let offset = number_query(req.query, "offset", Some(0), 0..=u64::from(u32::MAX))?;
+    let limit = number_query(
+        req.query,
+        "limit",
+        Some(u64::from(MAX_USER_COUPONS_LIMIT)),
+        1..=u64::from(MAX_USER_COUPONS_LIMIT),
+    )?;
+    let state = lock(state);
+    let mchid = ctx.config.mch_id.as_str();
+    let matching: Vec<Coupon> = if appid != ctx.config.appid {
+        Vec::new()
+    } else {
+        state
+            .coupons_of(&openid)
+            .into_iter()
+            .filter(|(coupon, stock)| {
+                let stock_creator = stock.seed.stock_creator_mchid.as_deref().unwrap_or(mchid);
+                let usable_at = |m: &str| {
+                    if stock.v3.available_merchants.is_empty() {
+                        m == stock_creator
+                    } else {
+                        stock.v3.available_merchants.iter().any(|a| a == m)
+                    }
+                };
+                creator.as_deref().is_none_or(|c| c == stock_creator)
+                    && sender.as_deref().is_none_or(|s| s == mchid)
+                    && available.as_deref().is_none_or(usable_at)
+                    && stock_id.as_deref().is_none_or(|s| s == coupon.coupon_stock_id)
+            })
+            .map(|(coupon, stock)| {
+                let used = state.use_of(&coupon.coupon_id);
+                coupon_answer(mchid, &coupon, &stock, used.as_ref())
+            })
+            .filter(|c| status.as_ref().is_none_or(|s| c.state().as_ref() == Some(s)))
+            .collect()
+    };
+    let total = matching.len() as u64;
+    let data = matching
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    Ok(ok(to_json(&CouponPage {
+        data,
+        total_count: total,
+        limit,
+        offset,
+    })))
 }
 
 fn certificates(ctx: &Context<'_>, req: &Incoming<'_>) -> Reply {
@@ -622,11 +892,16 @@ mod tests {
 
     #[test]
     fn paths() {
-        let r = route("/v3/marketing/favor/users/o%2F1/coupons").unwrap();
+        let r = route("/v3/marketing/favor/users/o%2F1/coupons", "POST").unwrap();
         assert_eq!(r.endpoint, Endpoint::V3IssueCoupon);
-        assert_eq!(r.method, "POST");
+        assert_eq!((r.method, r.allow), ("POST", "GET, POST"));
         assert_eq!(r.call, Call::IssueCoupon { openid: "o%2F1" });
-        let r = route("/v3/marketing/favor/users/o1/coupons/123").unwrap();
+        let r = route("/v3/marketing/favor/users/o%2F1/coupons", "GET").unwrap();
+        assert_eq!(r.call, Call::ListUserCoupons { openid: "o%2F1" });
+        // Another method is answered as the issue path (405, Allow: GET, POST).
+        let r = route("/v3/marketing/favor/users/o1/coupons", "PUT").unwrap();
+        assert_eq!(r.method, "POST");
+        let r = route("/v3/marketing/favor/users/o1/coupons/123", "GET").unwrap();
         assert_eq!(
             r.call,
             Call::QueryCoupon {
@@ -634,23 +909,42 @@ mod tests {
                 coupon_id: "123"
             }
         );
+        for (path, method, endpoint) in [
+            ("/v3/marketing/favor/stocks/1757", "GET", Endpoint::V3QueryStock),
+            ("/v3/certificates", "GET", Endpoint::V3Certificates),
+            ("/v3/marketing/favor/coupon-stocks", "POST", Endpoint::V3CreateStock),
+            ("/v3/marketing/favor/stocks", "GET", Endpoint::V3ListStocks),
+            ("/v3/marketing/favor/stocks/1/start", "POST", Endpoint::V3StartStock),
+            ("/v3/marketing/favor/stocks/1/pause", "POST", Endpoint::V3PauseStock),
+            ("/v3/marketing/favor/stocks/1/restart", "POST", Endpoint::V3RestartStock),
+            ("/v3/marketing/favor/stocks/1/stop", "POST", Endpoint::V3StopStock),
+            ("/v3/marketing/favor/stocks/1/merchants", "GET", Endpoint::V3StockMerchants),
+            ("/v3/marketing/favor/stocks/1/items", "GET", Endpoint::V3StockItems),
+            ("/v3/marketing/favor/stocks/1/use-flow", "GET", Endpoint::V3UseFlow),
+            ("/v3/marketing/favor/stocks/1/refund-flow", "GET", Endpoint::V3RefundFlow),
+            ("/v3/marketing/favor/callbacks", "GET", Endpoint::V3GetCallback),
+            ("/v3/marketing/favor/callbacks", "POST", Endpoint::V3SetCallback),
+        ] {
+            let r = route(path, method).unwrap();
+            assert_eq!((r.endpoint, r.method), (endpoint, method), "{path}");
+        }
         assert_eq!(
-            route("/v3/marketing/favor/stocks/1757").unwrap().endpoint,
-            Endpoint::V3QueryStock
-        );
-        assert_eq!(
-            route("/v3/certificates").unwrap().endpoint,
-            Endpoint::V3Certificates
+            route("/v3/marketing/favor/stocks/1/stop", "POST").unwrap().call,
+            Call::ChangeStock {
+                stock_id: "1",
+                change: StockChange::Stop
+            }
         );
         for bad in [
             "/v3/marketing/favor/users//coupons",
             "/v3/marketing/favor/users/o/coupons/",
             "/v3/marketing/favor/stocks/",
-            "/v3/marketing/favor/stocks/1/items",
+            "/v3/marketing/favor/stocks/1/other",
+            "/v3/marketing/favor/stocks//start",
             "/v3/marketing/favorx/stocks/1",
             "/v3/certificates/",
         ] {
-            assert!(route(bad).is_none(), "{bad}");
+            assert!(route(bad, "GET").is_none(), "{bad}");
         }
     }
 

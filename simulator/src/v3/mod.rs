@@ -7,7 +7,12 @@
 //! | [`fixtures`] | the TEST ONLY key material the defaults embed |
 //! | `keys` (private) | WeChat Pay's side: the platform key, the public key id, the platform certificates, rotation, the certificate list |
 //! | `auth` (private) | verifying a request's `Authorization`; signing every answer (`Wechatpay-*` headers) and the signature faults |
-//! | `handlers` (private) | the path table, the four endpoints' checks and answers, v3 error bodies; no I/O |
+//! | `handlers` (private) | the path table, the issue and query endpoints and a user's coupon list, v3 error bodies; no I/O |
+//! | `stocks` (private) | create, start/pause/restart/stop, list stocks, a stock's merchants and items |
+//! | `stock_life_cycle` (private) | the one table of stock state changes |
+//! | `flows` (private) | the use-flow and refund-flow calls (unsigned answers) and the files they point at |
+//! | `callbacks` (private) | setting and reading the notify URL |
+//! | [`notify`] | delivering `COUPON.USE` callbacks: body, signature, retries, records, the probe |
 //!
 //! Choices where WeChat documents nothing:
 //! - every request to a v3 endpoint needs a valid `Authorization` (the certificate download
@@ -23,12 +28,29 @@
 //!   so a client holding only the old one must download again; anything else (or no header) →
 //!   [`crate::config::AnswerKey`];
 //! - the issue call's replay policy is in [`crate::state`]; its check order and codes are in
-//!   `handlers`' doc.
+//!   `handlers`' doc, the other calls' in their modules' docs;
+//! - stock objects write their state in the list filter's lower-case words (`running`, as
+//!   answers in the wild show); read it with the core's `StockStatus::parse`;
+//! - the simulator-only routes under `/v3/simulator/` (a flow file, and
+//!   `POST /v3/simulator/coupons/{coupon_id}/use`) are **not** authenticated and not signed:
+//!   they stand for WeChat's file server and for a payment using the coupon, not for any API;
+//!   both listeners serve them.
 
 pub(crate) mod auth;
+pub(crate) mod callbacks;
 pub mod fixtures;
+pub(crate) mod flows;
 pub(crate) mod handlers;
 pub(crate) mod keys;
+pub mod notify;
+pub(crate) mod stock_life_cycle;
+pub(crate) mod stocks;
+
+pub use flows::FLOWS_PATH;
+pub use notify::DeliveryRecord;
+
+/// The admin route that uses a coupon: `POST {USE_COUPON_PATH}/{coupon_id}/use`.
+pub const USE_COUPON_PATH: &str = "/v3/simulator/coupons";
 
 use wxcoupon_core::time::format_beijing;
 
