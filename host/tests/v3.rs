@@ -582,3 +582,169 @@ async fn the_cli_issues_in_v3_and_no_secret_reaches_any_output() {
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+/// The v3 programme on the command line: create, start, list, issue, a user's coupons, the
+/// callback setting, pause (issuing refused, exit 1), the use flow after a use, and a captured
+/// callback verified — JSON with `--json`, tables otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_the_coupon_programme() {
+    let scratch =
+        std::env::temp_dir().join(format!("wxcoupon-v3-programme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let sim = Simulator::start(SimulatorConfig {
+        cert_dir: Some(scratch.join("certs")),
+        ..SimulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let key = (
+        "WXPAY_WECHATPAY_PUBLIC_KEY_FILE",
+        sim.cert_path(CertFile::WechatpayPublicKey)
+            .unwrap()
+            .display()
+            .to_string(),
+    );
+    let key_id = (
+        "WXPAY_WECHATPAY_PUBLIC_KEY_ID",
+        sim.v3_public_key_id().to_string(),
+    );
+    let run = |args: &[&str]| {
+        let out = tokio::task::block_in_place(|| {
+            cli(&sim, args, &[key.clone(), key_id.clone()])
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .unwrap()
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr)
+    };
+    let json = |(code, stdout, stderr): (Option<i32>, String, String)| -> serde_json::Value {
+        assert_eq!(code, Some(0), "{stdout}{stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let begin = wxcoupon_core::time::format_rfc3339_beijing(wxcoupon::v3::now() - 60);
+    let end = wxcoupon_core::time::format_rfc3339_beijing(wxcoupon::v3::now() + 86_400);
+    let created = json(run(&[
+        "stock",
+        "create",
+        "--name",
+        "cli 满2减1",
+        "--begin",
+        &begin,
+        "--end",
+        &end,
+        "--max-coupons",
+        "10",
+        "--amount",
+        "100",
+        "--minimum",
+        "200",
+        "--out-request-no",
+        "cli-create-1",
+        "--json",
+    ]));
+    let stock = created["stock_id"].as_str().unwrap().to_string();
+    let started = json(run(&["stock", "start", "--stock-id", &stock, "--json"]));
+    assert_eq!(started["change"], "start");
+    let (code, table, err) = run(&["stock", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(table.starts_with("stock_id"), "{table}");
+    assert!(table.contains(&stock), "{table}");
+    let issued = json(run(&[
+        "send",
+        "--stock-id",
+        &stock,
+        "--openid",
+        "o-cli-programme",
+        "--out-request-no",
+        "cli-programme-1",
+        "--json",
+    ]));
+    let coupon = issued["coupon_id"].as_str().unwrap().to_string();
+    let (code, table, err) = run(&["coupons", "list", "--openid", "o-cli-programme"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        table.contains(&coupon) && table.contains("SENDED"),
+        "{table}"
+    );
+    let set = json(run(&[
+        "callbacks",
+        "set",
+        "--url",
+        "https://shop.example/v1/notifications/wechatpay",
+        "--json",
+    ]));
+    assert_eq!(
+        set["notify_url"],
+        "https://shop.example/v1/notifications/wechatpay"
+    );
+    let (code, line, err) = run(&["callbacks", "get"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        line.contains("go to https://shop.example/v1/notifications/wechatpay"),
+        "{line}"
+    );
+    json(run(&["stock", "pause", "--stock-id", &stock, "--json"]));
+    let (code, stdout, _) = run(&[
+        "send",
+        "--stock-id",
+        &stock,
+        "--openid",
+        "o-cli-2",
+        "--out-request-no",
+        "cli-programme-2",
+        "--json",
+    ]);
+    assert_eq!(
+        code,
+        Some(1),
+        "issuing from a paused stock is WeChat's refusal: {stdout}"
+    );
+    assert!(stdout.contains("INVALID_REQUEST"), "{stdout}");
+    sim.use_coupon(&coupon, wxcoupon_simulator::CouponUse::default())
+        .unwrap();
+    let flow = json(run(&["stock", "use-flow", "--stock-id", &stock, "--json"]));
+    assert_eq!(flow["rows"].as_array().unwrap().len(), 1, "{flow}");
+    assert_eq!(flow["rows"][0]["coupon_id"], coupon.as_str());
+    // A captured callback (the vectors' first), verified at its own time.
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/v3/vectors.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let case = &vectors["notifications"][0];
+    let captured = scratch.join("captured.json");
+    std::fs::write(
+        &captured,
+        serde_json::json!({"headers": case["headers"], "body": case["body"]}).to_string(),
+    )
+    .unwrap();
+    let at = case["now"].to_string();
+    let event = json(run(&[
+        "notification",
+        "verify",
+        captured.to_str().unwrap(),
+        "--at",
+        &at,
+        "--json",
+    ]));
+    assert_eq!(
+        event["coupon"]["consume_information"]["transaction_id"],
+        "4200000000000000000000000001"
+    );
+    // Without --at the capture is stale, as it would be live.
+    let (code, stdout, _) = run(&["notification", "verify", captured.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("stale-timestamp") || stdout.contains("stale"),
+        "{stdout}"
+    );
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+}
