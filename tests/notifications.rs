@@ -7,51 +7,24 @@
 //! forwarded; during a migration, callbacks under the platform certificate and the public key
 //! both pass; the route needs no caller token while `/v1/coupons` still does.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use wxcoupon::outbound::{AllowList, OutboundConfig};
 use wxcoupon::serve::ServeConfig;
 use wxcoupon_core::v3::aead::{encrypt_resource, ApiV3Key};
 use wxcoupon_core::v3::auth::response_message;
-use wxcoupon_core::v3::merchant::MerchantSettings;
 use wxcoupon_core::v3::rsa::MerchantSigner;
 use wxcoupon_tests::gateway::Gateway;
 use wxcoupon_tests::hosts::{try_request_with, Answer};
+use wxcoupon_tests::receiver::Receiver;
+use wxcoupon_tests::v3_fixtures::{self, settings, vectors};
 
 const PATH: &str = "/v1/notifications/wechatpay";
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/fixtures/v3/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn vectors() -> Value {
-    serde_json::from_str(&fixture("vectors.json")).unwrap()
-}
-
-fn settings() -> MerchantSettings {
-    let v = vectors();
-    let k = &v["keys"];
-    MerchantSettings {
-        mchid: k["merchant"]["mchid"].as_str().unwrap().into(),
-        merchant_serial_no: k["merchant"]["certificate_serial_no"]
-            .as_str()
-            .unwrap()
-            .into(),
-        apiv3_key: k["apiv3_key"].as_str().unwrap().into(),
-        private_key_pem: None,
-        wechatpay_public_key_id: Some(k["platform"]["public_key_id"].as_str().unwrap().into()),
-        wechatpay_public_key_pem: Some(fixture("platform_pub.pem")),
-        platform_certificates: vec![fixture("platform_cert.pem")],
-        base_url: None,
-    }
+    v3_fixtures::text(name)
 }
 
 fn now() -> i64 {
@@ -59,58 +32,6 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// The merchant's internal service: records each forward, answers from a script (then 204).
-#[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<(http::HeaderMap, Value)>>>,
-    script: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Receiver {
-    async fn start(script: &[u16]) -> (Receiver, SocketAddr) {
-        let receiver = Receiver::default();
-        receiver.script.lock().unwrap().extend(script);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let r = receiver.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let r = r.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let r = r.clone();
-                            async move {
-                                let (parts, body) = req.into_parts();
-                                let body = body.collect().await.unwrap().to_bytes();
-                                let status = r.script.lock().unwrap().pop_front().unwrap_or(204);
-                                r.seen.lock().unwrap().push((
-                                    parts.headers,
-                                    serde_json::from_slice(&body).unwrap_or(Value::Null),
-                                ));
-                                Ok::<_, std::convert::Infallible>(
-                                    hyper::Response::builder()
-                                        .status(status)
-                                        .body(Full::new(Bytes::new()))
-                                        .unwrap(),
-                                )
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        (receiver, addr)
-    }
-
-    fn seen(&self) -> Vec<(http::HeaderMap, Value)> {
-        self.seen.lock().unwrap().clone()
-    }
 }
 
 /// A gateway serving only the notification route, forwarding to `receiver`; `callers` set so
@@ -227,7 +148,7 @@ async fn an_event_is_forwarded_once_though_the_first_forward_fails_and_wechat_re
     assert_eq!(ok.status, 204, "{}", ok.text);
     let seen = receiver.seen();
     assert_eq!(seen.len(), 2);
-    let (forward_headers, event) = &seen[1];
+    let (forward_headers, event) = (&seen[1].headers, &seen[1].body);
     assert_eq!(
         forward_headers["idempotency-key"],
         "EV-2026120210000100000001"
@@ -322,7 +243,7 @@ async fn during_a_migration_both_keys_pass_and_the_route_needs_no_caller_token()
     let ids: Vec<Value> = receiver
         .seen()
         .into_iter()
-        .map(|(_, e)| e["id"].clone())
+        .map(|r| r.body["id"].clone())
         .collect();
     assert_eq!(
         ids,

@@ -6,14 +6,9 @@
 //! `wxcoupon serve`, is verified, decrypted and forwarded once although WeChat's first delivery
 //! fails → the use-flow file lists the use, its SHA1 checked.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use wxcoupon::outbound::{AllowList, OutboundClient, OutboundConfig};
 use wxcoupon::serve::ServeConfig;
@@ -33,6 +28,7 @@ use wxcoupon_core::v3::stocks::{
 };
 use wxcoupon_simulator::{CouponUse, RunningSimulator, Simulator, SimulatorConfig};
 use wxcoupon_tests::gateway::Gateway;
+use wxcoupon_tests::receiver::Receiver;
 
 const APPID: &str = "wx5edab3bdfba3dc1c";
 const MCHID: &str = "10000098";
@@ -441,53 +437,6 @@ async fn every_endpoint_signed_by_the_host() {
     every_endpoint(false).await;
 }
 
-/// The merchant's internal service: records each forward; answers 500 to the first, then 204.
-#[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<(u16, Value)>>>,
-    script: Arc<Mutex<VecDeque<u16>>>,
-}
-
-impl Receiver {
-    async fn start(script: &[u16]) -> (Receiver, SocketAddr) {
-        let receiver = Receiver::default();
-        receiver.script.lock().unwrap().extend(script);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let r = receiver.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let r = r.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let r = r.clone();
-                            async move {
-                                let body = req.into_body().collect().await.unwrap().to_bytes();
-                                let status = r.script.lock().unwrap().pop_front().unwrap_or(204);
-                                r.seen.lock().unwrap().push((
-                                    status,
-                                    serde_json::from_slice(&body).unwrap_or(Value::Null),
-                                ));
-                                Ok::<_, std::convert::Infallible>(
-                                    hyper::Response::builder()
-                                        .status(status)
-                                        .body(Full::new(Bytes::new()))
-                                        .unwrap(),
-                                )
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        (receiver, addr)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_programme_with_the_callback_through_the_gateway() {
     // The merchant's service fails its first forward, so WeChat's first delivery fails too.
@@ -586,11 +535,11 @@ async fn a_whole_programme_with_the_callback_through_the_gateway() {
         deliveries.iter().map(|d| d.status).collect::<Vec<_>>(),
         vec![Some(502), Some(204)]
     );
-    let seen = receiver.seen.lock().unwrap().clone();
+    let seen = receiver.seen();
     let delivered: Vec<&Value> = seen
         .iter()
-        .filter(|(status, _)| *status == 204)
-        .map(|(_, e)| e)
+        .filter(|r| r.status == 204)
+        .map(|r| &r.body)
         .collect();
     assert_eq!(delivered.len(), 1, "forwarded once: {seen:?}");
     assert_eq!(delivered[0]["id"], Value::String(event_id.clone()));

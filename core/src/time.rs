@@ -44,8 +44,16 @@ pub fn parse_beijing(raw: &str) -> Option<i64> {
         return None;
     }
     let n = |r: std::ops::Range<usize>| raw[r].parse::<i64>().ok();
-    let (year, month, day) = (n(0..4)?, n(4..6)?, n(6..8)?);
-    let (hour, minute, second) = (n(8..10)?, n(10..12)?, n(12..14)?);
+    let date = (n(0..4)?, n(4..6)?, n(6..8)?);
+    let time = (n(8..10)?, n(10..12)?, n(12..14)?);
+    Some(civil_seconds(date, time)? - BEIJING_OFFSET_SECONDS)
+}
+
+/// Seconds since 1970 of a UTC date and time; `None` when a part is out of range.
+fn civil_seconds(
+    (year, month, day): (i64, i64, i64),
+    (hour, minute, second): (i64, i64, i64),
+) -> Option<i64> {
     if !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)
@@ -55,8 +63,7 @@ pub fn parse_beijing(raw: &str) -> Option<i64> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - BEIJING_OFFSET_SECONDS)
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 /// Formats Unix seconds as `yyyyMMddHHmmss` in Beijing time.
@@ -89,17 +96,9 @@ pub fn parse_rfc3339(raw: &str) -> Option<i64> {
             .all(|c| c.is_ascii_digit())
             .then(|| part.parse().ok())?
     };
-    let (year, month, day) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (hour, minute, second) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
+    let date = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let time = (n(11..13)?, n(14..16)?, n(17..19)?);
+    let local = civil_seconds(date, time)?;
     let mut rest = &raw[19..];
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
@@ -124,8 +123,7 @@ pub fn parse_rfc3339(raw: &str) -> Option<i64> {
             sign * (hours * 3600 + minutes * 60)
         }
     };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    Some(local - offset)
 }
 
 /// Formats Unix seconds as RFC 3339 in Beijing time (`2023-11-15T12:30:05+08:00`), the form

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 pub mod gateway;
 pub mod generated;
 pub mod hosts;
+pub mod receiver;
+pub mod v3_fixtures;
 
 use wxcoupon::Runtime;
 use wxcoupon_core::{ApiKey, Fields, Merchant};

@@ -127,7 +127,14 @@ pub fn check_answer(
     answer: &Answer,
     now: i64,
 ) -> Result<AnswerSignature, Error> {
-    let to_verify = checked(verifiers, answer, now)?;
+    Ok(signature_of(verifiers, checked(verifiers, answer, now)?)?)
+}
+
+/// What is left to verify of a checked answer or callback, with the key its serial names.
+pub(crate) fn signature_of(
+    verifiers: &Verifiers,
+    to_verify: ToVerify,
+) -> Result<AnswerSignature, super::auth::AnswerRefusal> {
     let public_key_der = verifiers
         .public_key_der(&to_verify.serial)
         .ok_or(super::auth::AnswerRefusal::UnknownSerial)?

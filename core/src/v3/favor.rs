@@ -519,11 +519,14 @@ pub struct ListUserCoupons {
 }
 
 /// One page of a user's coupons.
+pub type CouponPage = Page<Coupon>;
+
+/// One page of a list answer: its entries and where they stand in the whole.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CouponPage {
-    /// The coupons (WeChat leaves `data` out of an empty page).
-    #[serde(default)]
-    pub data: Vec<Coupon>,
+pub struct Page<T> {
+    /// The entries (WeChat leaves `data` out of an empty page).
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
     /// How many there are in all.
     #[serde(default)]
     pub total_count: u64,

@@ -18,7 +18,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::answer::{json, AnswerSignature};
+use super::answer::{json, signature_of, AnswerSignature};
 use super::auth::{check_signed_answer, AnswerRefusal, SIGNATURE_HEADER};
 use super::certificates::EncryptedResource;
 use super::favor::Coupon;
@@ -223,16 +223,7 @@ impl Merchant {
         let verifiers = self.verifiers();
         let to_verify =
             check_signed_answer(|n| header(headers, n), body, now, |s| verifiers.holds(s))?;
-        let public_key_der = verifiers
-            .public_key_der(&to_verify.serial)
-            .ok_or(AnswerRefusal::UnknownSerial)?
-            .to_vec();
-        Ok(AnswerSignature {
-            serial: to_verify.serial,
-            message: to_verify.message,
-            signature: to_verify.signature,
-            public_key_der,
-        })
+        Ok(signature_of(verifiers, to_verify)?)
     }
 
     /// Decrypts and reads a callback whose signature is verified. Never hand it a body whose

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::answer::json;
 use super::call::Call;
 use super::error::Error;
-use super::favor::{check_out_request_no, digits, query_pair, segment, text, Stock, FAVOR_PATH};
+use super::favor::{
+    check_out_request_no, digits, query_pair, segment, text, Page, Stock, FAVOR_PATH,
+};
 use super::request::{Method, Request};
 use super::status::StockStatus;
 use crate::time::parse_rfc3339;
@@ -433,21 +435,7 @@ pub struct ListStocks {
 }
 
 /// One page of stocks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StockPage {
-    /// The stocks (WeChat leaves `data` out of an empty page).
-    #[serde(default)]
-    pub data: Vec<Stock>,
-    /// How many there are in all.
-    #[serde(default)]
-    pub total_count: u64,
-    /// The page size.
-    #[serde(default)]
-    pub limit: u64,
-    /// Where the page starts.
-    #[serde(default)]
-    pub offset: u64,
-}
+pub type StockPage = Page<Stock>;
 
 impl Call for ListStocks {
     type Answer = StockPage;

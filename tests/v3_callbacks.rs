@@ -5,47 +5,17 @@
 
 use serde_json::Value;
 use wxcoupon::v3::SignWith;
-use wxcoupon::Runtime;
-use wxcoupon_core::v3::merchant::{Merchant, MerchantSettings};
+use wxcoupon_core::v3::merchant::Merchant;
 use wxcoupon_core::v3::notification::NotificationError;
-
-fn fixture(name: &str) -> String {
-    let path = format!("{}/../tests/fixtures/v3/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn settings(v: &Value) -> MerchantSettings {
-    let k = &v["keys"];
-    MerchantSettings {
-        mchid: k["merchant"]["mchid"].as_str().unwrap().into(),
-        merchant_serial_no: k["merchant"]["certificate_serial_no"]
-            .as_str()
-            .unwrap()
-            .into(),
-        apiv3_key: k["apiv3_key"].as_str().unwrap().into(),
-        private_key_pem: None,
-        wechatpay_public_key_id: Some(k["platform"]["public_key_id"].as_str().unwrap().into()),
-        wechatpay_public_key_pem: Some(fixture("platform_pub.pem")),
-        platform_certificates: vec![fixture("platform_cert.pem")],
-        base_url: None,
-    }
-}
-
-fn headers(case: &Value) -> Vec<(String, String)> {
-    case["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect()
-}
+use wxcoupon_tests::runtime;
+use wxcoupon_tests::v3_fixtures::{headers, settings, vectors};
 
 #[tokio::test]
 async fn the_vectors_notifications_read_through_the_component_as_natively() {
-    let v: Value = serde_json::from_str(&fixture("vectors.json")).unwrap();
-    let settings = settings(&v);
+    let v = vectors();
+    let settings = settings();
     let native = Merchant::new(&settings).unwrap();
-    let mut session = Runtime::new().unwrap().session().await.unwrap();
+    let mut session = runtime().session().await.unwrap();
     let merchant = session
         .open_v3(&settings, SignWith::Component)
         .await
