@@ -171,7 +171,10 @@ impl fmt::Debug for SimulatorConfig {
             .field("send_coupon_per_second", &self.send_coupon_per_second)
             .field("v3", &self.v3)
             .field("notify_via", &self.notify_via)
-            .field("notify_ca_pem", &self.notify_ca_pem.as_ref().map(|_| "<set>"))
+            .field(
+                "notify_ca_pem",
+                &self.notify_ca_pem.as_ref().map(|_| "<set>"),
+            )
             .field("notify_retry_delays_ms", &self.notify_retry_delays_ms)
             .field("notify_timeout_ms", &self.notify_timeout_ms)
             .field("callback_key", &self.callback_key)

@@ -558,7 +558,10 @@ impl Shared {
                     Err(e) => warn!(error = %e, "the notify URL cannot be called"),
                 }
             }
-            _ => debug!(coupon_id, "no callback set (or switched off): nothing delivered"),
+            _ => debug!(
+                coupon_id,
+                "no callback set (or switched off): nothing delivered"
+            ),
         }
         Ok(event_id)
     }
@@ -971,10 +974,9 @@ async fn respond_v3(
     if parts.method.as_str() != route.method {
         info!(peer = %info.peer, method = %parts.method, endpoint, "v3 405 method not allowed");
         let mut response = send(v3::handlers::wrong_method(), None);
-        response.headers_mut().insert(
-            header::ALLOW,
-            header::HeaderValue::from_static(route.allow),
-        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(route.allow));
         return response;
     }
 

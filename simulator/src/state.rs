@@ -448,11 +448,16 @@ impl State {
     pub(crate) fn stocks_by_creation(&self) -> Vec<StockSnapshot> {
         let mut stocks: Vec<StockSnapshot> = self.production.stocks.values().cloned().collect();
         stocks.sort_by(|a, b| {
-            (a.seed.create_time, a.seed.coupon_stock_id.len(), &a.seed.coupon_stock_id).cmp(&(
-                b.seed.create_time,
-                b.seed.coupon_stock_id.len(),
-                &b.seed.coupon_stock_id,
-            ))
+            (
+                a.seed.create_time,
+                a.seed.coupon_stock_id.len(),
+                &a.seed.coupon_stock_id,
+            )
+                .cmp(&(
+                    b.seed.create_time,
+                    b.seed.coupon_stock_id.len(),
+                    &b.seed.coupon_stock_id,
+                ))
         });
         stocks
     }

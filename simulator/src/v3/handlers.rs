@@ -785,9 +785,8 @@ pub(super) fn number_query(
     };
     let value = match query_param(query, name)? {
         Some(v) if !v.is_empty() => v.parse::<u64>().map_err(|_| bad())?,
-        _ => default.ok_or_else(|| {
-            param_error(format!("{name}不能为空"), name, "query", "required")
-        })?,
+        _ => default
+            .ok_or_else(|| param_error(format!("{name}不能为空"), name, "query", "required"))?,
     };
     if !range.contains(&value) {
         return Err(bad());
@@ -856,13 +855,19 @@ fn list_user_coupons(
                 creator.as_deref().is_none_or(|c| c == stock_creator)
                     && sender.as_deref().is_none_or(|s| s == mchid)
                     && available.as_deref().is_none_or(usable_at)
-                    && stock_id.as_deref().is_none_or(|s| s == coupon.coupon_stock_id)
+                    && stock_id
+                        .as_deref()
+                        .is_none_or(|s| s == coupon.coupon_stock_id)
             })
             .map(|(coupon, stock)| {
                 let used = state.use_of(&coupon.coupon_id);
                 coupon_answer(mchid, &coupon, &stock, used.as_ref())
             })
-            .filter(|c| status.as_ref().is_none_or(|s| c.state().as_ref() == Some(s)))
+            .filter(|c| {
+                status
+                    .as_ref()
+                    .is_none_or(|s| c.state().as_ref() == Some(s))
+            })
             .collect()
     };
     let total = matching.len() as u64;
@@ -910,26 +915,76 @@ mod tests {
             }
         );
         for (path, method, endpoint) in [
-            ("/v3/marketing/favor/stocks/1757", "GET", Endpoint::V3QueryStock),
+            (
+                "/v3/marketing/favor/stocks/1757",
+                "GET",
+                Endpoint::V3QueryStock,
+            ),
             ("/v3/certificates", "GET", Endpoint::V3Certificates),
-            ("/v3/marketing/favor/coupon-stocks", "POST", Endpoint::V3CreateStock),
+            (
+                "/v3/marketing/favor/coupon-stocks",
+                "POST",
+                Endpoint::V3CreateStock,
+            ),
             ("/v3/marketing/favor/stocks", "GET", Endpoint::V3ListStocks),
-            ("/v3/marketing/favor/stocks/1/start", "POST", Endpoint::V3StartStock),
-            ("/v3/marketing/favor/stocks/1/pause", "POST", Endpoint::V3PauseStock),
-            ("/v3/marketing/favor/stocks/1/restart", "POST", Endpoint::V3RestartStock),
-            ("/v3/marketing/favor/stocks/1/stop", "POST", Endpoint::V3StopStock),
-            ("/v3/marketing/favor/stocks/1/merchants", "GET", Endpoint::V3StockMerchants),
-            ("/v3/marketing/favor/stocks/1/items", "GET", Endpoint::V3StockItems),
-            ("/v3/marketing/favor/stocks/1/use-flow", "GET", Endpoint::V3UseFlow),
-            ("/v3/marketing/favor/stocks/1/refund-flow", "GET", Endpoint::V3RefundFlow),
-            ("/v3/marketing/favor/callbacks", "GET", Endpoint::V3GetCallback),
-            ("/v3/marketing/favor/callbacks", "POST", Endpoint::V3SetCallback),
+            (
+                "/v3/marketing/favor/stocks/1/start",
+                "POST",
+                Endpoint::V3StartStock,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/pause",
+                "POST",
+                Endpoint::V3PauseStock,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/restart",
+                "POST",
+                Endpoint::V3RestartStock,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/stop",
+                "POST",
+                Endpoint::V3StopStock,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/merchants",
+                "GET",
+                Endpoint::V3StockMerchants,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/items",
+                "GET",
+                Endpoint::V3StockItems,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/use-flow",
+                "GET",
+                Endpoint::V3UseFlow,
+            ),
+            (
+                "/v3/marketing/favor/stocks/1/refund-flow",
+                "GET",
+                Endpoint::V3RefundFlow,
+            ),
+            (
+                "/v3/marketing/favor/callbacks",
+                "GET",
+                Endpoint::V3GetCallback,
+            ),
+            (
+                "/v3/marketing/favor/callbacks",
+                "POST",
+                Endpoint::V3SetCallback,
+            ),
         ] {
             let r = route(path, method).unwrap();
             assert_eq!((r.endpoint, r.method), (endpoint, method), "{path}");
         }
         assert_eq!(
-            route("/v3/marketing/favor/stocks/1/stop", "POST").unwrap().call,
+            route("/v3/marketing/favor/stocks/1/stop", "POST")
+                .unwrap()
+                .call,
             Call::ChangeStock {
                 stock_id: "1",
                 change: StockChange::Stop

@@ -244,7 +244,11 @@ impl Notifier {
             CallbackKey::PublicKey => self.public_key_id.clone(),
             CallbackKey::Certificate => certificate(),
             CallbackKey::Migration => {
-                if self.attempts.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+                if self
+                    .attempts
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(2)
+                {
                     self.public_key_id.clone()
                 } else {
                     certificate()
@@ -368,10 +372,8 @@ impl Notifier {
     /// Waits for the delivery tasks to end (after shutdown was requested), up to `grace`.
     pub(crate) async fn finish(&self, grace: Duration) {
         let mut tasks = std::mem::take(&mut *lock(&self.tasks));
-        let drained = tokio::time::timeout(grace, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tasks.abort_all();
         }
@@ -488,7 +490,11 @@ mod tests {
     #[test]
     fn targets_keep_the_path_and_query() {
         assert_eq!(
-            target("https://shop.example/wx/notify?a=1", Some("http://127.0.0.1:9")).unwrap(),
+            target(
+                "https://shop.example/wx/notify?a=1",
+                Some("http://127.0.0.1:9")
+            )
+            .unwrap(),
             "http://127.0.0.1:9/wx/notify?a=1"
         );
         assert_eq!(
@@ -500,10 +506,7 @@ mod tests {
             "https://shop.example/n"
         );
         assert!(target("ftp://x/n", None).is_err());
-        assert_eq!(
-            split_url("http://h:1/p?q").unwrap(),
-            (false, "h:1", "/p?q")
-        );
+        assert_eq!(split_url("http://h:1/p?q").unwrap(), (false, "h:1", "/p?q"));
     }
 
     #[test]

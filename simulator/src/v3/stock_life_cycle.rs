@@ -24,13 +24,21 @@ pub(crate) const TRANSITIONS: [(StockStatus, StockChange, StockStatus); 5] = [
         StockChange::Start,
         StockStatus::Running,
     ),
-    (StockStatus::Running, StockChange::Pause, StockStatus::Paused),
+    (
+        StockStatus::Running,
+        StockChange::Pause,
+        StockStatus::Paused,
+    ),
     (
         StockStatus::Paused,
         StockChange::Restart,
         StockStatus::Running,
     ),
-    (StockStatus::Running, StockChange::Stop, StockStatus::Stopped),
+    (
+        StockStatus::Running,
+        StockChange::Stop,
+        StockStatus::Stopped,
+    ),
     (StockStatus::Paused, StockChange::Stop, StockStatus::Stopped),
 ];
 

@@ -36,14 +36,14 @@ use std::sync::Mutex;
 use serde_json::json;
 use wxcoupon_core::time::parse_rfc3339;
 use wxcoupon_core::v3::error::Error as CoreError;
+use wxcoupon_core::v3::status::StockStatus;
 use wxcoupon_core::v3::stocks::{
     ChangeStockBody, CreateStock, CreatedStock, IdPage, StockChange, StockPage, MAX_STOCKS_LIMIT,
 };
-use wxcoupon_core::v3::status::StockStatus;
 
 use super::handlers::{
-    creator_of, lock, number_query, ok, param_error, query_param, refused, required_query,
-    segment, stock_answer, to_json, Context, Incoming, Refused, Reply,
+    creator_of, lock, number_query, ok, param_error, query_param, refused, required_query, segment,
+    stock_answer, to_json, Context, Incoming, Refused, Reply,
 };
 use super::rfc3339_beijing;
 use super::stock_life_cycle::{code_of, status_of, transition};
@@ -175,7 +175,12 @@ pub(super) fn change(
 ) -> Result<Reply, Refused> {
     let request: ChangeStockBody =
         serde_json::from_str(body).map_err(|e| body_error(&e, change.as_str()))?;
-    is_caller(ctx, &request.stock_creator_mchid, "stock_creator_mchid", "body")?;
+    is_caller(
+        ctx,
+        &request.stock_creator_mchid,
+        "stock_creator_mchid",
+        "body",
+    )?;
     let stock = known_stock(state, raw_stock_id)?;
     if creator_of(ctx, &stock) != ctx.config.mch_id {
         return Err(refused(403, "NO_AUTH", "无权限操作该批次"));
@@ -246,7 +251,11 @@ pub(super) fn list(
         .filter(|s| creator_of(ctx, s) == creator)
         .filter(|s| start.is_none_or(|t| s.seed.create_time >= t))
         .filter(|s| end.is_none_or(|t| s.seed.create_time < t))
-        .filter(|s| status.as_ref().is_none_or(|st| status_of(s.seed.status) == *st))
+        .filter(|s| {
+            status
+                .as_ref()
+                .is_none_or(|st| status_of(s.seed.status) == *st)
+        })
         .collect();
     let total = stocks.len() as u64;
     let data = stocks
