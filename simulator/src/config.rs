@@ -641,6 +641,48 @@ mod tests {
     }
 
     #[test]
+    fn callback_and_flow_settings_read_from_toml_and_are_checked() {
+        let defaults = SimulatorConfig::default();
+        assert_eq!(defaults.notify_retry_delays_ms, WECHAT_RETRY_DELAYS_MS);
+        assert_eq!(defaults.notify_retry_delays_ms[3], 180_000);
+        assert_eq!(defaults.flow_url_valid_ms, 30_000);
+        assert!(!defaults.flow_after_stock_end);
+        let config = SimulatorConfig::from_toml_str(
+            r#"
+            notify_via = "http://127.0.0.1:8080"
+            notify_retry_delays_ms = [50, 50]
+            callback_key = "migration"
+            flow_url_valid_ms = 200
+            flow_after_stock_end = true
+
+            [[stocks]]
+            coupon_stock_id = "7"
+            stock_creator_mchid = "10000099"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.callback_key, CallbackKey::Migration);
+        assert_eq!(config.notify_retry_delays_ms, [50, 50]);
+        assert_eq!(
+            config.stocks[0].stock_creator_mchid.as_deref(),
+            Some("10000099")
+        );
+        for bad in ["127.0.0.1:1", "http://", "http://h/path", "ftp://h"] {
+            let config = SimulatorConfig {
+                notify_via: Some(bad.into()),
+                ..SimulatorConfig::default()
+            };
+            assert!(config.validate().is_err(), "{bad}");
+        }
+        let config = SimulatorConfig {
+            notify_timeout_ms: 0,
+            ..SimulatorConfig::default()
+        };
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
     fn validation_catches_bad_settings() {
         let mut config = SimulatorConfig {
             sandbox_key: DEFAULT_API_KEY.into(),

@@ -244,7 +244,11 @@ impl Notifier {
             CallbackKey::PublicKey => self.public_key_id.clone(),
             CallbackKey::Certificate => certificate(),
             CallbackKey::Migration => {
-                if self.attempts.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+                if self
+                    .attempts
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(2)
+                {
                     self.public_key_id.clone()
                 } else {
                     certificate()
