@@ -52,8 +52,6 @@ pub use notify::DeliveryRecord;
 /// The admin route that uses a coupon: `POST {USE_COUPON_PATH}/{coupon_id}/use`.
 pub const USE_COUPON_PATH: &str = "/v3/simulator/coupons";
 
-use wxcoupon_core::time::format_beijing;
-
 /// File name of the WeChat Pay public key (SPKI PEM) in the certificate directory.
 pub const WECHATPAY_PUBLIC_KEY_FILE: &str = "platform_pub.pem";
 /// File name of the initial platform certificate.
@@ -64,21 +62,8 @@ pub const MERCHANT_KEY_FILE: &str = "merchant_key.pem";
 pub const MERCHANT_CERT_FILE: &str = "merchant_cert.pem";
 
 /// Unix seconds as RFC 3339 in Beijing time, the form v3 bodies use
-/// (`2024-01-01T00:00:00+08:00`).
-pub(crate) fn rfc3339_beijing(unix_seconds: i64) -> String {
-    let t = format_beijing(unix_seconds);
-    // yyyyMMddHHmmss; a year beyond 9999 only lengthens the year part.
-    let y = t.len() - 10;
-    format!(
-        "{}-{}-{}T{}:{}:{}+08:00",
-        &t[..y],
-        &t[y..y + 2],
-        &t[y + 2..y + 4],
-        &t[y + 4..y + 6],
-        &t[y + 6..y + 8],
-        &t[y + 8..]
-    )
-}
+/// (`2024-01-01T00:00:00+08:00`): the core's, which the clients read back.
+pub(crate) use wxcoupon_core::time::format_rfc3339_beijing as rfc3339_beijing;
 
 #[cfg(test)]
 mod tests {
