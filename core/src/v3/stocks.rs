@@ -495,6 +495,15 @@ impl Call for ListStocks {
     }
 }
 
+/// The largest page of a stock's merchants.
+pub const MAX_MERCHANTS_LIMIT: u32 = 50;
+/// The furthest a page of a stock's merchants may start.
+pub const MAX_MERCHANTS_OFFSET: u32 = 1000;
+/// The largest page of a stock's single items.
+pub const MAX_ITEMS_LIMIT: u32 = 100;
+/// The furthest a page of a stock's single items may start.
+pub const MAX_ITEMS_OFFSET: u32 = 500;
+
 /// A page of what one stock lists: the merchants where its coupons can be used
 /// (`GET …/stocks/{stock_id}/merchants`, offset ≤ 1000, limit 1–50) or its single items
 /// (`GET …/stocks/{stock_id}/items`, offset ≤ 500, limit 1–100).
@@ -565,7 +574,8 @@ impl StockListing {
 impl Call for ListStockMerchants {
     type Answer = IdPage;
     fn request_at(&self, _now: i64) -> Result<Request, Error> {
-        self.0.request("merchants", 1000, 50)
+        self.0
+            .request("merchants", MAX_MERCHANTS_OFFSET, MAX_MERCHANTS_LIMIT)
     }
     fn read(body: &str) -> Result<IdPage, Error> {
         json(body)
@@ -575,7 +585,7 @@ impl Call for ListStockMerchants {
 impl Call for ListStockItems {
     type Answer = IdPage;
     fn request_at(&self, _now: i64) -> Result<Request, Error> {
-        self.0.request("items", 500, 100)
+        self.0.request("items", MAX_ITEMS_OFFSET, MAX_ITEMS_LIMIT)
     }
     fn read(body: &str) -> Result<IdPage, Error> {
         json(body)
