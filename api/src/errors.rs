@@ -46,6 +46,7 @@
 
 use serde::Serialize;
 use wxcoupon_core as core;
+use wxcoupon_core::v3::error as v3;
 
 /// An error answer: the status and the JSON body.
 #[derive(Debug, Serialize)]
@@ -193,6 +194,92 @@ impl ApiError {
                 }
             }
             core::Error::Denied { .. } => ApiError::new(
+                502,
+                "OUTBOUND_DENIED",
+                format!(
+                    "{message}; allow WeChat Pay's host in the runtime's outbound settings \
+                     (Spin: allowed_outbound_hosts)"
+                ),
+            ),
+        }
+    }
+
+    /// Marks the error as an unknown outcome of `POST /v1/stocks`: the stock may have been
+    /// created; the same body again (same `out_request_no`) answers with it.
+    pub fn stock_outcome_unknown(mut self) -> ApiError {
+        self.outcome_unknown = true;
+        self.retryable = true;
+        self.message = format!(
+            "{} — the stock may have been created: send the same body again with the same \
+             out_request_no (WeChat Pay answers a repeat with the stock already created)",
+            self.message
+        );
+        self
+    }
+
+    /// Maps an error of a v3 call. `not_found` is the code of a `RESOURCE_NOT_EXISTS` refusal
+    /// on this route (`STOCK_NOT_FOUND`, `COUPON_NOT_FOUND`, …); `setting` names a merchant
+    /// setting, as for [`ApiError::from_core`]. A refusal keeps WeChat's `code` as
+    /// `wechat_err_code`, names the field WeChat's `detail` names, and is retryable by WeChat's
+    /// advice.
+    pub fn from_v3(e: &v3::Error, not_found: &'static str, setting: fn(&str) -> &str) -> ApiError {
+        let message = e.to_string();
+        match e {
+            v3::Error::InvalidInput(f) if f.field.starts_with("merchant.") => {
+                ApiError::configuration(
+                    format!(
+                        "the gateway is not configured: {}: {}",
+                        setting(&f.field),
+                        f.rule
+                    ),
+                    500,
+                )
+            }
+            v3::Error::InvalidInput(f) => ApiError::invalid(&f.field, &f.rule),
+            v3::Error::Refused(r) => {
+                let code = r.code.as_deref().unwrap_or("");
+                let (status, api_code) = match code {
+                    "PARAM_ERROR" => (400, "INVALID_INPUT"),
+                    "RESOURCE_NOT_EXISTS" => (404, not_found),
+                    "RULE_LIMIT" => (409, "ALREADY_RECEIVED"),
+                    "INVALID_REQUEST" | "NOT_ENOUGH" => (409, "STOCK_UNAVAILABLE"),
+                    "RATELIMIT_EXCEEDED" | "FREQUENCY_LIMITED" => (429, "RATE_LIMITED"),
+                    "SYSTEM_ERROR" | "SERVICE_UNAVAILABLE" | "REQUEST_BLOCKED" => {
+                        (502, "WECHAT_ERROR")
+                    }
+                    "SIGN_ERROR" => (502, "WECHAT_CALL_REFUSED"),
+                    "" => (502, "UPSTREAM_BAD_STATUS"),
+                    _ => (502, "WECHAT_REFUSED"),
+                };
+                let field = r
+                    .detail
+                    .as_ref()
+                    .and_then(|d| d.field.as_deref())
+                    .map(|f| f.rsplit('/').next().unwrap_or(f).to_string())
+                    .filter(|f| !f.is_empty());
+                ApiError {
+                    wechat_err_code: r.code.clone(),
+                    retryable: r.advice.is_retryable(),
+                    field,
+                    ..ApiError::new(status, api_code, message)
+                }
+            }
+            v3::Error::AnswerNotVerified { .. } => {
+                ApiError::new(502, "UPSTREAM_BAD_SIGNATURE", message)
+            }
+            v3::Error::MalformedResponse(_) => ApiError::new(502, "UPSTREAM_MALFORMED", message),
+            v3::Error::Transport { message: what, .. } => {
+                let (status, code) = if what.contains("timed out") {
+                    (504, "UPSTREAM_TIMEOUT")
+                } else {
+                    (502, "UPSTREAM_UNREACHABLE")
+                };
+                ApiError {
+                    retryable: true,
+                    ..ApiError::new(status, code, message)
+                }
+            }
+            v3::Error::Denied { .. } => ApiError::new(
                 502,
                 "OUTBOUND_DENIED",
                 format!(

@@ -13,6 +13,11 @@
 //! | `GET /v1/stocks/{stock_id}` | the stock (`query_coupon_stock`) |
 //! | `GET /v1/coupons/{coupon_id}?openid=…&stock_id=…` | the coupon (`querycouponsinfo`) |
 //! | `GET /healthz` | `{"status": "ok", "version"}` when the configuration is usable, else 503 |
+//! | `POST /v1/notifications/wechatpay` | WeChat Pay's `COUPON.USE` callback (v3), verified and forwarded |
+//! | API v3 only: the stock life cycle, listings, flows, a user's coupons, the callback URL | see [`v3`] |
+//!
+//! The three coupon routes call v2 or v3 as the merchant's settings choose
+//! (`wxcoupon_core::settings::read_api`), with the same bodies and error shape.
 //!
 //! Success bodies are the core's serde shapes — what the CLI prints for the same call
 //! (`SentCoupon`, `CouponStock`, `CouponInfo`). `POST` extends `SentCoupon` with
@@ -43,6 +48,7 @@ mod input;
 #[cfg(test)]
 mod tests;
 pub mod trade_no;
+pub mod v3;
 
 use serde::Serialize;
 use wxcoupon_core as core;
@@ -86,6 +92,8 @@ pub enum Route {
         /// The raw query string (without `?`), read by [`Call::coupon`].
         query: String,
     },
+    /// A route only API v3 has (the stock life cycle, the listings, the callback URL).
+    V3(v3::V3Route),
     /// `POST /v1/notifications/wechatpay`: a WeChat Pay callback (`COUPON.USE`), authenticated
     /// by its signature, not by a caller token.
     Notification,
@@ -122,13 +130,19 @@ pub fn route(method: &str, target: &str) -> Result<Route, ApiError> {
             }),
             false => Err(ApiError::not_allowed("GET")),
         },
-        _ => Err(ApiError::new(
-            404,
-            "ROUTE_NOT_FOUND",
-            "no such route: POST /v1/coupons, GET /v1/stocks/{stock_id}, \
-             GET /v1/coupons/{coupon_id}?openid=..&stock_id=.., \
-             POST /v1/notifications/wechatpay, GET /healthz",
-        )),
+        other => match v3::route(method, other, query) {
+            Some(route) => route.map(Route::V3),
+            None => Err(ApiError::new(
+                404,
+                "ROUTE_NOT_FOUND",
+                "no such route: POST /v1/coupons, GET /v1/stocks/{stock_id}, \
+                 GET /v1/coupons/{coupon_id}?openid=..&stock_id=.., \
+                 POST /v1/notifications/wechatpay, GET /healthz; with API v3: GET|POST /v1/stocks, \
+                 POST /v1/stocks/{stock_id}/start|pause|restart|stop, \
+                 GET /v1/stocks/{stock_id}/merchants|items|use-flow|refund-flow, \
+                 GET /v1/users/{openid}/coupons, GET|PUT /v1/callbacks",
+            )),
+        },
     }
 }
 

@@ -46,7 +46,6 @@ fn routes() {
         "/",
         "",
         "/v1",
-        "/v1/stocks",
         "/v1/stocks/",
         "/v2/coupons",
         "/v1/stocks/1/x",

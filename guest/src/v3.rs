@@ -324,7 +324,7 @@ fn now() -> i64 {
 }
 
 /// The v2 HTTP layer's errors as v3's (it makes only these kinds).
-fn from_http(e: core::Error) -> Error {
+pub(crate) fn from_http(e: core::Error) -> Error {
     match e {
         core::Error::Transport {
             message,

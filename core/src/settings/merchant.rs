@@ -4,8 +4,9 @@
 
 use super::read::Reader;
 use super::table::{
-    Setting, API_KEY, APPID, BACKUP_HOST, BASE_URL, MCH_ID, REQUIRE_SIGNED_RESPONSES, SANDBOX,
-    SIGN_TYPE,
+    Setting, APIV3_KEY, API_KEY, APPID, BACKUP_HOST, BASE_URL, MCH_ID, MERCHANT_SERIAL_NO,
+    PLATFORM_CERTIFICATES, PRIVATE_KEY, REQUIRE_SIGNED_RESPONSES, SANDBOX, SIGN_TYPE,
+    WECHATPAY_PUBLIC_KEY, WECHATPAY_PUBLIC_KEY_ID,
 };
 use crate::merchant::{api_key_rule, base_url_rule, sign_type_rule};
 use crate::merchant::{ApiHost, Merchant, SignaturePolicy};
@@ -141,6 +142,15 @@ pub fn setting_of_field(field: &str) -> Option<&'static Setting> {
         "merchant.api_key" => Some(&API_KEY),
         "merchant.sign_type" => Some(&SIGN_TYPE),
         "merchant.base_url" => Some(&BASE_URL),
+        // The v3 merchant's (`wxcoupon_core::v3::merchant::Merchant::new`), as the gateway
+        // gives them: PEM text, not files.
+        "merchant.mchid" => Some(&MCH_ID),
+        "merchant.merchant_serial_no" => Some(&MERCHANT_SERIAL_NO),
+        "merchant.apiv3_key" => Some(&APIV3_KEY),
+        "merchant.private_key" => Some(&PRIVATE_KEY),
+        "merchant.wechatpay_public_key_id" => Some(&WECHATPAY_PUBLIC_KEY_ID),
+        "merchant.wechatpay_public_key" => Some(&WECHATPAY_PUBLIC_KEY),
+        f if f.starts_with("merchant.platform_certificates") => Some(&PLATFORM_CERTIFICATES),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@
 //! | [`source`] | the [`Source`] seam: environment pairs, values by key, layers |
 //! | [`read`] | [`Reader`]: typed reads, every problem collected |
 //! | [`merchant`] | the merchant part, read once for all edges: [`read_merchant`] |
+//! | [`v3`] | which API the calls use ([`read_api`]); the v3 merchant from PEM text: [`read_v3_merchant`] |
 //! | [`identity`] | which files hold the client certificate: [`read_certificate_files`] |
 //! | [`error`] | [`SettingsError`], the one error type |
 //!
@@ -46,6 +47,7 @@ pub mod merchant;
 pub mod read;
 pub mod source;
 pub mod table;
+pub mod v3;
 
 pub use error::SettingsError;
 pub use identity::{read_certificate_files, CertificateFiles, Need};
@@ -54,6 +56,9 @@ pub use merchant::{read_merchant, setting_of_field, Endpoint, MerchantSettings};
 pub use read::{parse_bool, unknown_keys, Reader};
 pub use source::{Found, Keys, Layers, Source, Value, Vars};
 pub use table::*;
+#[cfg(feature = "v3")]
+pub use v3::read_v3_merchant;
+pub use v3::{pem_blocks, read_api, ApiVersion, V3Use};
 
 #[cfg(test)]
 mod tests;

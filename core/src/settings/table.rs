@@ -287,6 +287,9 @@ pub static WECHATPAY_PUBLIC_KEY: Setting = text(
     "wechatpay_public_key",
     Kind::Text,
 );
+/// The merchant API private key as PEM text (PKCS#8), for runtimes that give the component no
+/// files (the gateway): the same key as [`PRIVATE_KEY_FILE`]. Secret: never shown.
+pub static PRIVATE_KEY: Setting = text("WXPAY_PRIVATE_KEY", "private_key", Kind::Secret);
 /// Platform certificates as PEM text (one or more `BEGIN CERTIFICATE` blocks), for the
 /// gateway: what [`PLATFORM_CERT_DIR`] keeps as files.
 pub static PLATFORM_CERTIFICATES: Setting = text(
@@ -294,6 +297,10 @@ pub static PLATFORM_CERTIFICATES: Setting = text(
     "platform_certificates",
     Kind::Text,
 );
+
+/// What the gateway's v3 calls need beside [`NOTIFICATION_SETTINGS`] (which verify their
+/// answers too): which API the coupon routes use, and the key requests are signed with.
+pub static V3_GATEWAY_SETTINGS: [&Setting; 2] = [&API, &PRIVATE_KEY];
 
 /// What the gateway's notification route needs beside [`MCH_ID`]: the v3 identity, the APIv3
 /// key, the keys callbacks are verified with, and where verified events go.
@@ -380,11 +387,12 @@ pub static CALL_LIMIT_SETTINGS: [&Setting; 4] = [
 ];
 
 /// Every setting, in the order of the documentation.
-pub static ALL: [&Setting; 38] = concat(&[
+pub static ALL: [&Setting; 39] = concat(&[
     &MERCHANT_SETTINGS,
     &CERTIFICATE_SETTINGS,
     &V3_SETTINGS,
     &[
+        &PRIVATE_KEY,
         &WECHATPAY_PUBLIC_KEY,
         &PLATFORM_CERTIFICATES,
         &NOTIFY_FORWARD_URL,
@@ -397,11 +405,12 @@ pub static ALL: [&Setting; 38] = concat(&[
 
 /// Every setting the component's gateway reads from `wasi:cli/environment` (and so every
 /// variable a runtime's manifest may give it).
-pub static GATEWAY_SETTINGS: [&Setting; 19] = concat(&[
+pub static GATEWAY_SETTINGS: [&Setting; 21] = concat(&[
     &MERCHANT_SETTINGS,
     &CALL_LIMIT_SETTINGS,
     &[&CALLER_TOKENS],
     &NOTIFICATION_SETTINGS,
+    &V3_GATEWAY_SETTINGS,
 ]);
 
 /// `groups` one after the other, for a `static` list made of smaller ones. Fails to compile

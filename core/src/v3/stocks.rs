@@ -107,6 +107,8 @@ pub struct CouponUseRule {
 /// the same number answers the same stock. The stock starts `UNACTIVATED`: start it with
 /// [`ChangeStock`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+// A misspelt field of a request must not vanish: WeChat would create a stock without it.
+#[serde(deny_unknown_fields)]
 pub struct CreateStock {
     /// Its name, at most 20 characters.
     pub stock_name: String,

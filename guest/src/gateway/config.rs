@@ -18,13 +18,21 @@
 //! | `WXPAY_BETWEEN_BYTES_TIMEOUT_MS` | 1–600000, default 10000 |
 //! | `WXPAY_MAX_RESPONSE_BYTES` | 1–16777216, default 65536 |
 //! | `WXPAY_GATEWAY_TOKENS` | `name:sha256hex[,…]`: the callers of `/v1/*` (bearer tokens kept as their SHA-256, `wxcoupon_api::callers`); unset: open, for a runtime that only trusted processes reach |
+//! | `WXPAY_API` | `v2` or `v3` for the three coupon routes; unset: `v3` when `WXPAY_APIV3_KEY` is set and `WXPAY_API_KEY` is not |
+//! | `WXPAY_MERCHANT_SERIAL_NO` | v3: the merchant API certificate's serial |
+//! | `WXPAY_PRIVATE_KEY` | v3: the merchant API private key, PKCS#8 PEM text (secret) |
+//! | `WXPAY_APIV3_KEY` | v3: the 32-character APIv3 key (secret) |
+//! | `WXPAY_WECHATPAY_PUBLIC_KEY_ID`, `WXPAY_WECHATPAY_PUBLIC_KEY` | v3: the WeChat Pay public key (id and SPKI PEM text) |
+//! | `WXPAY_PLATFORM_CERTIFICATES` | v3: platform certificates, PEM text (one or more blocks); with the public key during a migration |
+//! | `WXPAY_NOTIFY_FORWARD_URL` | where verified `COUPON.USE` events are forwarded ([`super::notification`]) |
 //!
 //! These are `wxcoupon_core::settings::GATEWAY_SETTINGS` (runtime manifests are checked
 //! against that list); no other variable is read. An empty variable counts as unset. Booleans: `1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`.
 //! Every problem is reported, each naming the variable and the rule, never a value.
 
 use wxcoupon_core as core;
-use wxcoupon_core::settings::{self, Endpoint, Naming, Reader, Vars};
+use wxcoupon_core::settings::{self, ApiVersion, Endpoint, Naming, Reader, V3Use, Vars};
+use wxcoupon_core::v3::merchant::Merchant as V3Merchant;
 
 use crate::client;
 
@@ -53,10 +61,8 @@ impl Config {
         let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
         let mut r = Reader::new(&vars, Naming::Variable);
         let merchant = settings::read_merchant(&mut r, Endpoint::FromSettings).merchant();
-        let connect_timeout_ms = r.number(&settings::CONNECT_TIMEOUT_MS);
-        let first_byte_timeout_ms = r.number(&settings::FIRST_BYTE_TIMEOUT_MS);
-        let between_bytes_timeout_ms = r.number(&settings::BETWEEN_BYTES_TIMEOUT_MS);
-        let max_response_bytes = r.number(&settings::MAX_RESPONSE_BYTES);
+        let [connect_timeout_ms, first_byte_timeout_ms, between_bytes_timeout_ms, max_response_bytes] =
+            call_limits(&mut r);
         Ok(Config {
             merchant: r.finish(merchant)?,
             connect_timeout_ms,
@@ -73,6 +79,79 @@ impl Config {
             first_byte_timeout_ms: self.first_byte_timeout_ms,
             between_bytes_timeout_ms: self.between_bytes_timeout_ms,
             max_response_bytes: self.max_response_bytes,
+            nonce: None,
+        }
+    }
+}
+
+/// The call limits every WeChat Pay call of the gateway has (v2 and v3 alike).
+fn call_limits(r: &mut Reader<'_>) -> [u32; 4] {
+    [
+        r.number(&settings::CONNECT_TIMEOUT_MS),
+        r.number(&settings::FIRST_BYTE_TIMEOUT_MS),
+        r.number(&settings::BETWEEN_BYTES_TIMEOUT_MS),
+        r.number(&settings::MAX_RESPONSE_BYTES),
+    ]
+}
+
+/// Which API the three coupon routes use (`WXPAY_API`, else by which key is set).
+pub fn api_version(vars: Vec<(String, String)>) -> Result<ApiVersion, ConfigError> {
+    let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
+    let mut r = Reader::new(&vars, Naming::Variable);
+    let api = settings::read_api(&mut r);
+    r.finish(api)
+}
+
+/// What a v3 route needs: the merchant (its keys checked), the appid and the call limits.
+pub struct V3Config {
+    /// The merchant, ready to sign (for [`V3Use::Calls`]) and verify.
+    pub merchant: V3Merchant,
+    /// `WXPAY_APPID`, which issuing and the coupon queries need.
+    pub appid: Option<String>,
+    /// `WXPAY_NOTIFY_FORWARD_URL`.
+    pub forward_url: Option<String>,
+    limits: [u32; 4],
+}
+
+impl V3Config {
+    /// Reads the v3 settings from `(name, value)` pairs (the core's
+    /// `settings::read_v3_merchant`, one reader for the routes and the notification route),
+    /// then makes the merchant; every problem names its variable, never a value.
+    pub fn from_vars(vars: Vec<(String, String)>, use_: V3Use) -> Result<V3Config, ConfigError> {
+        let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
+        let mut r = Reader::new(&vars, Naming::Variable);
+        let merchant = settings::read_v3_merchant(&mut r, use_);
+        let appid = r.text(&settings::APPID);
+        let forward_url = r.text(&settings::NOTIFY_FORWARD_URL);
+        let limits = call_limits(&mut r);
+        let merchant = r.finish(merchant)?;
+        let merchant = V3Merchant::new(&merchant).map_err(|e| match e {
+            wxcoupon_core::v3::error::Error::InvalidInput(f) => {
+                ConfigError::one(variable_of(&f.field), f.rule)
+            }
+            other => ConfigError::one("v3 merchant", other.to_string()),
+        })?;
+        Ok(V3Config {
+            merchant,
+            appid,
+            forward_url,
+            limits,
+        })
+    }
+
+    /// Reads them from the host's environment.
+    pub fn from_host(use_: V3Use) -> Result<V3Config, ConfigError> {
+        V3Config::from_vars(crate::wasi::cli::environment::get_environment(), use_)
+    }
+
+    /// The client's settings for one call.
+    pub fn call_options(&self) -> client::CallOptions {
+        let [connect, first_byte, between_bytes, max_response] = self.limits;
+        client::CallOptions {
+            connect_timeout_ms: connect,
+            first_byte_timeout_ms: first_byte,
+            between_bytes_timeout_ms: between_bytes,
+            max_response_bytes: max_response,
             nonce: None,
         }
     }

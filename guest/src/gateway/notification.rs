@@ -1,7 +1,7 @@
 //! `POST /v1/notifications/wechatpay`: WeChat Pay's `COUPON.USE` callback, verified, decrypted
 //! and forwarded.
 //!
-//! 1. The settings ([`NotificationConfig`], from `wasi:cli/environment`): the v3 merchant with
+//! 1. The settings ([`V3Config`] for callbacks, from `wasi:cli/environment`): the v3 merchant with
 //!    every key callbacks may be signed under (the public key and the platform certificates at
 //!    once, for a migration), and the forward URL.
 //! 2. The core's `read_coupon_use`: a `WECHATPAY/SIGNTEST/` probe refused, the signature, the
@@ -17,95 +17,23 @@
 //! (`host/src/outbound/dedup.rs`); elsewhere the receiver deduplicates on that header.
 
 use wxcoupon_api::Reply;
-use wxcoupon_core::settings::{self, Naming, Reader, Vars};
-use wxcoupon_core::v3::merchant::{Merchant, MerchantSettings};
+use wxcoupon_core::settings::{self, V3Use};
 use wxcoupon_core::v3::notification::failure_body;
 
+use super::config::{not_configured, V3Config};
 use crate::client;
 use crate::wasi::http::types::IncomingRequest;
 
 /// The header the event id is forwarded under, for the receiver's deduplication.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// What the route needs.
-pub struct NotificationConfig {
-    merchant: Merchant,
-    forward_url: String,
-}
-
-/// Splits a PEM bundle into its blocks.
-fn pem_blocks(bundle: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current = String::new();
-    for line in bundle.lines() {
-        let line = line.trim();
-        if line.starts_with("-----BEGIN ") {
-            current.clear();
-        }
-        current.push_str(line);
-        current.push('\n');
-        if line.starts_with("-----END ") {
-            blocks.push(std::mem::take(&mut current));
-        }
-    }
-    blocks
-}
-
-impl NotificationConfig {
-    /// Reads the settings from `(name, value)` pairs; every problem names its variable.
-    pub fn from_vars(vars: Vec<(String, String)>) -> Result<NotificationConfig, String> {
-        let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
-        let mut r = Reader::new(&vars, Naming::Variable);
-        let mchid = r.text(&settings::MCH_ID);
-        let serial = r.text(&settings::MERCHANT_SERIAL_NO);
-        let apiv3_key = r.text(&settings::APIV3_KEY);
-        let key_id = r.text(&settings::WECHATPAY_PUBLIC_KEY_ID);
-        let key_pem = r.text(&settings::WECHATPAY_PUBLIC_KEY);
-        let certificates = r.text(&settings::PLATFORM_CERTIFICATES);
-        let forward_url = r.text(&settings::NOTIFY_FORWARD_URL);
-        for (value, setting) in [
-            (&mchid, &settings::MCH_ID),
-            (&serial, &settings::MERCHANT_SERIAL_NO),
-            (&apiv3_key, &settings::APIV3_KEY),
-            (&forward_url, &settings::NOTIFY_FORWARD_URL),
-        ] {
-            if value.is_none() {
-                r.problem(setting, settings::REQUIRED_RULE);
-            }
-        }
-        if key_pem.is_none() && certificates.is_none() {
-            r.problem(
-                &settings::WECHATPAY_PUBLIC_KEY,
-                "required (or platform certificates): a key to verify callbacks with",
-            );
-        }
-        if key_pem.is_some() && key_id.is_none() {
-            r.problem(
-                &settings::WECHATPAY_PUBLIC_KEY_ID,
-                "required with the public key",
-            );
-        }
-        if let Some(url) = &forward_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                r.problem(&settings::NOTIFY_FORWARD_URL, "must be an http(s) URL");
-            }
-        }
-        r.finish(Some(())).map_err(|e| e.one_line())?;
-        let merchant = Merchant::new(&MerchantSettings {
-            mchid: mchid.unwrap_or_default(),
-            merchant_serial_no: serial.unwrap_or_default(),
-            apiv3_key: apiv3_key.unwrap_or_default(),
-            private_key_pem: None,
-            wechatpay_public_key_id: key_pem.as_ref().and(key_id),
-            wechatpay_public_key_pem: key_pem,
-            platform_certificates: certificates.as_deref().map(pem_blocks).unwrap_or_default(),
-            base_url: None,
-        })
-        .map_err(|e| e.to_string())?;
-        Ok(NotificationConfig {
-            merchant,
-            forward_url: forward_url.unwrap_or_default(),
-        })
+/// The forward URL, checked: the route's one setting besides the v3 merchant's.
+fn forward_url(config: &V3Config) -> Result<&str, String> {
+    let variable = settings::NOTIFY_FORWARD_URL.variable.unwrap_or_default();
+    match config.forward_url.as_deref() {
+        None => Err(format!("{variable}: {}", settings::REQUIRED_RULE)),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(url),
+        Some(_) => Err(format!("{variable}: must be an http(s) URL")),
     }
 }
 
@@ -118,15 +46,16 @@ fn fail(status: u16, message: &str) -> Reply {
 }
 
 /// Handles one delivery; `body` is read already.
-pub fn handle(request: &IncomingRequest, body: &[u8], options: &client::CallOptions) -> Reply {
-    let config =
-        match NotificationConfig::from_vars(crate::wasi::cli::environment::get_environment()) {
-            Ok(c) => c,
-            // WeChat retries a 500: the event waits for the configuration to be fixed.
-            Err(problems) => {
-                return fail(500, &format!("the gateway is not configured: {problems}"))
-            }
-        };
+pub fn handle(request: &IncomingRequest, body: &[u8]) -> Reply {
+    // WeChat retries a 500: the event waits for the configuration to be fixed.
+    let config = match V3Config::from_host(V3Use::Callbacks) {
+        Ok(c) => c,
+        Err(e) => return fail(500, &not_configured(&e)),
+    };
+    let forward_url = match forward_url(&config) {
+        Ok(url) => url,
+        Err(problem) => return fail(500, &format!("the gateway is not configured: {problem}")),
+    };
     let headers: Vec<(String, String)> = request
         .headers()
         .entries()
@@ -149,10 +78,10 @@ pub fn handle(request: &IncomingRequest, body: &[u8], options: &client::CallOpti
     ];
     match client::send_raw(
         "POST",
-        &config.forward_url,
+        forward_url,
         &forward_headers,
         &json,
-        options,
+        &config.call_options(),
     ) {
         Ok(answer) if (200..300).contains(&answer.status) => Reply {
             status: 204,

@@ -133,3 +133,49 @@ fn callers_come_from_their_variable_and_a_broken_one_refuses_every_call() {
         broken.message
     );
 }
+
+#[test]
+fn the_v3_settings_name_their_variables_even_for_a_key_that_does_not_load() {
+    use super::config::{api_version, V3Config};
+    use wxcoupon_core::settings::{ApiVersion, V3Use};
+    let fixture = |name: &str| {
+        let path = format!("{}/../tests/fixtures/v3/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let v3 = |extra: &[(&str, &str)]| {
+        let mut v = vec![
+            ("WXPAY_MCH_ID".to_string(), "1900000001".to_string()),
+            (
+                "WXPAY_MERCHANT_SERIAL_NO".into(),
+                "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
+            ),
+            (
+                "WXPAY_APIV3_KEY".into(),
+                "0123456789abcdef0123456789abcdef".into(),
+            ),
+            (
+                "WXPAY_PLATFORM_CERTIFICATES".into(),
+                fixture("platform_cert.pem"),
+            ),
+        ];
+        v.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        v
+    };
+    let key = fixture("merchant_key.pem");
+    let c = V3Config::from_vars(v3(&[("WXPAY_PRIVATE_KEY", &key)]), V3Use::Calls).unwrap();
+    assert!(c.merchant.signs());
+    assert_eq!(c.call_options().connect_timeout_ms, 5000);
+    let e = V3Config::from_vars(v3(&[("WXPAY_PRIVATE_KEY", "not a key")]), V3Use::Calls)
+        .err()
+        .unwrap();
+    assert!(
+        e.one_line().starts_with("WXPAY_PRIVATE_KEY: "),
+        "{}",
+        e.one_line()
+    );
+    assert!(!e.one_line().contains("not a key"));
+    let callbacks = V3Config::from_vars(v3(&[]), V3Use::Callbacks).unwrap();
+    assert!(!callbacks.merchant.signs());
+    assert_eq!(api_version(v3(&[])).unwrap(), ApiVersion::V3);
+    assert_eq!(api_version(vars(&[])).unwrap(), ApiVersion::V2);
+}

@@ -50,18 +50,10 @@ impl Api {
         overrides: &ConfigOverrides,
     ) -> Result<Api, ConfigErrors> {
         load_with(file, env, overrides, |r| {
-            let v3_key = r.is_set(&settings::APIV3_KEY);
-            let v2_key = r.is_set(&settings::API_KEY);
-            match r.text(&settings::API).as_deref() {
-                Some("v2") => Some(Api::V2),
-                Some("v3") => Some(Api::V3),
-                Some(_) => {
-                    r.problem(&settings::API, settings::API.rule);
-                    None
-                }
-                None if v3_key && !v2_key => Some(Api::V3),
-                None => Some(Api::V2),
-            }
+            settings::read_api(r).map(|api| match api {
+                settings::ApiVersion::V2 => Api::V2,
+                settings::ApiVersion::V3 => Api::V3,
+            })
         })
     }
 }
