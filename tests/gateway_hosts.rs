@@ -478,6 +478,55 @@ async fn wasmtime_serve_issues_through_the_egress_proxy() {
     );
 }
 
+/// API v3 under both runtimes, straight to the simulator's plain-HTTP listener: v3 needs no
+/// client certificate, so no egress proxy. The component holds the v3 settings as PEM text (the
+/// reference host's [`ServeConfig::v3_env`]) and checks the caller token itself; the
+/// programme is the one `wxcoupon serve` goes through (`wxcoupon_tests::v3_gateway`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_under_jco_serve_and_wasmtime_serve_needs_no_egress_proxy() {
+    let jco = require("jco", find_jco());
+    let wasmtime = require("wasmtime", find_wasmtime());
+    let (Some(jco), Some(wasmtime)) = (jco, wasmtime) else {
+        return;
+    };
+    let started = Instant::now();
+    let up = Upstream::start().await;
+    let settings = wxcoupon_core::v3::merchant::MerchantSettings {
+        base_url: Some(up.plain_url()),
+        ..up.sim.v3_merchant_settings()
+    };
+    let mut env = ServeConfig::v3_env(&settings, Some(APPID), None);
+    env.push((
+        "WXPAY_GATEWAY_TOKENS".into(),
+        wxcoupon_tests::v3_gateway::CALLERS.into(),
+    ));
+    let (jco, wasmtime) = (Runtime::Jco(jco), Runtime::Wasmtime(wasmtime));
+    let (jco_served, wasmtime_served) =
+        tokio::join!(serve(&jco, &env, None), serve(&wasmtime, &env, None),);
+    let ready = started.elapsed();
+    wxcoupon_tests::v3_gateway::programme(jco_served.addr, &up.sim, "jco").await;
+    wxcoupon_tests::v3_gateway::programme(wasmtime_served.addr, &up.sim, "wasmtime").await;
+    // `--env NAME` kept the keys off wasmtime's command line and out of its output.
+    let key = settings.private_key_pem.as_deref().unwrap();
+    let key_line = key.lines().nth(1).unwrap();
+    for output in [jco_served.output(), wasmtime_served.output()] {
+        assert!(
+            !output.contains(key_line),
+            "the private key in a runtime's output"
+        );
+        assert!(
+            !output.contains(&settings.apiv3_key),
+            "the APIv3 key in a runtime's output"
+        );
+    }
+    tear_down(vec![jco_served, wasmtime_served], up).await;
+    eprintln!(
+        "v3 under jco serve and wasmtime serve: ready in {} ms, whole test {} ms",
+        ready.as_millis(),
+        started.elapsed().as_millis()
+    );
+}
+
 /// Kills the runtimes, whose process groups must all be gone, then stops the upstream: the
 /// proxy refused nothing, and no secret reached the logs.
 async fn tear_down(runtimes: Vec<HostProcess>, up: Upstream) {

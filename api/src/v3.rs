@@ -187,8 +187,8 @@ impl V3Defaults<'_> {
 /// One v3 call a request became.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum V3Call {
-    /// Create a stock.
-    CreateStock(CreateStock),
+    /// Create a stock (boxed: it is most of the others together).
+    CreateStock(Box<CreateStock>),
     /// Start, pause, restart or stop one.
     ChangeStock(ChangeStock),
     /// A page of stocks.
@@ -224,7 +224,7 @@ impl V3Call {
     pub fn new(route: V3Route, body: &[u8], d: &V3Defaults<'_>) -> Result<V3Call, ApiError> {
         let mchid = d.mchid.to_string();
         Ok(match route {
-            V3Route::CreateStock => V3Call::CreateStock(create_stock(body, d.mchid)?),
+            V3Route::CreateStock => V3Call::CreateStock(Box::new(create_stock(body, d.mchid)?)),
             V3Route::ChangeStock { stock_id, change } => V3Call::ChangeStock(ChangeStock {
                 change,
                 stock_id,
@@ -362,7 +362,7 @@ impl V3Call {
         let fail = |e: Error, not_found| ApiError::from_v3(&e, not_found, setting);
         const STOCK: &str = "STOCK_NOT_FOUND";
         match self {
-            V3Call::CreateStock(c) => match exchange(c, merchant, edge) {
+            V3Call::CreateStock(c) => match exchange(c.as_ref(), merchant, edge) {
                 Ok(created) => Reply::json(&created),
                 Err(e) => {
                     let unknown = e.issue_outcome_unknown();

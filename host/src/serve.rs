@@ -233,40 +233,62 @@ impl ServeConfig {
 }
 
 impl ServeConfig {
-    /// Turns on the notification route (`POST /v1/notifications/wechatpay`): the v3 merchant's
-    /// variables added to the component's environment ([`ServeConfig::notification_env`]), and
-    /// the outbound client rebuilt from `outbound` (the host configuration's) with `forward_url` allowed and its forwards
-    /// delivered once ([`crate::outbound::dedup`]).
+    /// Turns on the notification route (`POST /v1/notifications/wechatpay`) alone: the v3
+    /// merchant's variables for verifying callbacks, without its private key (the route signs
+    /// nothing), and `forward_url`. See [`ServeConfig::with_v3`].
     pub fn with_notifications(
-        mut self,
-        mut outbound: crate::outbound::OutboundConfig,
+        self,
+        outbound: crate::outbound::OutboundConfig,
         v3: &wxcoupon_core::v3::merchant::MerchantSettings,
         forward_url: &str,
     ) -> HostResult<Self> {
-        // The forward's origin, reached without the client certificate.
-        let origin = match forward_url.split_once("://") {
-            Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
-            None => forward_url.to_string(),
+        let verify_only = wxcoupon_core::v3::merchant::MerchantSettings {
+            private_key_pem: None,
+            ..v3.clone()
         };
-        outbound.allow = outbound
-            .allow
-            .with_host(&origin)
-            .map_err(|e| crate::error::HostError::Setting(format!("notify_forward_url: {e}")))?;
-        outbound.forward_dedup = Some(crate::outbound::dedup::ForwardDedup::new(forward_url));
+        self.with_v3(outbound, &verify_only, None, Some(forward_url))
+    }
+
+    /// Serves API v3: the v3 merchant's variables added to the component's environment
+    /// ([`ServeConfig::v3_env`]: with the private key, the v3 routes and — when the settings
+    /// choose v3 — the three coupon routes sign in the component), and the outbound client
+    /// rebuilt from `outbound`. With `forward_url`, the notification route too: that URL allowed
+    /// and its forwards delivered once ([`crate::outbound::dedup`]).
+    pub fn with_v3(
+        mut self,
+        mut outbound: crate::outbound::OutboundConfig,
+        v3: &wxcoupon_core::v3::merchant::MerchantSettings,
+        appid: Option<&str>,
+        forward_url: Option<&str>,
+    ) -> HostResult<Self> {
+        if let Some(forward_url) = forward_url {
+            // The forward's origin, reached without the client certificate.
+            let origin = match forward_url.split_once("://") {
+                Some((scheme, rest)) => {
+                    format!("{scheme}://{}", rest.split('/').next().unwrap_or(""))
+                }
+                None => forward_url.to_string(),
+            };
+            outbound.allow = outbound.allow.with_host(&origin).map_err(|e| {
+                crate::error::HostError::Setting(format!("notify_forward_url: {e}"))
+            })?;
+            outbound.forward_dedup = Some(crate::outbound::dedup::ForwardDedup::new(forward_url));
+        }
         let client = OutboundClient::new(outbound)?;
         self.hooks = Arc::new(move || Box::new(client.hooks()));
         self.component_env
-            .extend(ServeConfig::notification_env(v3, forward_url));
+            .extend(ServeConfig::v3_env(v3, appid, forward_url));
         Ok(self)
     }
 
-    /// The notification route's variables (`wxcoupon_core::settings::NOTIFICATION_SETTINGS`
-    /// and the mchid): the v3 identity, the APIv3 key, every key callbacks are verified with (as PEM text: the
-    /// component reads no files), and the forward URL. The private key is not among them: the
-    /// route signs nothing.
-    pub fn notification_env(
+    /// The component's v3 variables (`wxcoupon_core::settings::NOTIFICATION_SETTINGS`,
+    /// `V3_GATEWAY_SETTINGS` and the mchid): the v3 identity, the APIv3 key, the private key
+    /// when `v3` holds one, every key answers and callbacks are verified with — all as PEM text,
+    /// the component reads no files — the appid, the base URL, and the forward URL.
+    pub fn v3_env(
         v3: &wxcoupon_core::v3::merchant::MerchantSettings,
-        forward_url: &str,
+        appid: Option<&str>,
+        forward_url: Option<&str>,
     ) -> Vec<(String, String)> {
         use wxcoupon_core::settings as s;
         let var = |setting: &s::Setting| setting.variable.expect("a gateway setting").to_string();
@@ -274,8 +296,18 @@ impl ServeConfig {
             (var(&s::MCH_ID), v3.mchid.clone()),
             (var(&s::MERCHANT_SERIAL_NO), v3.merchant_serial_no.clone()),
             (var(&s::APIV3_KEY), v3.apiv3_key.clone()),
-            (var(&s::NOTIFY_FORWARD_URL), forward_url.to_string()),
         ];
+        let optional = [
+            (&s::NOTIFY_FORWARD_URL, forward_url.map(str::to_string)),
+            (&s::APPID, appid.map(str::to_string)),
+            (&s::PRIVATE_KEY, v3.private_key_pem.clone()),
+            (&s::BASE_URL, v3.base_url.clone()),
+        ];
+        for (setting, value) in optional {
+            if let Some(value) = value {
+                env.push((var(setting), value));
+            }
+        }
         if let (Some(id), Some(pem)) = (&v3.wechatpay_public_key_id, &v3.wechatpay_public_key_pem) {
             env.push((var(&s::WECHATPAY_PUBLIC_KEY_ID), id.clone()));
             env.push((var(&s::WECHATPAY_PUBLIC_KEY), pem.clone()));

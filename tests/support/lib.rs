@@ -8,6 +8,7 @@ pub mod generated;
 pub mod hosts;
 pub mod receiver;
 pub mod v3_fixtures;
+pub mod v3_gateway;
 
 use wxcoupon::Runtime;
 use wxcoupon_core::{ApiKey, Fields, Merchant};

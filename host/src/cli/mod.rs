@@ -45,11 +45,42 @@ async fn execute(command: Command) -> Result<String, Failure> {
             request_timeout_ms,
             notify_forward_url,
         } => {
-            let host = config.load()?;
-            let mut serve = wxcoupon::serve::ServeConfig::from_host_config(&host, listen)?;
-            if let Some(forward) = &notify_forward_url {
-                let v3 = config.load_v3()?;
-                serve = serve.with_notifications(host.outbound(), &v3.merchant, forward)?;
+            // The coupon routes speak the API the settings choose; the v3 settings, when there
+            // are any (or the notification route asks for them), serve the v3 routes too. A
+            // v3-only merchant needs no APIv2 key.
+            let api = config.api()?;
+            let v3_required = api == wxcoupon::config::Api::V3 || notify_forward_url.is_some();
+            let (mut serve, outbound) = match api {
+                wxcoupon::config::Api::V2 => {
+                    let host = config.load()?;
+                    let outbound = host.outbound();
+                    (
+                        wxcoupon::serve::ServeConfig::from_host_config(&host, listen)?,
+                        Some(outbound),
+                    )
+                }
+                wxcoupon::config::Api::V3 => (
+                    wxcoupon::serve::ServeConfig {
+                        listen,
+                        ..Default::default()
+                    },
+                    None,
+                ),
+            };
+            // A v2 merchant without (complete) v3 settings serves v2 alone: the v3 routes then
+            // answer 500 CONFIGURATION naming what is missing.
+            let v3 = match (v3_required, config.load_v3()) {
+                (true, loaded) => Some(loaded?),
+                (false, loaded) => loaded.ok(),
+            };
+            if let Some(v3) = v3 {
+                let outbound = outbound.unwrap_or_else(|| v3.outbound());
+                serve = serve.with_v3(
+                    outbound,
+                    &v3.merchant,
+                    v3.appid.as_deref(),
+                    notify_forward_url.as_deref(),
+                )?;
             }
             serve.max_concurrency = max_concurrency;
             serve.callers =
