@@ -316,8 +316,10 @@ impl Envoy {
             .arg("--log-path")
             .arg(&log)
             .args(["--file-flush-interval-msec", "100"])
-            // The filter reads the key through `api_key_env` (vm_config.environment_variables).
+            // The filter reads the keys through `api_key_env` and `private_key_env`
+            // (vm_config.environment_variables).
             .env("WXPAY_API_KEY", API_KEY)
+            .env("WXPAY_PRIVATE_KEY", v3_private_key())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -447,7 +449,7 @@ fn listener(name: &str, filter: &Path, plugin: String) -> Value {
                                 "vm_id": "wxcoupon",
                                 "runtime": "envoy.wasm.runtime.v8",
                                 "code": {"local": {"filename": filter}},
-                                "environment_variables": {"host_env_keys": ["WXPAY_API_KEY"]}
+                                "environment_variables": {"host_env_keys": ["WXPAY_API_KEY", "WXPAY_PRIVATE_KEY"]}
                             },
                             "configuration": {
                                 "@type": "type.googleapis.com/google.protobuf.StringValue",
@@ -566,6 +568,156 @@ fn envoy_config(sim: &RunningSimulator, filter: &Path, closed: SocketAddr) -> Va
         },
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
     })
+}
+
+/// The simulator's v3 merchant key (test keys only), for `private_key_env`.
+fn v3_private_key() -> String {
+    wxcoupon_tests::v3_fixtures::text("merchant_key.pem")
+}
+
+/// A v3 listener on `port`: signing in the filter with the key from the VM environment, calls
+/// to `wechat_pay` (TLS, no client certificate), verified callbacks forwarded to `orders`.
+fn v3_listener(sim: &RunningSimulator, filter: &Path, port: u16) -> Value {
+    let m = sim.v3_merchant_settings();
+    assert_eq!(
+        m.private_key_pem.as_deref(),
+        Some(v3_private_key().as_str())
+    );
+    let plugin = json!({
+        "api": "v3",
+        "appid": APPID,
+        "mch_id": m.mchid,
+        "merchant_serial_no": m.merchant_serial_no,
+        "private_key_env": "WXPAY_PRIVATE_KEY",
+        "apiv3_key": m.apiv3_key,
+        "wechatpay_public_key_id": m.wechatpay_public_key_id,
+        "wechatpay_public_key": m.wechatpay_public_key_pem,
+        "platform_certificates": m.platform_certificates.join("\n"),
+        "query_cluster": "wechat_pay",
+        "authority": "localhost",
+        "timeout_ms": 5000,
+        "caller_tokens": wxcoupon_tests::v3_gateway::CALLERS,
+        "notify_cluster": "orders",
+        "notify_forward_url": "http://orders.internal/coupon-used",
+    });
+    let mut listener = listener("wxcoupon_v3", filter, plugin.to_string());
+    listener["address"]["socket_address"]["port_value"] = json!(port);
+    listener
+}
+
+/// A plain-HTTP cluster to `addr` (the merchant's internal service).
+fn plain_cluster(name: &str, addr: SocketAddr) -> Value {
+    json!({
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "2s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {
+            "address": {"socket_address": {"address": addr.ip().to_string(), "port_value": addr.port()}}
+        }}]}]}
+    })
+}
+
+/// API v3 in real Envoy: the programme every runtime goes through (`wxcoupon_tests::
+/// v3_gateway`: the stock life cycle, issue and query, listings, flows, the callback URL),
+/// signed and verified inside the filter; then a coupon used, and the simulator's signed,
+/// encrypted `COUPON.USE` delivered to Envoy, verified and decrypted in the filter and forwarded
+/// once to the merchant's service — after a first forward that fails, so WeChat's first
+/// delivery fails too and its retry carries the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoy_speaks_v3_and_forwards_a_verified_callback() {
+    let Some(tools) = tools() else { return };
+    let dir = TempDir::new("v3");
+    let port = wxcoupon_tests::hosts::free_port();
+    let sim = Simulator::start(SimulatorConfig {
+        cert_dir: Some(dir.0.join("certs")),
+        notify_via: Some(format!("http://127.0.0.1:{port}")),
+        notify_retry_delays_ms: vec![200, 200, 200],
+        ..SimulatorConfig::default()
+    })
+    .await
+    .expect("start the simulator");
+    let (receiver, orders) = wxcoupon_tests::receiver::Receiver::start(&[500]).await;
+    let config = json!({
+        "static_resources": {
+            "listeners": [v3_listener(&sim, &tools.filter, port)],
+            "clusters": [
+                cluster("wechat_pay", &sim, sim.https_addr(), false),
+                plain_cluster("orders", orders),
+            ]
+        },
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}}
+    });
+    let (envoy, listeners) = Envoy::start(&tools, &dir.0, &config).await;
+    let addr = listeners["wxcoupon_v3"];
+    let configured = "configured: api=v3 appid=wx5edab3bdfba3dc1c";
+    let log = envoy.log_with(configured).await;
+    assert!(log.contains(configured), "the configuration line:\n{log}");
+    assert!(!log.contains("PRIVATE KEY"), "a key in Envoy's log");
+
+    wxcoupon_tests::v3_gateway::programme(addr, &sim, "envoy").await;
+
+    // The programme used a coupon, and the callback URL points at Envoy: WeChat's first
+    // delivery of that event failed (the merchant's service answered the first forward 500),
+    // its retry carried it. Then a second coupon is used and delivered at once.
+    let first = sim
+        .notifications()
+        .first()
+        .expect("a delivery")
+        .event_id
+        .clone();
+    let last = sim
+        .wait_delivered(&first, Duration::from_secs(20))
+        .await
+        .expect("delivered");
+    assert!(last.delivered(), "{last:?}");
+    let mine =
+        wxcoupon_tests::v3_gateway::call(addr, "GET", "/v1/users/o-envoy-1/coupons", None).await;
+    let coupon = mine.json["data"][0]["coupon_id"]
+        .as_str()
+        .expect("a coupon")
+        .to_string();
+    let second = sim
+        .use_coupon(&coupon, wxcoupon_simulator::CouponUse::default())
+        .expect("use the coupon");
+    let last = sim
+        .wait_delivered(&second, Duration::from_secs(20))
+        .await
+        .expect("delivered");
+    assert!(last.delivered(), "{last:?}");
+    let statuses = |event: &str| -> Vec<Option<u16>> {
+        sim.notifications()
+            .into_iter()
+            .filter(|d| d.event_id == event)
+            .map(|d| d.status)
+            .collect()
+    };
+    assert_eq!(statuses(&first), vec![Some(502), Some(204)]);
+    assert_eq!(statuses(&second), vec![Some(204)]);
+    let seen = receiver.seen();
+    for (event, coupon) in [(&first, None), (&second, Some(&coupon))] {
+        let forwarded: Vec<&wxcoupon_tests::receiver::Received> = seen
+            .iter()
+            .filter(|r| r.status == 204 && r.body["id"] == json!(event))
+            .collect();
+        assert_eq!(forwarded.len(), 1, "forwarded once: {seen:?}");
+        assert_eq!(
+            forwarded[0]
+                .headers
+                .get("idempotency-key")
+                .and_then(|v| v.to_str().ok()),
+            Some(event.as_str())
+        );
+        assert_eq!(forwarded[0].body["coupon"]["status"], "USED");
+        if let Some(coupon) = coupon {
+            assert_eq!(forwarded[0].body["coupon"]["coupon_id"], json!(coupon));
+        }
+    }
+    // A probe is refused as unverified, never forwarded.
+    let probe = sim.send_probe().await.expect("a probe");
+    assert_eq!(probe, 401);
+    assert_eq!(receiver.seen().len(), seen.len());
+    drop(envoy);
+    sim.shutdown().await;
 }
 
 // ---- gateway mode ----

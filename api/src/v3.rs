@@ -18,7 +18,8 @@
 //!
 //! An edge serves a v3 route by reading the v3 merchant, then [`V3Call::new`] (or
 //! [`V3Call::issue`], [`V3Call::stock`], [`V3Call::coupon`]), then [`V3Call::run`] with its
-//! I/O behind [`V3Edge`]. Errors have the API's one shape ([`ApiError::from_v3`]).
+//! I/O behind [`V3Edge`] — or, for an edge whose HTTP is asynchronous (the Envoy filter),
+//! [`V3Call::signed_request`], its own exchange, and [`V3Call::respond`]. Errors have the API's one shape ([`ApiError::from_v3`]).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -29,6 +30,7 @@ use wxcoupon_core::v3::error::Error;
 use wxcoupon_core::v3::favor::{IssueCoupon, ListUserCoupons, QueryCoupon, QueryStock};
 use wxcoupon_core::v3::flows::{DownloadFlow, FlowFile, FlowKind, FlowRow};
 use wxcoupon_core::v3::merchant::Merchant;
+use wxcoupon_core::v3::request::SignedRequest;
 use wxcoupon_core::v3::status::{CouponStatus, StockStatus};
 use wxcoupon_core::v3::stocks::{
     ChangeStock, CreateStock, ListStockItems, ListStockMerchants, ListStocks, StockChange,
@@ -182,6 +184,29 @@ impl V3Defaults<'_> {
             )
         })
     }
+}
+
+/// Runs `$body` with `$c` bound to the core call of any [`V3Call`].
+macro_rules! each_call {
+    ($call:expr, $c:ident => $body:expr) => {
+        match $call {
+            V3Call::CreateStock(boxed) => {
+                let $c: &CreateStock = boxed;
+                $body
+            }
+            V3Call::ChangeStock($c) => $body,
+            V3Call::ListStocks($c) => $body,
+            V3Call::StockMerchants($c) => $body,
+            V3Call::StockItems($c) => $body,
+            V3Call::Flow($c) => $body,
+            V3Call::UserCoupons($c) => $body,
+            V3Call::GetCallback($c) => $body,
+            V3Call::SetCallback($c) => $body,
+            V3Call::Issue { call: $c, .. } => $body,
+            V3Call::QueryStock($c) => $body,
+            V3Call::QueryCoupon($c) => $body,
+        }
+    };
 }
 
 /// One v3 call a request became.
@@ -351,66 +376,154 @@ impl V3Call {
         }
     }
 
-    /// Makes the call through `edge` and answers with its outcome. `setting` names a merchant
+    /// The signed request to send (`now` in Unix seconds, a fresh random `nonce`), or the
+    /// answer when the request breaks a rule (nothing is sent then). `setting` names a merchant
     /// setting for the edge's configuration (see [`ApiError::from_v3`]).
+    pub fn signed_request(
+        &self,
+        merchant: &Merchant,
+        now: i64,
+        nonce: &str,
+        setting: fn(&str) -> &str,
+    ) -> Result<SignedRequest, Reply> {
+        each_call!(self, c => c.request_at(now))
+            .and_then(|request| merchant.sign(request.to_sign(now, nonce)?))
+            .map_err(|e| self.failure(e, setting))
+    }
+
+    /// What follows WeChat's answer to [`V3Call::signed_request`] (or the edge's failure to
+    /// get one): the reply, or — for a flow — the file to fetch next.
+    pub fn respond(
+        &self,
+        merchant: &Merchant,
+        answer: Result<Answer, Error>,
+        now: i64,
+        setting: fn(&str) -> &str,
+    ) -> Next {
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(e) => return Next::Reply(self.failure(e, setting)),
+        };
+        let reply = match self {
+            V3Call::Flow(_) => match merchant.parse::<DownloadFlow>(&answer, now) {
+                Ok(file) => return Next::FetchFlow(file),
+                Err(e) => Err(e),
+            },
+            V3Call::Issue { call, generated } => {
+                merchant.parse::<IssueCoupon>(&answer, now).map(|issued| {
+                    Reply::json(&Issued {
+                        coupon_id: &issued.coupon_id,
+                        coupon_stock_id: &call.stock_id,
+                        openid: &call.openid,
+                        partner_trade_no: &call.out_request_no,
+                        partner_trade_no_generated: *generated,
+                    })
+                })
+            }
+            other => {
+                each_call!(other, c => read(c, merchant, &answer, now).map(|v| Reply::json(&v)))
+            }
+        };
+        Next::Reply(reply.unwrap_or_else(|e| self.failure(e, setting)))
+    }
+
+    /// A flow's answer once its file was fetched (unsigned: its URL carries its own token):
+    /// the rows, the SHA1 checked.
+    pub fn finish_flow(
+        &self,
+        file: FlowFile,
+        fetched: Result<Answer, Error>,
+        setting: fn(&str) -> &str,
+    ) -> Reply {
+        let rows = fetched.and_then(|answer| {
+            if answer.status != 200 {
+                return Err(Error::Refused(Box::new(refusal(
+                    answer.status,
+                    &answer.body,
+                ))));
+            }
+            file.read_rows(answer.body.as_bytes())
+        });
+        match rows {
+            Ok(rows) => Reply::json(&Flow { file, rows }),
+            Err(e) => self.failure(e, setting),
+        }
+    }
+
+    /// Makes the call through `edge` and answers with its outcome: [`V3Call::signed_request`],
+    /// the exchange, [`V3Call::respond`] (and for a flow the fetch and
+    /// [`V3Call::finish_flow`]).
     pub fn run(
         &self,
         merchant: &Merchant,
         edge: &mut dyn V3Edge,
         setting: fn(&str) -> &str,
     ) -> Reply {
-        let fail = |e: Error, not_found| ApiError::from_v3(&e, not_found, setting);
-        const STOCK: &str = "STOCK_NOT_FOUND";
-        match self {
-            V3Call::CreateStock(c) => match exchange(c.as_ref(), merchant, edge) {
-                Ok(created) => Reply::json(&created),
-                Err(e) => {
-                    let unknown = e.issue_outcome_unknown();
-                    let error = fail(e, STOCK);
-                    match unknown {
-                        true => error.stock_outcome_unknown(),
-                        false => error,
-                    }
-                    .into()
-                }
-            },
-            V3Call::ChangeStock(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::ListStocks(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::StockMerchants(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::StockItems(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::Flow(c) => answer(
-                exchange(c, merchant, edge).and_then(|file| fetch_flow(file, edge)),
-                |e| fail(e, "FLOW_NOT_FOUND"),
-            ),
-            V3Call::UserCoupons(c) => {
-                answer(exchange(c, merchant, edge), |e| fail(e, "USER_NOT_FOUND"))
+        let now = edge.now();
+        let nonce = edge.nonce();
+        let signed = match self.signed_request(merchant, now, &nonce, setting) {
+            Ok(signed) => signed,
+            Err(reply) => return reply,
+        };
+        let answer = edge.send(
+            signed.method.as_str(),
+            &signed.url,
+            &signed.headers,
+            signed.body.as_bytes(),
+        );
+        match self.respond(merchant, answer, now, setting) {
+            Next::Reply(reply) => reply,
+            Next::FetchFlow(file) => {
+                let fetched = edge.send("GET", &file.url, &[], &[]);
+                self.finish_flow(file, fetched, setting)
             }
-            V3Call::GetCallback(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::SetCallback(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::QueryStock(c) => answer(exchange(c, merchant, edge), |e| fail(e, STOCK)),
-            V3Call::QueryCoupon(c) => {
-                answer(exchange(c, merchant, edge), |e| fail(e, "COUPON_NOT_FOUND"))
-            }
-            V3Call::Issue { call, generated } => match exchange(call, merchant, edge) {
-                Ok(issued) => Reply::json(&Issued {
-                    coupon_id: &issued.coupon_id,
-                    coupon_stock_id: &call.stock_id,
-                    openid: &call.openid,
-                    partner_trade_no: &call.out_request_no,
-                    partner_trade_no_generated: *generated,
-                }),
-                Err(e) => {
-                    let unknown = e.issue_outcome_unknown();
-                    let error = fail(e, STOCK).with_trade_no(&call.out_request_no);
-                    match unknown {
-                        true => error.outcome_unknown(),
-                        false => error,
-                    }
-                    .into()
-                }
-            },
         }
     }
+
+    /// The answer to a failed call: the API's error with this route's `not_found` code; for
+    /// issuing, the number and whether the coupon may exist; for creating, whether the stock
+    /// may.
+    fn failure(&self, e: Error, setting: fn(&str) -> &str) -> Reply {
+        let not_found = match self {
+            V3Call::QueryCoupon(_) => "COUPON_NOT_FOUND",
+            V3Call::Flow(_) => "FLOW_NOT_FOUND",
+            V3Call::UserCoupons(_) => "USER_NOT_FOUND",
+            _ => "STOCK_NOT_FOUND",
+        };
+        let unknown = e.issue_outcome_unknown();
+        let error = ApiError::from_v3(&e, not_found, setting);
+        match self {
+            V3Call::Issue { call, .. } => {
+                let error = error.with_trade_no(&call.out_request_no);
+                match unknown {
+                    true => error.outcome_unknown(),
+                    false => error,
+                }
+            }
+            V3Call::CreateStock(_) if unknown => error.stock_outcome_unknown(),
+            _ => error,
+        }
+        .into()
+    }
+}
+
+/// `answer` read as `C`'s (the call's type picks the reader).
+fn read<C: Call>(
+    _: &C,
+    merchant: &Merchant,
+    answer: &Answer,
+    now: i64,
+) -> Result<C::Answer, Error> {
+    merchant.parse::<C>(answer, now)
+}
+
+/// What follows WeChat's answer.
+#[derive(Debug)]
+pub enum Next {
+    /// The reply to the caller.
+    Reply(Reply),
+    /// A flow: fetch `url` of the file (`GET`, unsigned), then [`V3Call::finish_flow`].
+    FetchFlow(FlowFile),
 }
 
 /// `POST /v1/coupons`'s answer under v3: the fields v2's has in common with it.
@@ -445,44 +558,6 @@ pub trait V3Edge {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Answer, Error>;
-}
-
-/// Signs `call`, sends it through `edge`, and reads the answer.
-fn exchange<C: Call>(
-    call: &C,
-    merchant: &Merchant,
-    edge: &mut dyn V3Edge,
-) -> Result<C::Answer, Error> {
-    let now = edge.now();
-    let nonce = edge.nonce();
-    let signed = merchant.sign(call.request_at(now)?.to_sign(now, &nonce)?)?;
-    let answer = edge.send(
-        signed.method.as_str(),
-        &signed.url,
-        &signed.headers,
-        signed.body.as_bytes(),
-    )?;
-    merchant.parse::<C>(&answer, now)
-}
-
-/// Fetches a flow file (its URL carries its own token: unsigned) and reads its rows.
-fn fetch_flow(file: FlowFile, edge: &mut dyn V3Edge) -> Result<Flow, Error> {
-    let answer = edge.send("GET", &file.url, &[], &[])?;
-    if answer.status != 200 {
-        return Err(Error::Refused(Box::new(refusal(
-            answer.status,
-            &answer.body,
-        ))));
-    }
-    let rows = file.read_rows(answer.body.as_bytes())?;
-    Ok(Flow { file, rows })
-}
-
-fn answer<T: Serialize>(result: Result<T, Error>, fail: impl FnOnce(Error) -> ApiError) -> Reply {
-    match result {
-        Ok(value) => Reply::json(&value),
-        Err(e) => fail(e).into(),
-    }
 }
 
 /// `POST /v1/stocks`'s body as the core's `CreateStock`, with the merchant's defaults.

@@ -10,11 +10,18 @@
 //! | `sign_type` | `MD5` (default) or `HMAC-SHA256` (any case) |
 //! | `sandbox` | boolean: `/sandboxnew` paths (MD5 only) |
 //! | `require_signed_responses` | boolean: refuse unsigned answers |
-//! | `send_cluster` | required: the cluster `send_coupon` goes to; its upstream TLS context presents the merchant's client certificate |
-//! | `query_cluster` | the cluster of `query_coupon_stock` and `querycouponsinfo` (default: `send_cluster`) |
+//! | `send_cluster` | required for v2: the cluster `send_coupon` goes to; its upstream TLS context presents the merchant's client certificate |
+//! | `query_cluster` | the cluster of `query_coupon_stock`, `querycouponsinfo` and every v3 call (TLS without a client certificate; default: `send_cluster`) |
 //! | `authority` | the `:authority` of WeChat Pay calls, default `api.mch.weixin.qq.com` (`api2.mch.weixin.qq.com` for the backup host) |
 //! | `timeout_ms` | 1–600000, default 10000: the whole WeChat Pay call (`dispatch_http_call`'s timeout) |
 //! | `max_response_bytes` | 1–16777216, default 65536 |
+//! | `api` | `v2` or `v3`; unset: `v3` when `apiv3_key` (or `apiv3_key_env`) is given and `api_key` is not |
+//! | `merchant_serial_no` | v3: the merchant API certificate's serial |
+//! | `private_key` / `private_key_env` | v3: the merchant API private key, PKCS#8 PEM, inline or the name of a VM environment variable holding it (secret) |
+//! | `apiv3_key` / `apiv3_key_env` | v3: the APIv3 key, inline or from a VM environment variable (secret) |
+//! | `wechatpay_public_key_id`, `wechatpay_public_key` | v3: the WeChat Pay public key (id, SPKI PEM) … |
+//! | `platform_certificates` | v3: … and/or platform certificates, PEM (one or more blocks) |
+//! | `notify_cluster`, `notify_forward_url` | v3: where verified `COUPON.USE` events go: the cluster, and the URL whose authority and path the forward carries |
 //! | `caller_tokens` | `name:sha256hex[,…]`: the callers of `/v1/*` (bearer tokens, kept as their SHA-256; see `wxcoupon_api::callers`); without it the filter trusts whatever Envoy lets through (put `jwt_authn` or `ext_authz` in front, docs/envoy.md) |
 //!
 //! Unknown keys are refused (a misspelt key would otherwise be silently ignored). Every problem
@@ -34,7 +41,7 @@ pub use wxcoupon_core::settings::SettingsError as ConfigError;
 pub const DEFAULT_AUTHORITY: &str = "api.mch.weixin.qq.com";
 
 /// The keys of the configuration object, in the order of the documentation.
-const SETTINGS: [&Setting; 13] = [
+const SETTINGS: [&Setting; 24] = [
     &settings::APPID,
     &settings::MCH_ID,
     &settings::API_KEY,
@@ -48,13 +55,52 @@ const SETTINGS: [&Setting; 13] = [
     &settings::TIMEOUT_MS,
     &settings::MAX_RESPONSE_BYTES,
     &settings::CALLER_TOKENS,
+    &settings::API,
+    &settings::MERCHANT_SERIAL_NO,
+    &settings::PRIVATE_KEY,
+    &settings::PRIVATE_KEY_ENV,
+    &settings::APIV3_KEY,
+    &settings::APIV3_KEY_ENV,
+    &settings::WECHATPAY_PUBLIC_KEY_ID,
+    &settings::WECHATPAY_PUBLIC_KEY,
+    &settings::PLATFORM_CERTIFICATES,
+    &settings::NOTIFY_CLUSTER,
+    &settings::NOTIFY_FORWARD_URL,
 ];
+
+/// Which API the filter speaks, with its merchant.
+#[derive(Debug)]
+pub enum Protocol {
+    /// APIv2: ids, key, digest; `host` is `https://{authority}`.
+    V2(core::Merchant),
+    /// APIv3: the merchant (it signs and verifies), its base URL `https://{authority}`, and the
+    /// appid the coupon calls carry.
+    V3 {
+        /// The merchant.
+        merchant: Box<wxcoupon_core::v3::merchant::Merchant>,
+        /// The appid, when configured.
+        appid: Option<String>,
+    },
+}
+
+/// Where verified `COUPON.USE` events go.
+#[derive(Debug)]
+pub struct Forward {
+    /// The cluster.
+    pub cluster: String,
+    /// The `:authority`.
+    pub authority: String,
+    /// The `:path`.
+    pub path: String,
+}
 
 /// The checked settings.
 #[derive(Debug)]
 pub struct Settings {
-    /// The merchant: ids, key, digest; `host` is `https://{authority}`.
-    pub merchant: core::Merchant,
+    /// The API and its merchant.
+    pub protocol: Protocol,
+    /// v3: where callbacks are forwarded (the notification route is off without it).
+    pub forward: Option<Forward>,
     /// Where `send_coupon` goes (mutual TLS).
     pub send_cluster: String,
     /// Where the two queries go.
@@ -105,28 +151,15 @@ impl Settings {
             r.problem_of(problem.field, problem.rule);
         }
 
-        // The key inline, or from a VM environment variable.
-        let key_env = r.text(&settings::API_KEY_ENV);
-        match key_env {
-            Some(_) if r.is_set(&settings::API_KEY) => {
-                r.problem(&settings::API_KEY, "give api_key or api_key_env, not both");
-                r.excuse(&settings::API_KEY);
-            }
-            Some(name) => match env(&name) {
-                Some(key) if !key.is_empty() => r.supply(&settings::API_KEY, Value::Text(key)),
-                _ => {
-                    r.problem(
-                        &settings::API_KEY_ENV,
-                        format!(
-                            "the VM environment variable {name} is not set (list it in \
-                             vm_config.environment_variables)"
-                        ),
-                    );
-                    r.excuse(&settings::API_KEY);
-                }
-            },
-            None => {}
+        // The secrets inline, or from VM environment variables.
+        for (secret, from_env) in [
+            (&settings::API_KEY, &settings::API_KEY_ENV),
+            (&settings::PRIVATE_KEY, &settings::PRIVATE_KEY_ENV),
+            (&settings::APIV3_KEY, &settings::APIV3_KEY_ENV),
+        ] {
+            secret_from_env(&mut r, secret, from_env, &env);
         }
+        let api = settings::read_api(&mut r);
         let authority = r
             .text(&settings::AUTHORITY)
             .unwrap_or_else(|| DEFAULT_AUTHORITY.to_string());
@@ -136,18 +169,96 @@ impl Settings {
         } else {
             Some(core::ApiHost::Custom(format!("https://{authority}")))
         };
-        let merchant = settings::read_merchant(
-            &mut r,
-            Endpoint::Given {
-                host,
-                setting: &settings::AUTHORITY,
-            },
-        )
-        .merchant();
-        let send_cluster = r.required_text(&settings::SEND_CLUSTER).unwrap_or_default();
-        let query_cluster = r
-            .text(&settings::QUERY_CLUSTER)
-            .unwrap_or_else(|| send_cluster.clone());
+        let base_url = format!("https://{authority}");
+        let protocol = match api {
+            Some(settings::ApiVersion::V3) => {
+                // The v3 merchant's base URL is the authority, like v2's host.
+                r.supply(&settings::BASE_URL, Value::Text(base_url));
+                let appid = r.text(&settings::APPID);
+                let merchant = settings::read_v3_merchant(&mut r, settings::V3Use::Calls);
+                merchant.and_then(|m| match wxcoupon_core::v3::merchant::Merchant::new(&m) {
+                    Ok(merchant) => Some(Protocol::V3 {
+                        merchant: Box::new(merchant),
+                        appid,
+                    }),
+                    Err(wxcoupon_core::v3::error::Error::InvalidInput(f)) => {
+                        r.problem_of(setting_of(&f.field), f.rule);
+                        None
+                    }
+                    Err(e) => {
+                        r.problem_of("v3", e.to_string());
+                        None
+                    }
+                })
+            }
+            _ => settings::read_merchant(
+                &mut r,
+                Endpoint::Given {
+                    host,
+                    setting: &settings::AUTHORITY,
+                },
+            )
+            .merchant()
+            .map(Protocol::V2),
+        };
+        let v3 = api == Some(settings::ApiVersion::V3);
+        // v3 needs no client certificate: its calls go to the query cluster.
+        let send_cluster = match v3 {
+            true => r.text(&settings::SEND_CLUSTER),
+            false => r.required_text(&settings::SEND_CLUSTER),
+        };
+        let query_cluster = match (r.text(&settings::QUERY_CLUSTER), send_cluster.clone()) {
+            (Some(cluster), _) | (None, Some(cluster)) => cluster,
+            (None, None) => {
+                if v3 {
+                    r.problem(&settings::QUERY_CLUSTER, settings::REQUIRED_RULE);
+                }
+                String::new()
+            }
+        };
+        let send_cluster = send_cluster.unwrap_or_default();
+        let forward = match (
+            r.text(&settings::NOTIFY_CLUSTER),
+            r.text(&settings::NOTIFY_FORWARD_URL),
+        ) {
+            (Some(cluster), Some(url)) => forward_of(&url).map_or_else(
+                || {
+                    r.problem(
+                        &settings::NOTIFY_FORWARD_URL,
+                        "must be an http(s) URL with a path",
+                    );
+                    None
+                },
+                |(authority, path)| {
+                    Some(Forward {
+                        cluster,
+                        authority,
+                        path,
+                    })
+                },
+            ),
+            (None, None) => None,
+            (Some(_), None) => {
+                r.problem(
+                    &settings::NOTIFY_FORWARD_URL,
+                    "required with notify_cluster",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                r.problem(
+                    &settings::NOTIFY_CLUSTER,
+                    "required with notify_forward_url",
+                );
+                None
+            }
+        };
+        if forward.is_some() && !v3 {
+            r.problem(
+                &settings::NOTIFY_CLUSTER,
+                "needs the v3 settings: callbacks are API v3",
+            );
+        }
         let timeout_ms = r.number(&settings::TIMEOUT_MS);
         let max_response_bytes = r.number(&settings::MAX_RESPONSE_BYTES);
         let callers = match r.text(&settings::CALLER_TOKENS) {
@@ -158,7 +269,8 @@ impl Settings {
             }),
         };
         Ok(Settings {
-            merchant: r.finish(merchant)?,
+            protocol: r.finish(protocol)?,
+            forward,
             send_cluster,
             query_cluster,
             authority,
@@ -177,17 +289,36 @@ impl Settings {
         }
     }
 
-    /// One line for the log: every setting but the key.
+    /// The v2 merchant, when the filter speaks v2.
+    pub fn v2(&self) -> Option<&core::Merchant> {
+        match &self.protocol {
+            Protocol::V2(merchant) => Some(merchant),
+            Protocol::V3 { .. } => None,
+        }
+    }
+
+    /// One line for the log: every setting but the keys.
     pub fn summary(&self) -> String {
-        let m = &self.merchant;
+        let merchant = match &self.protocol {
+            Protocol::V2(m) => format!(
+                "appid={} mch_id={} sign_type={} sandbox={} require_signed_responses={}",
+                m.appid,
+                m.mch_id,
+                m.sign_type.wire_name(),
+                m.sandbox,
+                m.signature_policy == core::SignaturePolicy::Require,
+            ),
+            Protocol::V3 { merchant, appid } => format!(
+                "api=v3 appid={} mchid={} verifying_serials={} notifications={}",
+                appid.as_deref().unwrap_or("-"),
+                merchant.mchid(),
+                merchant.serials().join("|"),
+                self.forward.as_ref().map_or("off", |f| f.cluster.as_str()),
+            ),
+        };
         format!(
-            "appid={} mch_id={} sign_type={} sandbox={} require_signed_responses={} \
-             send_cluster={} query_cluster={} authority={} timeout_ms={} max_response_bytes={}",
-            m.appid,
-            m.mch_id,
-            m.sign_type.wire_name(),
-            m.sandbox,
-            m.signature_policy == core::SignaturePolicy::Require,
+            "{merchant} send_cluster={} query_cluster={} authority={} timeout_ms={} \
+             max_response_bytes={}",
             self.send_cluster,
             self.query_cluster,
             self.authority,
@@ -195,6 +326,46 @@ impl Settings {
             self.max_response_bytes,
         )
     }
+}
+
+/// Supplies `secret` from the VM environment variable `from_env` names, when given (not both).
+fn secret_from_env(
+    r: &mut Reader<'_>,
+    secret: &Setting,
+    from_env: &Setting,
+    env: &impl Fn(&str) -> Option<String>,
+) {
+    let Some(name) = r.text(from_env) else {
+        return;
+    };
+    if r.is_set(secret) {
+        let rule = format!("give {} or {}, not both", secret.key, from_env.key);
+        r.problem(secret, rule);
+        r.excuse(secret);
+        return;
+    }
+    match env(&name) {
+        Some(value) if !value.is_empty() => r.supply(secret, Value::Text(value)),
+        _ => {
+            r.problem(
+                from_env,
+                format!(
+                    "the VM environment variable {name} is not set (list it in \
+                     vm_config.environment_variables)"
+                ),
+            );
+            r.excuse(secret);
+        }
+    }
+}
+
+/// The authority and path of a forward URL.
+fn forward_of(url: &str) -> Option<(String, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let (authority, path) = rest.split_once('/')?;
+    (!authority.is_empty()).then(|| (authority.to_string(), format!("/{path}")))
 }
 
 /// A JSON value as a settings value (the caller drops a `null`): numbers are whole numbers or
@@ -252,14 +423,17 @@ mod tests {
                 "require_signed_responses": true}"#,
         )
         .unwrap();
-        assert_eq!(s.merchant.api_key.expose(), KEY);
-        assert_eq!(s.merchant.sign_type, core::SignType::HmacSha256);
-        assert_eq!(s.merchant.signature_policy, core::SignaturePolicy::Require);
+        assert_eq!(s.v2().unwrap().api_key.expose(), KEY);
+        assert_eq!(s.v2().unwrap().sign_type, core::SignType::HmacSha256);
+        assert_eq!(
+            s.v2().unwrap().signature_policy,
+            core::SignaturePolicy::Require
+        );
         assert_eq!(s.query_cluster, "wechat_pay_mtls");
         assert_eq!(s.cluster(core::Api::SendCoupon), "wechat_pay_mtls");
         assert_eq!(s.authority, DEFAULT_AUTHORITY);
         assert_eq!(
-            s.merchant.url(core::Api::SendCoupon.path()),
+            s.v2().unwrap().url(core::Api::SendCoupon.path()),
             "https://api.mch.weixin.qq.com/mmpaymkttransfers/send_coupon"
         );
         assert_eq!((s.timeout_ms, s.max_response_bytes), (10_000, 65_536));
@@ -276,7 +450,7 @@ mod tests {
         assert_eq!(s.cluster(core::Api::QueryCouponStock), "q");
         assert_eq!(s.cluster(core::Api::QueryCouponsInfo), "q");
         assert_eq!(
-            s.merchant.url(core::Api::QueryCouponStock.path()),
+            s.v2().unwrap().url(core::Api::QueryCouponStock.path()),
             "https://api2.mch.weixin.qq.com/sandboxnew/mmpaymkttransfers/query_coupon_stock"
         );
         assert_eq!((s.timeout_ms, s.max_response_bytes), (300, 1024));
@@ -357,5 +531,69 @@ mod tests {
         let e = problems(r#"{"appid": "a", "mch_id": "1", "api_key": 123, "send_cluster": "m"}"#);
         assert!(e.contains("api_key: must be a string"), "{e}");
         assert!(!e.contains("123"), "{e}");
+    }
+
+    #[test]
+    fn v3_settings_with_secrets_from_the_vm_environment() {
+        let fixture = |name: &str| {
+            let path = format!("{}/../tests/fixtures/v3/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(path).unwrap()
+        };
+        let key = fixture("merchant_key.pem");
+        let json = serde_json::json!({
+            "appid": "wx5edab3bdfba3dc1c", "mch_id": "1900000001",
+            "merchant_serial_no": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+            "private_key_env": "WXPAY_PRIVATE_KEY", "apiv3_key_env": "WXPAY_APIV3_KEY",
+            "platform_certificates": fixture("platform_cert.pem"),
+            "query_cluster": "wechat_pay", "notify_cluster": "orders",
+            "notify_forward_url": "http://orders.internal/coupon-used"
+        })
+        .to_string();
+        let env = |name: &str| match name {
+            "WXPAY_PRIVATE_KEY" => Some(key.clone()),
+            "WXPAY_APIV3_KEY" => Some("0123456789abcdef0123456789abcdef".to_string()),
+            _ => None,
+        };
+        let s = Settings::parse(json.as_bytes(), env).unwrap();
+        let Protocol::V3 { merchant, appid } = &s.protocol else {
+            panic!("v3 chosen by the keys")
+        };
+        assert!(merchant.signs());
+        assert_eq!(merchant.base_url(), "https://api.mch.weixin.qq.com");
+        assert_eq!(appid.as_deref(), Some("wx5edab3bdfba3dc1c"));
+        let forward = s.forward.as_ref().unwrap();
+        assert_eq!(
+            (
+                forward.cluster.as_str(),
+                forward.authority.as_str(),
+                forward.path.as_str()
+            ),
+            ("orders", "orders.internal", "/coupon-used")
+        );
+        let summary = s.summary();
+        assert!(summary.starts_with("api=v3"), "{summary}");
+        assert!(!summary.contains("PRIVATE KEY"), "{summary}");
+
+        // A key that does not load is named by its key, never shown.
+        let broken = Settings::parse(json.as_bytes(), |name| {
+            (name == "WXPAY_PRIVATE_KEY")
+                .then(|| "not a key".to_string())
+                .or_else(|| env(name))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(broken.starts_with("private_key: "), "{broken}");
+        assert!(!broken.contains("not a key"), "{broken}");
+        // No verifying key, no cluster: each named.
+        let bare = problems(r#"{"mch_id": "1", "api": "v3"}"#);
+        for key in [
+            "merchant_serial_no",
+            "apiv3_key",
+            "private_key",
+            "wechatpay_public_key",
+            "query_cluster",
+        ] {
+            assert!(bare.contains(key), "{key}: {bare}");
+        }
     }
 }

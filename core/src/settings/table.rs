@@ -349,6 +349,14 @@ pub static EGRESS_ALLOW_NON_LOOPBACK: Setting = flag(
 
 /// The name of a VM environment variable holding the API key (instead of [`API_KEY`]).
 pub static API_KEY_ENV: Setting = setting(None, "api_key_env", Kind::Text, STRING_RULE);
+/// The name of a VM environment variable holding the v3 private key (instead of
+/// [`PRIVATE_KEY`]).
+pub static PRIVATE_KEY_ENV: Setting = setting(None, "private_key_env", Kind::Text, STRING_RULE);
+/// The name of a VM environment variable holding the APIv3 key (instead of [`APIV3_KEY`]).
+pub static APIV3_KEY_ENV: Setting = setting(None, "apiv3_key_env", Kind::Text, STRING_RULE);
+/// The cluster verified `COUPON.USE` events are forwarded to (at [`NOTIFY_FORWARD_URL`]'s
+/// authority and path).
+pub static NOTIFY_CLUSTER: Setting = setting(None, "notify_cluster", Kind::Text, STRING_RULE);
 /// The cluster `send_coupon` goes to (mutual TLS).
 pub static SEND_CLUSTER: Setting = setting(None, "send_cluster", Kind::Text, STRING_RULE);
 /// The cluster of the two queries (default: [`SEND_CLUSTER`]).
@@ -387,7 +395,7 @@ pub static CALL_LIMIT_SETTINGS: [&Setting; 4] = [
 ];
 
 /// Every setting, in the order of the documentation.
-pub static ALL: [&Setting; 39] = concat(&[
+pub static ALL: [&Setting; 42] = concat(&[
     &MERCHANT_SETTINGS,
     &CERTIFICATE_SETTINGS,
     &V3_SETTINGS,
@@ -401,6 +409,7 @@ pub static ALL: [&Setting; 39] = concat(&[
     &[&TIMEOUT_MS, &ALLOWED_HOSTS, &CALLER_TOKENS],
     &[&EGRESS_LISTEN, &EGRESS_UPSTREAM, &EGRESS_ALLOW_NON_LOOPBACK],
     &[&API_KEY_ENV, &SEND_CLUSTER, &QUERY_CLUSTER, &AUTHORITY],
+    &[&PRIVATE_KEY_ENV, &APIV3_KEY_ENV, &NOTIFY_CLUSTER],
 ]);
 
 /// Every setting the component's gateway reads from `wasi:cli/environment` (and so every
