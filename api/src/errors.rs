@@ -180,27 +180,8 @@ impl ApiError {
                     ..ApiError::new(status, code, message)
                 }
             }
-            core::Error::Transport { message: what, .. } => {
-                // Every edge's client words its timeouts "… timed out …" (the component's
-                // client.rs, the Envoy filter's upstream.rs).
-                let (status, code) = if what.contains("timed out") {
-                    (504, "UPSTREAM_TIMEOUT")
-                } else {
-                    (502, "UPSTREAM_UNREACHABLE")
-                };
-                ApiError {
-                    retryable: true,
-                    ..ApiError::new(status, code, message)
-                }
-            }
-            core::Error::Denied { .. } => ApiError::new(
-                502,
-                "OUTBOUND_DENIED",
-                format!(
-                    "{message}; allow WeChat Pay's host in the runtime's outbound settings \
-                     (Spin: allowed_outbound_hosts)"
-                ),
-            ),
+            core::Error::Transport { message: what, .. } => transport(&what, message),
+            core::Error::Denied { .. } => denied(message),
         }
     }
 
@@ -268,25 +249,8 @@ impl ApiError {
                 ApiError::new(502, "UPSTREAM_BAD_SIGNATURE", message)
             }
             v3::Error::MalformedResponse(_) => ApiError::new(502, "UPSTREAM_MALFORMED", message),
-            v3::Error::Transport { message: what, .. } => {
-                let (status, code) = if what.contains("timed out") {
-                    (504, "UPSTREAM_TIMEOUT")
-                } else {
-                    (502, "UPSTREAM_UNREACHABLE")
-                };
-                ApiError {
-                    retryable: true,
-                    ..ApiError::new(status, code, message)
-                }
-            }
-            v3::Error::Denied { .. } => ApiError::new(
-                502,
-                "OUTBOUND_DENIED",
-                format!(
-                    "{message}; allow WeChat Pay's host in the runtime's outbound settings \
-                     (Spin: allowed_outbound_hosts)"
-                ),
-            ),
+            v3::Error::Transport { message: what, .. } => transport(what, message),
+            v3::Error::Denied { .. } => denied(message),
         }
     }
 
@@ -297,6 +261,33 @@ impl ApiError {
                 .to_vec()
         })
     }
+}
+
+/// A transport failure of either API: retryable; a timeout is 504. Every edge's client words
+/// its timeouts "… timed out …" (the component's client.rs, the Envoy filter's upstream.rs and
+/// lib.rs).
+fn transport(what: &str, message: String) -> ApiError {
+    let (status, code) = if what.contains("timed out") {
+        (504, "UPSTREAM_TIMEOUT")
+    } else {
+        (502, "UPSTREAM_UNREACHABLE")
+    };
+    ApiError {
+        retryable: true,
+        ..ApiError::new(status, code, message)
+    }
+}
+
+/// The host refused the outbound request (either API).
+fn denied(message: String) -> ApiError {
+    ApiError::new(
+        502,
+        "OUTBOUND_DENIED",
+        format!(
+            "{message}; allow WeChat Pay's host in the runtime's outbound settings \
+             (Spin: allowed_outbound_hosts)"
+        ),
+    )
 }
 
 /// The status and code of a business refusal, by `err_code`.
