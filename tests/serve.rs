@@ -339,16 +339,13 @@ async fn refuses_bad_requests() {
     assert_eq!(delete.headers["allow"], "GET");
     let health = send(addr, "POST", "/healthz", None).await;
     assert_error(&health, 405, "METHOD_NOT_ALLOWED");
-    for path in [
-        "/",
-        "/v1",
-        "/v1/stocks",
-        "/v1/stocks/",
-        "/v2/coupons",
-        "/v1/stocks/1/x",
-    ] {
+    for path in ["/", "/v1", "/v1/stocks/", "/v2/coupons", "/v1/stocks/1/x"] {
         assert_error(&get(addr, path).await, 404, "ROUTE_NOT_FOUND");
     }
+    // `GET /v1/stocks` lists stocks with API v3: a v2-only gateway names what it lacks.
+    let list = get(addr, "/v1/stocks").await;
+    assert_error(&list, 500, "CONFIGURATION");
+    assert!(list.field("message").contains("WXPAY_PRIVATE_KEY"), "{}", list.text);
 
     // Nothing reached WeChat Pay's send_coupon.
     assert!(sim.coupons().is_empty());

@@ -28,7 +28,8 @@ mod convert {
     wxcoupon_core::v3_wit_mapping!(wit);
 }
 use convert::{
-    change_stock, download_flow, notification_error_to_wit, v3_error_from_wit, v3_error_to_wit,
+    change_stock, download_flow, notification_error_from_wit, notification_error_to_wit,
+    v3_error_from_wit, v3_error_to_wit,
 };
 
 /// The WIT record as the core's, where the two have the same fields.
@@ -234,6 +235,10 @@ impl V3 for crate::Component {
 
     fn notification_failure_body(message: String) -> String {
         failure_body(&message)
+    }
+
+    fn notification_http_status(error: wit::NotificationError) -> u16 {
+        notification_error_from_wit(error).http_status()
     }
 
     fn stock_status_of(status: String) -> wit::StockStatus {

@@ -4,6 +4,9 @@
 import type * as Wit from './gen/interfaces/wxpay-coupon-v2-types.js';
 import type { CallOptions as WitCallOptions } from './gen/interfaces/wxpay-coupon-v2-client.js';
 
+/** API v3: every cash-coupon call and the COUPON.USE callback. */
+export * as v3 from './v3.js';
+
 /** The merchant settings every call needs (the WIT `merchant`, with flat endpoint settings). */
 export interface Merchant extends Pick<Wit.Merchant, 'appid' | 'mchId' | 'apiKey'> {
   /** Request signature digest; default `'MD5'`. */

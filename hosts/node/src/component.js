@@ -15,6 +15,9 @@ try {
 /** The sans-IO interface (`wxpay:coupon/v2`) and the client one (`wxpay:coupon/v2-client`). */
 export const { v2, v2Client } = bindings;
 
+/** API v3's sans-IO interface (`wxpay:coupon/v3`, with the `merchant` resource). */
+export const { v3 } = bindings;
+
 /**
  * Runs a component export; its `err` result (jco throws it as the `payload` of an exception)
  * becomes the matching WxCouponError through `fromError`: `v2` answers `protocol-error`s (the

@@ -70,7 +70,8 @@ function describe(err) {
 }
 
 /**
- * Sends `req` (the WIT `http-request` a `build-*` export made) and returns `{status, body}`.
+ * Sends `req` (the WIT `http-request` a `build-*` export made, or a signed v3 request) and
+ * returns `{status, headers, body}` (header names lower-case).
  * Throws TransportError (`mayHaveReachedWechat` once a connection was open and the request on its
  * way) or MalformedResponseError (body over `maxResponseBytes`).
  */
@@ -155,7 +156,9 @@ export function exchange(req, options = {}) {
         settled = true;
         clearTimeout(timer);
         const body = Buffer.concat(chunks);
-        resolve({ status, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) });
+        const pairs = [];
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+        resolve({ status, headers: pairs, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) });
       });
     });
     request.end(payload);

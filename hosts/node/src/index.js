@@ -20,6 +20,8 @@ import {
 import { exchange } from './http.js';
 
 export * from './errors.js';
+/** API v3: every cash-coupon call and the COUPON.USE callback (src/v3.js). */
+export * as v3 from './v3.js';
 export { closeConnections } from './http.js';
 
 function fieldList(fields) {

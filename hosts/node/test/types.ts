@@ -1,5 +1,6 @@
 // Compiled by `tsc` (npm test): the README's usage type-checks against index.d.ts.
 import {
+  v3,
   BusinessError,
   buildRequest,
   outcomeUnknown,
@@ -52,3 +53,18 @@ declare const failure: WxCouponError;
 const unknown: boolean = outcomeUnknown('send_coupon', failure);
 void unknown;
 void canonical(() => parsed, canonicalResponse);
+
+// API v3: numbers in and out, typed answers and errors.
+async function v3Usage(settings: { mchid: string; merchantSerialNo: string; apiv3Key: string; privateKeyPem: string }) {
+  const m = v3.openMerchant(settings);
+  const issued: { couponId: string } = await v3.issueCoupon(m, { openid: 'o', stockId: '1', outRequestNo: 'n', appid: 'a', stockCreatorMchid: '1', couponValue: 100 });
+  const page = await v3.listStocks(m, { offset: 0, limit: 10, stockCreatorMchid: '1' });
+  const total: number = page.totalCount;
+  try {
+    v3.readCouponUse(m, { 'wechatpay-serial': 'x' }, '{}');
+  } catch (e) {
+    if (e instanceof v3.NotificationError) console.log(e.status, e.failureBody);
+  }
+  return [issued, total];
+}
+void v3Usage;
