@@ -345,7 +345,11 @@ async fn refuses_bad_requests() {
     // `GET /v1/stocks` lists stocks with API v3: a v2-only gateway names what it lacks.
     let list = get(addr, "/v1/stocks").await;
     assert_error(&list, 500, "CONFIGURATION");
-    assert!(list.field("message").contains("WXPAY_PRIVATE_KEY"), "{}", list.text);
+    assert!(
+        list.field("message").contains("WXPAY_PRIVATE_KEY"),
+        "{}",
+        list.text
+    );
 
     // Nothing reached WeChat Pay's send_coupon.
     assert!(sim.coupons().is_empty());
