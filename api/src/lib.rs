@@ -45,6 +45,7 @@
 pub mod callers;
 pub mod errors;
 mod input;
+pub mod notification;
 #[cfg(test)]
 mod tests;
 pub mod trade_no;

@@ -35,13 +35,13 @@ use std::time::{Duration, UNIX_EPOCH};
 use log::{error, info, warn};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
+use wxcoupon_api::notification::{after_forward, forward_headers, refused as fail};
 use wxcoupon_api::v3::{Next, V3Call, V3Defaults, V3Route};
 use wxcoupon_api::{self as api, ApiError, Call, Reply, Route};
 use wxcoupon_core as core;
 use wxcoupon_core::v3::answer::Answer as V3Answer;
 use wxcoupon_core::v3::error::Error as V3Error;
 use wxcoupon_core::v3::flows::FlowFile;
-use wxcoupon_core::v3::notification::failure_body;
 
 use config::{setting_of, Protocol, Settings};
 
@@ -541,11 +541,7 @@ impl Filter {
                 message: "not configured".into(),
             });
         };
-        let status = (num_headers > 0)
-            .then(|| self.get_http_call_response_header(":status"))
-            .flatten()
-            .and_then(|s| s.trim().parse::<u16>().ok());
-        let Some(status) = status else {
+        let Some(status) = self.call_status(num_headers) else {
             return Err(V3Error::Transport {
                 message: format!(
                     "the call via cluster {} failed or timed out after {} ms (no answer)",
@@ -637,14 +633,13 @@ impl Filter {
             }
         };
         let json = serde_json::to_vec(&event).unwrap_or_default();
-        let headers = vec![
+        let extra = forward_headers(&event.id);
+        let mut headers = vec![
             (":method", "POST"),
             (":path", forward.path.as_str()),
             (":authority", forward.authority.as_str()),
-            ("content-type", "application/json"),
-            ("idempotency-key", event.id.as_str()),
-            ("wechatpay-event-id", event.id.as_str()),
         ];
+        headers.extend(extra.iter().map(|(name, value)| (*name, value.as_str())));
         match self.dispatch(&settings, &forward.cluster, headers, Some(&json)) {
             Ok(()) => self.state = State::Forwarding,
             Err(e) => self.answer(fail(
@@ -656,20 +651,19 @@ impl Filter {
 
     /// The forward of a verified event answered.
     fn forwarded(&mut self, num_headers: usize) {
-        let status = (num_headers > 0)
+        let status = self
+            .call_status(num_headers)
+            .ok_or_else(|| "no answer or a timeout".to_string());
+        self.answer(after_forward(status));
+    }
+
+    /// The `:status` of the call out that answered; `None` when it failed or timed out (no
+    /// headers).
+    fn call_status(&self, num_headers: usize) -> Option<u16> {
+        (num_headers > 0)
             .then(|| self.get_http_call_response_header(":status"))
             .flatten()
-            .and_then(|s| s.trim().parse::<u16>().ok());
-        let reply = match status {
-            Some(status) if (200..300).contains(&status) => Reply {
-                status: 204,
-                body: Vec::new(),
-                headers: Vec::new(),
-            },
-            Some(status) => fail(502, &format!("the event was verified, but its forward was answered {status}: deliver it again")),
-            None => fail(502, "the event was verified, but its forward failed or timed out: deliver it again"),
-        };
-        self.answer(reply);
+            .and_then(|s| s.trim().parse::<u16>().ok())
     }
 
     /// Sends `reply` as a local reply.
@@ -721,15 +715,6 @@ fn needs_v3() -> ApiError {
          with wechatpay_public_key or platform_certificates",
         500,
     )
-}
-
-/// A refused or failed callback, answered to WeChat (`{"code":"FAIL",…}`: it delivers again).
-fn fail(status: u16, message: &str) -> Reply {
-    Reply {
-        status,
-        body: failure_body(message).into_bytes(),
-        headers: Vec::new(),
-    }
 }
 
 /// Fills `buf` from WASI `random_get`.

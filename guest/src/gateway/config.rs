@@ -43,10 +43,7 @@ pub use wxcoupon_core::settings::SettingsError as ConfigError;
 pub struct Config {
     /// Validated merchant settings.
     pub merchant: core::Merchant,
-    connect_timeout_ms: u32,
-    first_byte_timeout_ms: u32,
-    between_bytes_timeout_ms: u32,
-    max_response_bytes: u32,
+    limits: CallLimits,
 }
 
 impl Config {
@@ -61,37 +58,43 @@ impl Config {
         let vars = Vars::new(vars).only(&settings::GATEWAY_SETTINGS);
         let mut r = Reader::new(&vars, Naming::Variable);
         let merchant = settings::read_merchant(&mut r, Endpoint::FromSettings).merchant();
-        let [connect_timeout_ms, first_byte_timeout_ms, between_bytes_timeout_ms, max_response_bytes] =
-            call_limits(&mut r);
+        let limits = CallLimits::read(&mut r);
         Ok(Config {
             merchant: r.finish(merchant)?,
-            connect_timeout_ms,
-            first_byte_timeout_ms,
-            between_bytes_timeout_ms,
-            max_response_bytes,
+            limits,
         })
     }
 
     /// The client's settings for one call (a fresh random nonce each time).
     pub fn call_options(&self) -> client::CallOptions {
-        client::CallOptions {
-            connect_timeout_ms: self.connect_timeout_ms,
-            first_byte_timeout_ms: self.first_byte_timeout_ms,
-            between_bytes_timeout_ms: self.between_bytes_timeout_ms,
-            max_response_bytes: self.max_response_bytes,
-            nonce: None,
-        }
+        self.limits.call_options()
     }
 }
 
-/// The call limits every WeChat Pay call of the gateway has (v2 and v3 alike).
-fn call_limits(r: &mut Reader<'_>) -> [u32; 4] {
-    [
-        r.number(&settings::CONNECT_TIMEOUT_MS),
-        r.number(&settings::FIRST_BYTE_TIMEOUT_MS),
-        r.number(&settings::BETWEEN_BYTES_TIMEOUT_MS),
-        r.number(&settings::MAX_RESPONSE_BYTES),
-    ]
+/// The limits every WeChat Pay call of the gateway has (v2 and v3 alike).
+struct CallLimits([u32; 4]);
+
+impl CallLimits {
+    fn read(r: &mut Reader<'_>) -> CallLimits {
+        CallLimits([
+            r.number(&settings::CONNECT_TIMEOUT_MS),
+            r.number(&settings::FIRST_BYTE_TIMEOUT_MS),
+            r.number(&settings::BETWEEN_BYTES_TIMEOUT_MS),
+            r.number(&settings::MAX_RESPONSE_BYTES),
+        ])
+    }
+
+    /// The client's settings for one call (a fresh random nonce each time).
+    fn call_options(&self) -> client::CallOptions {
+        let [connect, first_byte, between_bytes, max_response] = self.0;
+        client::CallOptions {
+            connect_timeout_ms: connect,
+            first_byte_timeout_ms: first_byte,
+            between_bytes_timeout_ms: between_bytes,
+            max_response_bytes: max_response,
+            nonce: None,
+        }
+    }
 }
 
 /// Which API the three coupon routes use (`WXPAY_API`, else by which key is set).
@@ -110,7 +113,7 @@ pub struct V3Config {
     pub appid: Option<String>,
     /// `WXPAY_NOTIFY_FORWARD_URL`.
     pub forward_url: Option<String>,
-    limits: [u32; 4],
+    limits: CallLimits,
 }
 
 impl V3Config {
@@ -123,7 +126,7 @@ impl V3Config {
         let merchant = settings::read_v3_merchant(&mut r, use_);
         let appid = r.text(&settings::APPID);
         let forward_url = r.text(&settings::NOTIFY_FORWARD_URL);
-        let limits = call_limits(&mut r);
+        let limits = CallLimits::read(&mut r);
         let merchant = r.finish(merchant)?;
         let merchant = V3Merchant::new(&merchant).map_err(|e| match e {
             wxcoupon_core::v3::error::Error::InvalidInput(f) => {
@@ -146,14 +149,7 @@ impl V3Config {
 
     /// The client's settings for one call.
     pub fn call_options(&self) -> client::CallOptions {
-        let [connect, first_byte, between_bytes, max_response] = self.limits;
-        client::CallOptions {
-            connect_timeout_ms: connect,
-            first_byte_timeout_ms: first_byte,
-            between_bytes_timeout_ms: between_bytes,
-            max_response_bytes: max_response,
-            nonce: None,
-        }
+        self.limits.call_options()
     }
 }
 

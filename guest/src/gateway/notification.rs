@@ -16,16 +16,13 @@
 //! answers a repeated `idempotency-key` already delivered without sending it
 //! (`host/src/outbound/dedup.rs`); elsewhere the receiver deduplicates on that header.
 
+use wxcoupon_api::notification::{after_forward, forward_headers, refused as fail};
 use wxcoupon_api::Reply;
 use wxcoupon_core::settings::{self, V3Use};
-use wxcoupon_core::v3::notification::failure_body;
 
 use super::config::{not_configured, V3Config};
 use crate::client;
 use crate::wasi::http::types::IncomingRequest;
-
-/// The header the event id is forwarded under, for the receiver's deduplication.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The forward URL, checked: the route's one setting besides the v3 merchant's.
 fn forward_url(config: &V3Config) -> Result<&str, String> {
@@ -34,14 +31,6 @@ fn forward_url(config: &V3Config) -> Result<&str, String> {
         None => Err(format!("{variable}: {}", settings::REQUIRED_RULE)),
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(url),
         Some(_) => Err(format!("{variable}: must be an http(s) URL")),
-    }
-}
-
-fn fail(status: u16, message: &str) -> Reply {
-    Reply {
-        status,
-        body: failure_body(message).into_bytes(),
-        headers: vec![],
     }
 }
 
@@ -71,33 +60,20 @@ pub fn handle(request: &IncomingRequest, body: &[u8]) -> Reply {
         Err(e) => return fail(e.http_status(), &e.to_string()),
     };
     let json = serde_json::to_vec(&event).expect("the event serialises");
-    let forward_headers = vec![
-        ("content-type".to_string(), "application/json".to_string()),
-        (IDEMPOTENCY_KEY.to_string(), event.id.clone()),
-        ("wechatpay-event-id".to_string(), event.id.clone()),
-    ];
-    match client::send_raw(
+    let forward_headers: Vec<(String, String)> = forward_headers(&event.id)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    let forwarded = client::send_raw(
         "POST",
         forward_url,
         &forward_headers,
         &json,
         &config.call_options(),
-    ) {
-        Ok(answer) if (200..300).contains(&answer.status) => Reply {
-            status: 204,
-            body: Vec::new(),
-            headers: vec![],
-        },
-        Ok(answer) => fail(
-            502,
-            &format!(
-                "the event was verified, but its forward was answered {}: deliver it again",
-                answer.status
-            ),
-        ),
-        Err(e) => fail(
-            502,
-            &format!("the event was verified, but its forward failed ({e}): deliver it again"),
-        ),
-    }
+    );
+    after_forward(
+        forwarded
+            .map(|answer| answer.status)
+            .map_err(|e| e.to_string()),
+    )
 }

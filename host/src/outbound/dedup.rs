@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The header carrying the event id on a forward.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The header the gateway forwards the event id under (the api crate's, which both edges set).
+pub use wxcoupon_api::notification::IDEMPOTENCY_KEY;
 /// The header marking an answer given from memory.
 pub const DEDUPLICATED: &str = "wxcoupon-deduplicated";
 
