@@ -27,7 +27,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CASES = os.path.join(HERE, "cases")
-GROUPS = ["sign", "build", "parse", "live"]
+GROUPS = ["sign", "build", "parse", "live", "v3", "v3-live"]
 
 
 # --- the shared rules (every host implements these same few lines) -------------------------------
@@ -194,6 +194,178 @@ def run_live(cli, simulator, doc):
                 proc.wait()
 
 
+# --- API v3: calls by name in the canonical form of WIT values (README: "v3 cases") -----------
+
+def v3_args(args, merchant, prev):
+    """A call's arguments: "$merchant" → the merchant settings, "$prev" → the ok value of the
+    case's previous call."""
+    return [merchant if a == "$merchant" else prev if a == "$prev" else a for a in args]
+
+
+V3_REF = re.compile(r"\$\{([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)\}")
+
+
+def v3_resolve(value, refs):
+    """`${sim.mchid}`, `${STEP.FIELD}` in every string of a live request, however deep."""
+    if isinstance(value, str):
+        return V3_REF.sub(lambda m: str(refs[m.group(1)][m.group(2)]), value)
+    if isinstance(value, list):
+        return [v3_resolve(v, refs) for v in value]
+    if isinstance(value, dict):
+        return {k: v3_resolve(v, refs) for k, v in value.items()}
+    return value
+
+
+def v3_mask(value, paths):
+    """Each dotted path of an ok value replaced by "<volatile>" where present; a path through a
+    list applies to every item."""
+    out = json.loads(json.dumps(value))
+
+    def walk(node, parts):
+        if isinstance(node, list):
+            for item in node:
+                walk(item, parts)
+        elif isinstance(node, dict) and parts[0] in node:
+            if len(parts) == 1:
+                node[parts[0]] = "<volatile>"
+            else:
+                walk(node[parts[0]], parts[1:])
+
+    if isinstance(out, dict) and "ok" in out:
+        for path in paths:
+            walk(out["ok"], path.split("."))
+    return out
+
+
+def v3_times(now=None):
+    """`${time.begin}` (now − 60 s) and `${time.end}` (now + 30 days), RFC 3339 in Beijing time."""
+    import time
+
+    now = int(time.time()) if now is None else now
+    beijing = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(t + 8 * 3600))
+    return {"begin": beijing(now - 60), "end": beijing(now + 30 * 86400)}
+
+
+def v3_live_merchant(doc, ready):
+    """The simulator's v3 merchant, from its ready line."""
+    read = lambda key: open(ready[key], encoding="utf-8").read()
+    return {
+        "mchid": ready["mch_id"],
+        "merchant_serial_no": ready["v3_merchant_serial_no"],
+        "apiv3_key": doc["merchant"]["apiv3_key"],
+        "private_key_pem": read("v3_merchant_key"),
+        "wechatpay_public_key_id": ready["v3_public_key_id"],
+        "wechatpay_public_key_pem": read("v3_wechatpay_public_key"),
+        "platform_certificates": [],
+        "base_url": ready["https_base_url"],
+    }
+
+
+class Caller:
+    """`wxcoupon call`: one process, one instance, a call per line."""
+
+    def __init__(self, cli, args=()):
+        self.proc = subprocess.Popen([cli.binary, "call"] + list(args), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=cli.env)
+
+    def call(self, function, args):
+        self.proc.stdin.write((json.dumps({"function": function, "args": args}) + "\n").encode())
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("wxcoupon call ended at %s (exit %s)" % (function, self.proc.wait()))
+        return json.loads(line.decode("utf-8"))
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+V3_REASONS = {"signature": "signature", "unknown_serial": "unknown-serial",
+              "stale_timestamp": "stale-timestamp", "missing_header": "missing-header"}
+
+
+def v3_vector_problems(case, answers):
+    """What in a case's answers disagrees with the independent vectors
+    (tests/fixtures/v3/vectors.json, computed without any of our code): the request signatures,
+    the answer verdicts, the decrypted callbacks. An empty list when nothing does."""
+    with open(os.path.join(ROOT, "tests/fixtures/v3/vectors.json"), encoding="utf-8") as f:
+        vectors = json.load(f)
+    name, problems = case["name"], []
+    for v in vectors["request_signatures"]:
+        if name == "sign-%s-vector" % v["name"].replace("_", "-").replace("send-coupon", "issue-coupon"):
+            to_sign, signed = answers[0].get("ok") or {}, answers[1].get("ok") or {}
+            auth = dict(signed.get("headers") or []).get("authorization", "")
+            if to_sign.get("message") != v["signature_message"]:
+                problems.append("the signed message differs from the vector's")
+            if 'signature="%s"' % v["signature"] not in auth:
+                problems.append("the signature differs from the vector's")
+    for v in vectors["response_signatures"] + vectors["response_negative"]:
+        if name == "parse-signed-" + v["name"]:
+            error = answers[0].get("error")
+            refusal = error.get("answer-not-verified") if isinstance(error, dict) else None
+            if v["expected"]["valid"] and refusal is not None:
+                problems.append("a valid answer was refused: %s" % refusal)
+            if not v["expected"]["valid"]:
+                reason = refusal if isinstance(refusal, str) else next(iter(refusal or {}), None)
+                if reason != V3_REASONS[v["expected"]["reason"]]:
+                    problems.append("verdict %s, the vector says %s" % (refusal, v["expected"]["reason"]))
+    for v in vectors["notifications"]:
+        if name == "decrypt-" + v["name"]:
+            got = answers[0].get("ok")
+            want = v["expected"]["plaintext"] if v["expected"]["decrypt_ok"] else None
+            if got != want:
+                problems.append("decrypted %r, the vector says %r" % (got, want))
+    return problems
+
+
+def run_v3(cli, doc):
+    caller = Caller(cli)
+    try:
+        items = []
+        for case in doc["cases"]:
+            merchant = merged_merchant(doc, case)
+            answers, prev = [], None
+            for call in case["calls"]:
+                answer = caller.call(call["function"], v3_args(call["args"], merchant, prev))
+                prev = answer.get("ok")
+                answers.append(answer)
+            items.append((case, answers))
+        return items
+    finally:
+        caller.close()
+
+
+def run_v3_live(cli, simulator, doc):
+    """The steps against a fresh simulator, through the component's own wasi:http client."""
+    with tempfile.TemporaryDirectory(prefix="wxcoupon-conformance-") as cert_dir:
+        proc = subprocess.Popen([simulator, "--exit-on-stdin-eof", "--cert-dir", cert_dir],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, RUST_LOG="warn"))
+        try:
+            ready = json.loads(proc.stdout.readline().decode())
+            merchant = v3_live_merchant(doc, ready)
+            caller = Caller(cli, ["--allow-url", ready["https_base_url"], "--ca-file", ready["ca"]])
+            refs = {"sim": {"mchid": ready["mch_id"], "appid": ready["appid"]}, "time": v3_times()}
+            items = []
+            try:
+                for step in doc["steps"]:
+                    request = v3_resolve(step["request"], refs)
+                    answer = caller.call("v3-client." + step["call"], [merchant, request, {}])
+                    refs[step["name"]] = answer.get("ok") or {}
+                    items.append((step, v3_mask(answer, doc.get("volatile", []))))
+            finally:
+                caller.close()
+            return items
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 # --- driver -------------------------------------------------------------------------------------
 
 def default_target_dir():
@@ -228,6 +400,10 @@ def main():
         if group == "live":
             actual = run_live(cli, opts.simulator, doc)
             items = [(s, actual[s["name"]]) for s in doc["steps"]]
+        elif group == "v3":
+            items = run_v3(cli, doc)
+        elif group == "v3-live":
+            items = run_v3_live(cli, opts.simulator, doc)
         else:
             runner = {"sign": run_sign, "build": run_build, "parse": run_parse}[group]
             items = [(c, runner(cli, doc, c)) for c in doc["cases"]]
@@ -237,7 +413,14 @@ def main():
                 print("FAIL %s: the CLI disagrees with the signature vector: %s" % (name, got))
                 failed += 1
                 continue
-            if opts.write:
+            problems = v3_vector_problems(case, got) if group == "v3" else []
+            if problems:
+                print("FAIL %s: %s" % (name, "; ".join(problems)))
+                failed += 1
+            elif opts.write and "failure" in json.dumps(got):
+                print("FAIL %s: a call could not be made: %s" % (name, json.dumps(got, ensure_ascii=False)))
+                failed += 1
+            elif opts.write:
                 case["expected"] = got
                 passed += 1
             elif canonical(got) == canonical(case.get("expected")):

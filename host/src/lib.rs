@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`runtime`] | the engine, the pre-instantiated component, a [`Session`] per caller |
 //! | [`convert`] | WIT values ⇄ `wxcoupon-core` values (which serialise to the CLI's JSON) |
+//! | [`dynamic`] | any export called by name with JSON values (`wxcoupon call`, the conformance suite) |
 //! | [`outbound`] | `wasi:http` outgoing requests: allow-list, client certificate, pooled TLS client |
 //! | [`config`] | [`config::HostConfig`] from a TOML file, `WXPAY_*` variables and overrides |
 //! | [`serve`] | `wxcoupon serve`: the component's gateway mode as an HTTP server, an instance per request |
@@ -36,6 +37,7 @@
 pub mod campaign;
 pub mod config;
 pub mod convert;
+pub mod dynamic;
 pub mod egress;
 pub mod error;
 mod http_server;

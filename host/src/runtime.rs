@@ -110,7 +110,7 @@ pub struct HostState {
 }
 
 impl HostState {
-    fn new(hooks: Box<dyn WasiHttpHooks>) -> Self {
+    pub(crate) fn new(hooks: Box<dyn WasiHttpHooks>) -> Self {
         HostState::with_wasi(WasiCtx::builder().build(), hooks)
     }
 
@@ -214,10 +214,10 @@ impl WasiView for HostState {
 /// The compiled component, ready to instantiate. Cheap to clone and share across threads.
 #[derive(Clone)]
 pub struct Runtime {
-    engine: Engine,
-    component: Component,
+    pub(crate) engine: Engine,
+    pub(crate) component: Component,
     pre: bindings::CouponsPre<HostState>,
-    hooks: HooksFactory,
+    pub(crate) hooks: HooksFactory,
     /// The client host-signed v3 calls send through (the hooks' own, when set with
     /// [`Runtime::with_outbound`]).
     outbound: Option<crate::outbound::OutboundClient>,

@@ -54,6 +54,19 @@ pub(crate) enum Command {
         /// Fields as NAME=VALUE.
         fields: Vec<String>,
     },
+    /// Call any export of the component by name, with JSON values (the conformance suite's
+    /// form, `conformance/README.md`): one `{"function": "v3.build-query-stock", "args": […]}`
+    /// per line on stdin, one `{"ok": …}` / `{"error": …}` per line on stdout, all in one
+    /// instance (a `borrow<merchant>` argument is its settings object, opened once).
+    Call {
+        /// A base URL the component's own HTTP client may reach (a simulator's); repeat it.
+        /// Everything else is refused.
+        #[arg(long = "allow-url")]
+        allow_urls: Vec<String>,
+        /// PEM CA certificates to trust besides the system's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+    },
     /// Build the signed HTTP request for an API call and print it as JSON.
     ///
     /// Request fields as flags, or with --json a request object on stdin, e.g.

@@ -7,7 +7,7 @@
 //! failure, 4 an unknown outcome (`send`: the coupon may have been issued; the JSON carries
 //! `"outcome_unknown": true` and the `partner_trade_no` to retry with).
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -112,7 +112,71 @@ async fn execute(command: Command) -> Result<String, Failure> {
             );
             Ok(String::new())
         }
+        Command::Call {
+            allow_urls,
+            ca_file,
+        } => call_by_name(&allow_urls, ca_file.as_deref()).await,
         command => execute_call(&Runtime::new()?, command).await,
+    }
+}
+
+/// `wxcoupon call`: JSON lines in, one answer line per call out, in one instance.
+async fn call_by_name(
+    allow_urls: &[String],
+    ca_file: Option<&std::path::Path>,
+) -> Result<String, Failure> {
+    let mut allow = wxcoupon::outbound::AllowList::deny_all();
+    for url in allow_urls {
+        allow = allow
+            .with_base_url(url)
+            .map_err(|e| core::Error::invalid("allow_url", e.to_string()))?;
+    }
+    let extra_ca_pem = match ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| core::Error::invalid("ca_file", format!("cannot be read: {e}")))?,
+        ),
+        None => None,
+    };
+    let outbound = wxcoupon::outbound::OutboundClient::new(wxcoupon::outbound::OutboundConfig {
+        allow,
+        extra_ca_pem,
+        ..Default::default()
+    })
+    .map_err(anyhow::Error::from)?;
+    let mut session = Runtime::new()?
+        .with_outbound(outbound)
+        .dynamic_session()
+        .await?;
+    // A line answered before the next is read: a caller may build a call from an answer.
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        line.clear();
+        n += 1;
+        let read = std::io::BufRead::read_line(&mut stdin, &mut line)
+            .map_err(|e| anyhow::anyhow!("cannot read stdin: {e}"))?;
+        if read == 0 {
+            return Ok(String::new());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let call: serde_json::Value = serde_json::from_str(&line).map_err(|e| {
+            core::Error::invalid(format!("stdin line {n}"), format!("must be JSON: {e}"))
+        })?;
+        let function = call["function"].as_str().unwrap_or_default();
+        let args = call["args"].as_array().cloned().unwrap_or_default();
+        // A call that cannot be made is answered too: the next line may still be good.
+        let answer = match session.call(function, &args).await {
+            Ok(answer) => answer,
+            Err(e) => serde_json::json!({ "failure": e.to_string() }),
+        };
+        writeln!(stdout, "{answer}")
+            .and_then(|()| stdout.flush())
+            .map_err(|e| anyhow::anyhow!("cannot write stdout: {e}"))?;
     }
 }
 
@@ -221,7 +285,10 @@ async fn execute_call(runtime: &Runtime, command: Command) -> Result<String, Fai
         }
         #[cfg(feature = "demo")]
         Command::Demo => unreachable!("handled by execute"),
-        Command::Serve { .. } | Command::Egress { .. } | Command::Campaign { .. } => {
+        Command::Serve { .. }
+        | Command::Egress { .. }
+        | Command::Campaign { .. }
+        | Command::Call { .. } => {
             unreachable!("handled by execute")
         }
         Command::Send {
