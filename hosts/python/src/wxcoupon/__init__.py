@@ -53,6 +53,7 @@ from .models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "v3",
     "load",
     "sign",
     "verify",
@@ -257,3 +258,6 @@ def query_coupon_stock(merchant: Merchant, request: Union[QueryCouponStockReques
 def query_coupons_info(merchant: Merchant, request: Union[QueryCouponsInfoRequest, Mapping[str, Any]], options: Optional[CallOptions] = None) -> CouponInfo:
     """Reads one coupon of one user (querycouponsinfo); no certificate needed."""
     return _call("querycouponsinfo", merchant, request, options)
+
+
+from . import v3  # noqa: E402  (API v3: wxcoupon.v3)

@@ -22,6 +22,7 @@ case name (kebab-case, as in the WIT); ``option`` ⇄ ``None`` or the value; ``l
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import struct
 import threading
@@ -35,8 +36,13 @@ from wasmtime.component._enter import maybe_raise_last_exn
 
 from .errors import from_wit_error
 
-INTERFACES = ("wxpay:coupon/v2@0.2.0", "wxpay:coupon/v2-client@0.2.0")
+INTERFACES = ("wxpay:coupon/v2@0.2.0", "wxpay:coupon/v2-client@0.2.0", "wxpay:coupon/v3@0.2.0",
+              "wxpay:coupon/v3-client@0.2.0")
 TYPES = "wxpay:coupon/v2-types@0.2.0"
+V3_TYPES = "wxpay:coupon/v3-types@0.2.0"
+# The v2 exports keep their bare names (``"sign"``); the others are named ``"v3.sign"``,
+# ``"v3-client.issue-coupon"``: the interfaces share function names.
+BARE = ("wxpay:coupon/v2@0.2.0", "wxpay:coupon/v2-client@0.2.0")
 
 # The C API's layout (wasmtime/component/val.h) on 64-bit hosts: a value is a 1-byte kind and, at
 # offset 8, a 24-byte union (read and written here as three words); a record entry is a name
@@ -47,7 +53,7 @@ assert ctypes.sizeof(ffi.wasmtime_component_val_t) == VAL
 assert ctypes.sizeof(ffi.wasmtime_component_valrecord_entry_t) == ENTRY
 K = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
     "BOOL", "S8", "U8", "S16", "U16", "S32", "U32", "S64", "U64", "F32", "F64", "CHAR",
-    "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT")}
+    "STRING", "LIST", "RECORD", "TUPLE", "VARIANT", "ENUM", "OPTION", "RESULT", "RESOURCE")}
 VALUE = struct.Struct("<B7xQQQ")   # kind, word, word, word
 WORDS = struct.Struct("<8xQQQ")    # a value's union
 TEXT_PAIR = struct.Struct("<8xQQ8x8xQQ8x")  # tuple<string, string>: (size, pointer) twice
@@ -64,6 +70,15 @@ _call_c.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_
 _val_delete = ffi.dll["wasmtime_component_val_delete"]
 _val_delete.restype = None
 _val_delete.argtypes = [ctypes.c_void_p]
+_resource_clone = ffi.dll["wasmtime_component_resource_any_clone"]
+_resource_clone.restype = ctypes.c_void_p
+_resource_clone.argtypes = [ctypes.c_void_p]
+_resource_delete = ffi.dll["wasmtime_component_resource_any_delete"]
+_resource_delete.restype = None
+_resource_delete.argtypes = [ctypes.c_void_p]
+_resource_drop = ffi.dll["wasmtime_component_resource_any_drop"]
+_resource_drop.restype = ctypes.POINTER(ffi.wasmtime_error_t)
+_resource_drop.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
 
 # The results wasmtime writes are read through one read-only view of the process's memory: the
 # reach of ctypes.string_at, without a foreign call per read.
@@ -94,8 +109,35 @@ def _text(w1: int, w2: int, w3: int) -> str:
     return MEM[w2 : w2 + w1].tobytes().decode()
 
 
-def compile_type(ty: Any) -> Tuple[Lower, Lift]:
-    """The (lower, lift) pair of one WIT type, reflected once."""
+class Handle:
+    """A resource the component made (an ``own`` result): the C API's boxed
+    ``wasmtime_component_resource_any_t``, owned here, valid in its instance only."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr = ptr
+
+
+def _lower_handle(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+    if type(v) is not Handle:
+        raise TypeError(f"expected a resource handle, got {type(v).__name__}")
+    VALUE.pack_into(buf, pos, K["RESOURCE"], v.ptr, 0, 0)  # the C API copies it: a borrow
+    return top
+
+
+def _lift_handle(w1: int, w2: int, w3: int) -> Handle:
+    return Handle(_resource_clone(w1))  # the result's own box is freed with the result
+
+
+# Record classes: a callable from a record type to the class its lifted values are made into
+# (None: a dict).
+RecordClass = Optional[Callable[[Any], Optional[Callable[..., Any]]]]
+
+
+def compile_type(ty: Any, classes: RecordClass = None) -> Tuple[Lower, Lift]:
+    """The (lower, lift) pair of one WIT type, reflected once; records lift into
+    ``classes(record type)`` where that gives a class."""
     cls = type(ty)
     if cls in SCALARS:
         return _scalar(*SCALARS[cls])
@@ -103,19 +145,21 @@ def compile_type(ty: Any) -> Tuple[Lower, Lift]:
         return _lower_string, _text
     if isinstance(ty, wt.ListType):
         element = ty.element
-        return (_lower_bytes, _lift_bytes) if isinstance(element, wt.U8) else _list(compile_type(element))
+        return (_lower_bytes, _lift_bytes) if isinstance(element, wt.U8) else _list(compile_type(element, classes))
     if isinstance(ty, wt.TupleType):
-        return _tuple([compile_type(e) for e in ty.elements])
+        return _tuple([compile_type(e, classes) for e in ty.elements])
     if isinstance(ty, wt.RecordType):
-        return _record(ty.fields)
+        return _record(ty.fields, classes, classes(ty) if classes is not None else None)
     if isinstance(ty, wt.VariantType):
-        return _variant(ty.cases)
+        return _variant(ty.cases, classes)
     if isinstance(ty, wt.EnumType):
         return _enum(ty.names)
     if isinstance(ty, wt.OptionType):
-        return _option(compile_type(ty.payload))
+        return _option(compile_type(ty.payload, classes))
     if isinstance(ty, wt.ResultType):
-        return _result(ty.ok, ty.err)
+        return _result(ty.ok, ty.err, classes)
+    if isinstance(ty, (wt.OwnType, wt.BorrowType)):
+        return _lower_handle, _lift_handle
     raise TypeError(f"wxcoupon: no codec for the WIT type {ty!r}")
 
 
@@ -159,8 +203,9 @@ def _lower_bytes(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
     # list<u8> is a list of 32-byte values in the C API: kinds and bytes go in by strided slices.
     n = len(v)
     end = _reserve(buf, top, VAL * n)
-    buf[top:end:VAL] = bytes((K["U8"],)) * n
-    buf[top + 8 : end : VAL] = bytes(v)
+    if n:  # CPython takes even an empty strided assignment for a resize of a pinned buffer
+        buf[top:end:VAL] = bytes((K["U8"],)) * n
+        buf[top + 8 : end : VAL] = bytes(v)
     VALUE.pack_into(buf, pos, K["LIST"], n, base + top, 0)
     return end
 
@@ -223,9 +268,12 @@ def _lift_text_pair(w1: int, w2: int, w3: int) -> Tuple[str, str]:
     return MEM[p1 : p1 + n1].tobytes().decode(), MEM[p2 : p2 + n2].tobytes().decode()
 
 
-def _record(fields: List[Tuple[str, Any]]) -> Tuple[Lower, Lift]:
+def _record(fields: List[Tuple[str, Any]], classes: RecordClass = None,
+            make: Optional[Callable[..., Any]] = None) -> Tuple[Lower, Lift]:
     names = [name.replace("-", "_") for name, _ in fields]
-    pairs = [compile_type(ty) for _, ty in fields]
+    pairs = [compile_type(ty, classes) for _, ty in fields]
+    # A dict may leave out an option field: it is none.
+    optional = frozenset(n for n, (_, ty) in zip(names, fields) if isinstance(ty, wt.OptionType))
     lowers = [(name, ENTRY * i + 16, p[0]) for i, (name, p) in enumerate(zip(names, pairs))]
     lifts = [(name, 3 * i, p[1]) for i, (name, p) in enumerate(zip(names, pairs))]
     # The entries with their names filled in; the values are written over the zeros.
@@ -239,7 +287,12 @@ def _record(fields: List[Tuple[str, Any]]) -> Tuple[Lower, Lift]:
         arr, top = top, _reserve(buf, top, size)
         buf[arr:top] = template
         for name, at, f in lowers:
-            top = f(buf, base, v[name], arr + at, top)
+            if name in v:
+                top = f(buf, base, v[name], arr + at, top)
+            elif name in optional:
+                top = f(buf, base, None, arr + at, top)
+            else:
+                raise KeyError(name)
         VALUE.pack_into(buf, pos, K["RECORD"], n, base + arr, 0)
         return top
 
@@ -247,13 +300,17 @@ def _record(fields: List[Tuple[str, Any]]) -> Tuple[Lower, Lift]:
         w = fmt.unpack_from(MEM, w2)
         return {name: f(w[i], w[i + 1], w[i + 2]) for name, i, f in lifts}
 
+    if make is not None:
+        def lift_into(w1: int, w2: int, w3: int) -> Any:
+            return make(**lift(w1, w2, w3))
+        return lower, lift_into
     return lower, lift
 
 
-def _variant(cases: List[Tuple[str, Any]]) -> Tuple[Lower, Lift]:
+def _variant(cases: List[Tuple[str, Any]], classes: RecordClass = None) -> Tuple[Lower, Lift]:
     by_name, by_raw = {}, {}
     for name, ty in cases:
-        lower_p, lift_p = compile_type(ty) if ty is not None else (None, None)
+        lower_p, lift_p = compile_type(ty, classes) if ty is not None else (None, None)
         by_name[name] = _static_name(name) + (lower_p,)
         by_raw[name.encode("utf-8")] = (name, lift_p)
 
@@ -307,9 +364,9 @@ def _option(payload: Tuple[Lower, Lift]) -> Tuple[Lower, Lift]:
     return lower, lift
 
 
-def _result(ok: Any, err: Any) -> Tuple[Lower, Lift]:
-    lift_ok = compile_type(ok)[1] if ok is not None else None
-    lift_err = compile_type(err)[1] if err is not None else None
+def _result(ok: Any, err: Any, classes: RecordClass = None) -> Tuple[Lower, Lift]:
+    lift_ok = compile_type(ok, classes)[1] if ok is not None else None
+    lift_err = compile_type(err)[1] if err is not None else None  # errors stay tuples and dicts
 
     def lower(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
         raise TypeError("wxcoupon passes no result values to the component")
@@ -325,11 +382,12 @@ def _result(ok: Any, err: Any) -> Tuple[Lower, Lift]:
 class Export:
     """One exported function: its parameters' lowerings and its result's lifting, compiled once."""
 
-    def __init__(self, interface: str, name: str, fty: Any) -> None:
+    def __init__(self, interface: str, name: str, fty: Any, classes: RecordClass = None) -> None:
         self.interface, self.name = interface, name
+        self.params = fty.params
         self.lowers = [compile_type(ty)[0] for _, ty in fty.params]
-        result = fty.result
-        self.lift = compile_type(result)[1] if result is not None else None
+        result = self.result = fty.result
+        self.lift = compile_type(result, classes)[1] if result is not None else None
         self.fallible = isinstance(result, wt.ResultType)
 
     def lower(self, arena: "_Arena", args: Tuple[Any, ...]) -> None:
@@ -374,9 +432,30 @@ class Pinned:
         self.slot = VALUE.unpack_from(self._arena.buf, 0)
 
 
+class Opened:
+    """An argument the component holds as a resource (a v3 merchant): opened once per instance
+    by calling the export ``open_with`` with :meth:`open_args`, then passed as that instance's
+    handle. Equal keys share a handle."""
+
+    open_with = ""
+
+    def open_args(self) -> Tuple[Any, ...]:
+        raise NotImplementedError
+
+    def open_key(self) -> Any:
+        """What makes two of these the same resource (hashable)."""
+        raise NotImplementedError
+
+    def refused(self, error: Any) -> Exception:
+        """The exception for the opener's ``err`` value."""
+        raise NotImplementedError
+
+
 class _Instance:
-    """One thread's instance: the store, its context, the exports' function handles, the arena
-    and the result slot."""
+    """One thread's instance: the store, its context, the exports' function handles, the arena,
+    the result slot and the resources opened in it."""
+
+    MAX_HANDLES = 64  # a bound, not an LRU: merchants are few
 
     def __init__(self, runtime: "Runtime") -> None:
         self.store = Store(runtime.engine)
@@ -387,11 +466,25 @@ class _Instance:
         self.funcs = {}  # name → (Func, address of its wasmtime_component_func_t)
         for name, export in runtime.exports.items():
             iface = instance.get_export_index(self.store, export.interface)
-            func = instance.get_func(self.store, instance.get_export_index(self.store, name, iface))
+            func = instance.get_func(self.store, instance.get_export_index(self.store, export.name, iface))
             self.funcs[name] = (func, ctypes.addressof(func._func))
         self.context = ctypes.cast(self.store._context(), ctypes.c_void_p).value
         self.arena = _Arena()
         self.result = _Arena(VAL)
+        self.handles: Dict[Any, Handle] = {}
+
+    def drop_handles(self) -> None:
+        """Drops every resource opened here (the guest's destructors run)."""
+        handles, self.handles = self.handles, {}
+        for h in handles.values():
+            error = _resource_drop(self.context, h.ptr)
+            if error:
+                WasmtimeError._from_ptr(error)  # freed; a failed drop leaves nothing to undo
+            _resource_delete(h.ptr)
+
+    def __del__(self) -> None:
+        for h in getattr(self, "handles", {}).values():
+            _resource_delete(h.ptr)  # the box only: the store goes with this instance
 
 
 def _default_path() -> str:
@@ -422,14 +515,41 @@ class Runtime:
         self._local = threading.local()
         self.exports: Dict[str, Export] = {}
         exported = self.component.type.exports(self.engine)
+        classes = self._record_classes(exported)
         for iface in INTERFACES:
             if iface in exported:
+                short = iface.split("/", 1)[1].split("@", 1)[0]
+                v3 = iface not in BARE
                 for name, item in exported[iface].ty.exports(self.engine).items():
                     fty = item.ty
                     if isinstance(fty, wt.FuncType):
-                        self.exports[name] = Export(iface, name, fty)
+                        key = name if iface in BARE else f"{short}.{name}"
+                        self.exports[key] = Export(iface, name, fty, classes if v3 else None)
         self._types = exported[TYPES].ty.exports(self.engine) if TYPES in exported else {}
         self._pins: Dict[Any, Pinned] = {}
+
+    def _record_classes(self, exported: Dict[str, Any]) -> RecordClass:
+        """The v3 records lift into frozen dataclasses named after their WIT records (records of
+        the same shape are one type to the component: the first name is theirs)."""
+        if V3_TYPES not in exported:
+            return None
+        named = [(name, item.ty) for name, item in exported[V3_TYPES].ty.exports(self.engine).items()
+                 if isinstance(getattr(item, "ty", None), wt.RecordType)]
+        made: Dict[str, Any] = {}
+
+        def classes(ty: Any) -> Optional[Callable[..., Any]]:
+            for name, nty in named:
+                if nty == ty:
+                    if name not in made:
+                        made[name] = dataclasses.make_dataclass(
+                            "".join(w.capitalize() for w in name.split("-")),
+                            [(f.replace("-", "_"), Any) for f, _ in ty.fields], frozen=True)
+                        made[name].__module__ = "wxcoupon.v3"
+                    return made[name]
+            return None
+
+        self.record_classes = made
+        return classes
 
     def pin(self, type_name: str, value: Any) -> Pinned:
         """``value`` of the ``v2-types`` type ``type_name``, lowered once (see :class:`Pinned`)."""
@@ -457,15 +577,44 @@ class Runtime:
 
     def call(self, name: str, *args: Any) -> Any:
         """Calls an export; an ``err`` result raises the matching WxCouponError."""
+        value = self.call_result(name, *args)
+        if self.exports[name].fallible:
+            ok, value = value
+            if not ok:
+                raise from_wit_error(value)
+        return value
+
+    def call_result(self, name: str, *args: Any) -> Any:
+        """Calls an export; a ``result`` comes back as ``(is_ok, value)``. An :class:`Opened`
+        argument is passed as this thread's handle of it (opened on first use)."""
         export = self.exports.get(name)
         if export is None:
             raise RuntimeError(f"wxcoupon: the component at {self.path} does not export {name}")
         inst = self._instance()
+        if any(isinstance(a, Opened) for a in args):
+            args = tuple(self._handle(inst, a) if isinstance(a, Opened) else a for a in args)
+        return self._invoke(inst, name, export, args)
+
+    def _handle(self, inst: _Instance, source: Opened) -> Handle:
+        key = source.open_key()
+        handle = inst.handles.get(key)
+        if handle is None:
+            ok, value = self._invoke(inst, source.open_with, self.exports[source.open_with], source.open_args())
+            if not ok:
+                raise source.refused(value)
+            if len(inst.handles) >= _Instance.MAX_HANDLES:
+                inst.drop_handles()
+            handle = inst.handles[key] = value
+        return handle
+
+    def _invoke(self, inst: _Instance, name: str, export: Export, args: Tuple[Any, ...]) -> Any:
         while True:
             try:
                 export.lower(inst.arena, args)
                 break
             except BufferError:
+                if len(inst.arena.buf) >= 1 << 30:
+                    raise
                 inst.arena = _Arena(2 * len(inst.arena.buf))
         result = inst.result
         error = _call_c(inst.funcs[name][1], inst.context, inst.arena.base, len(args), result.base, 1)
@@ -478,15 +627,10 @@ class Runtime:
             maybe_raise_last_exn()
             raise exc
         try:
-            value = export.lift(*WORDS.unpack_from(MEM, result.base)) if export.lift is not None else None
+            return export.lift(*WORDS.unpack_from(MEM, result.base)) if export.lift is not None else None
         finally:
             _val_delete(result.base)
             result.buf[:] = bytes(VAL)  # Bool(false): wasmtime drops what the slot holds before writing
-        if export.fallible:
-            ok, value = value
-            if not ok:
-                raise from_wit_error(value)
-        return value
 
 
 _runtime: Optional[Runtime] = None

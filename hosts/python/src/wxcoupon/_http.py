@@ -12,7 +12,7 @@ import http.client
 import socket
 import ssl
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .errors import InvalidInputError, MalformedResponseError, TransportError
@@ -84,6 +84,12 @@ def exchange(req: HttpRequest, options: CallOptions) -> Tuple[int, bytes]:
     """Sends ``req`` and returns ``(status, body)``. Raises TransportError (``may_have_reached_wechat``
     once the connection was up and the request on its way) or MalformedResponseError (body over
     ``max_response_bytes``)."""
+    status, _, body = exchange_with_headers(req, options)
+    return status, body
+
+
+def exchange_with_headers(req: HttpRequest, options: CallOptions) -> Tuple[int, List[Tuple[str, str]], bytes]:
+    """:func:`exchange`, with the answer's headers as received (API v3 verifies them)."""
     url = urlsplit(req.url)
     if url.scheme not in ("http", "https") or not url.hostname:
         raise InvalidInputError("url", "must be an http or https URL")
@@ -146,6 +152,6 @@ def exchange(req: HttpRequest, options: CallOptions) -> Tuple[int, bytes]:
             raise TransportError(f"reading the response failed: {_describe(e)} ({where})", True) from None
         if response.length is not None and response.length > 0:
             raise TransportError(f"connection closed before the response ended ({where})", True)
-        return response.status, b"".join(chunks)
+        return response.status, list(response.getheaders()), b"".join(chunks)
     finally:
         conn.close()
