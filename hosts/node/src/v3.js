@@ -71,7 +71,7 @@ function plain(value) {
 // The request fields the WIT types as u64: numbers in, BigInt for the component.
 const U64_FIELDS = new Set(['couponValue', 'couponMinimum', 'maxCoupons', 'maxAmount', 'maxAmountByDay', 'maxCouponsPerUser', 'couponAmount', 'transactionMinimum']);
 
-function wit(value, path = 'request') {
+export function wit(value, path = 'request') {
   if (Array.isArray(value)) return value.map((v, i) => wit(v, `${path}[${i}]`));
   if (value === null || typeof value !== 'object') return value;
   const out = {};
@@ -183,7 +183,7 @@ export async function issueCoupon(merchant, request, options = {}) {
 }
 
 /** The WIT `v3-error` an error of this package stands for (null for others). */
-function toV3Error(e) {
+export function toV3Error(e) {
   if (e instanceof InvalidInputError) return { tag: 'invalid-input', val: { field: e.field, rule: e.rule } };
   if (e instanceof RefusedError) {
     const opt = (v) => (v === null ? undefined : v);
