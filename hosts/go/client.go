@@ -76,6 +76,11 @@ func (rt *Runtime) NewClient(merchant Merchant, opts ClientOptions) (*Client, er
 	if _, err := merchantRecord(merchant); err != nil {
 		return nil, err
 	}
+	return rt.newClient(func() Merchant { return merchant }, opts)
+}
+
+// newClient checks the options; merchant is nil for a v3 client (whose merchant is its own).
+func (rt *Runtime) newClient(merchant func() Merchant, opts ClientOptions) (*Client, error) {
 	for _, d := range []struct {
 		name string
 		v    *time.Duration
@@ -104,7 +109,7 @@ func (rt *Runtime) NewClient(merchant Merchant, opts ClientOptions) (*Client, er
 	if opts.Certificate != nil && len(opts.Certificate.Certificate) == 0 {
 		return nil, &InvalidInputError{Field: "options.certificate", Rule: "holds no certificate"}
 	}
-	c := &Client{rt: rt, merchant: func() Merchant { return merchant }, opts: opts}
+	c := &Client{rt: rt, merchant: merchant, opts: opts}
 	c.plain = c.httpClient(nil)
 	c.identity = c.plain
 	if opts.Certificate != nil {
@@ -214,7 +219,7 @@ func (c *Client) do(ctx context.Context, req CouponRequest) (CouponResponse, err
 	if err != nil {
 		return nil, err
 	}
-	status, body, err := c.exchange(ctx, built)
+	status, _, body, err := c.exchange(ctx, built)
 	if err != nil {
 		return nil, err
 	}
@@ -250,10 +255,10 @@ func minDuration(a, b time.Duration) time.Duration {
 
 // exchange sends built and returns the status and body, or a *TransportError (with whether the
 // request may have reached WeChat) or a *MalformedResponseError (body over the cap).
-func (c *Client) exchange(ctx context.Context, built *HTTPRequest) (int, []byte, error) {
+func (c *Client) exchange(ctx context.Context, built *HTTPRequest) (int, http.Header, []byte, error) {
 	u, err := url.Parse(built.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return 0, nil, &InvalidInputError{Field: "url", Rule: "must be an http or https URL"}
+		return 0, nil, nil, &InvalidInputError{Field: "url", Rule: "must be an http or https URL"}
 	}
 	where := u.Host
 	client := c.plain
@@ -269,7 +274,7 @@ func (c *Client) exchange(ctx context.Context, built *HTTPRequest) (int, []byte,
 	})
 	req, err := http.NewRequestWithContext(ctx, built.Method, built.URL, bytes.NewReader(built.Body))
 	if err != nil {
-		return 0, nil, &InvalidInputError{Field: "url", Rule: "must be an http or https URL"}
+		return 0, nil, nil, &InvalidInputError{Field: "url", Rule: "must be an http or https URL"}
 	}
 	for _, h := range built.Headers {
 		req.Header.Add(h[0], h[1])
@@ -279,7 +284,7 @@ func (c *Client) exchange(ctx context.Context, built *HTTPRequest) (int, []byte,
 	resp, err := client.Do(req)
 	if err != nil {
 		sent := atomic.LoadInt32(&wrote) == 1
-		return 0, nil, &TransportError{Message: describe(err, sent) + " (" + where + ")", MayHaveReachedWeChat: sent}
+		return 0, nil, nil, &TransportError{Message: describe(err, sent) + " (" + where + ")", MayHaveReachedWeChat: sent}
 	}
 	defer resp.Body.Close()
 
@@ -298,7 +303,7 @@ func (c *Client) exchange(ctx context.Context, built *HTTPRequest) (int, []byte,
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
 			if int64(body.Len()+n) > limit {
-				return 0, nil, &MalformedResponseError{Problem: "body is over the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
+				return 0, nil, nil, &MalformedResponseError{Problem: "body is over the limit of " + strconv.FormatInt(limit, 10) + " bytes"}
 			}
 			body.Write(buf[:n])
 			timer.Reset(c.opts.BetweenBytesTimeout)
@@ -311,10 +316,10 @@ func (c *Client) exchange(ctx context.Context, built *HTTPRequest) (int, []byte,
 			if atomic.LoadInt32(&stalled) == 1 {
 				msg = "timed out between response bytes"
 			}
-			return 0, nil, &TransportError{Message: msg + " (" + where + ")", MayHaveReachedWeChat: true}
+			return 0, nil, nil, &TransportError{Message: msg + " (" + where + ")", MayHaveReachedWeChat: true}
 		}
 	}
-	return resp.StatusCode, body.Bytes(), nil
+	return resp.StatusCode, resp.Header, body.Bytes(), nil
 }
 
 // describe says what went wrong in a few words, without the URL's query or the body.

@@ -29,18 +29,26 @@ type variant struct {
 	Payload interface{}
 }
 
+// resourceHandle is a resource the component made (a v3 merchant), as the C API boxes it: valid
+// in its session's store only.
+type resourceHandle struct {
+	p *C.wasmtime_component_resource_any_t
+}
+
 // witEnum is an enum case the Go API spells otherwise (the sign type, the signature policy).
 type witEnum string
 
 var (
 	variantType, errorType = reflect.TypeOf(variant{}), reflect.TypeOf((*error)(nil)).Elem()
+	handleType             = reflect.TypeOf(resourceHandle{})
 	// enumTypes are the string types lowered as enums: their values are the cases.
 	enumTypes = map[reflect.Type]bool{reflect.TypeOf(witEnum("")): true, reflect.TypeOf(RetryAdvice("")): true, reflect.TypeOf(SignatureProblem("")): true}
 	// scalarKinds are the Go kinds lowered as scalars, with their WIT kind (Go's one int is the
 	// HTTP status, a u16). A scalar is the first bytes of the value union (little-endian, as
 	// every Wasmtime target is); scalarMasks keep those bytes, by WIT kind.
 	scalarKinds = map[reflect.Kind]C.wasmtime_component_valkind_t{reflect.Bool: C.WASMTIME_COMPONENT_BOOL, reflect.Uint8: C.WASMTIME_COMPONENT_U8,
-		reflect.Int: C.WASMTIME_COMPONENT_U16, reflect.Uint16: C.WASMTIME_COMPONENT_U16, reflect.Uint32: C.WASMTIME_COMPONENT_U32}
+		reflect.Int: C.WASMTIME_COMPONENT_U16, reflect.Uint16: C.WASMTIME_COMPONENT_U16, reflect.Uint32: C.WASMTIME_COMPONENT_U32,
+		reflect.Uint64: C.WASMTIME_COMPONENT_U64, reflect.Int64: C.WASMTIME_COMPONENT_S64}
 	scalarMasks = [C.WASMTIME_COMPONENT_MAP + 1]uint64{C.WASMTIME_COMPONENT_BOOL: 0xff, C.WASMTIME_COMPONENT_U8: 0xff, C.WASMTIME_COMPONENT_U16: 0xffff,
 		C.WASMTIME_COMPONENT_U32: 0xffffffff, C.WASMTIME_COMPONENT_U64: ^uint64(0), C.WASMTIME_COMPONENT_S64: ^uint64(0)}
 	// errorCases are the Go types of the cases of protocol-error and call-error (whose
@@ -50,7 +58,8 @@ var (
 )
 
 func init() {
-	for _, e := range []contractError{&InvalidInputError{}, &UnexpectedStatusError{}, &MalformedResponseError{}, &ProtocolError{}, &BusinessError{}, &SignatureError{}, &TransportError{}, &DeniedError{}} {
+	for _, e := range []contractError{&InvalidInputError{}, &UnexpectedStatusError{}, &MalformedResponseError{}, &ProtocolError{}, &BusinessError{}, &SignatureError{}, &TransportError{}, &DeniedError{},
+		&RefusedError{}, &AnswerNotVerifiedError{}} {
 		errorCases[e.kind()] = reflect.TypeOf(e).Elem()
 	}
 }
@@ -60,6 +69,7 @@ type plan struct {
 	fields            []planField    // the record's, in WIT order
 	byName            map[string]int // WIT name → index in fields
 	caseAt, payloadAt int            // the `,case` and `,payload` fields; -1 when none
+	payloadByCase     map[string]int // `,payload=a|b`: the field of those cases' payloads
 	afterLift         bool           // *T has an afterLift method that finishes a lifted T
 }
 
@@ -73,7 +83,7 @@ func planOf(t reflect.Type) *plan {
 	if p, ok := plans.Load(t); ok {
 		return p.(*plan)
 	}
-	p := &plan{byName: map[string]int{}, caseAt: -1, payloadAt: -1}
+	p := &plan{byName: map[string]int{}, caseAt: -1, payloadAt: -1, payloadByCase: map[string]int{}}
 	p.afterLift = reflect.PtrTo(t).Implements(reflect.TypeOf((*interface{ afterLift() })(nil)).Elem())
 	for i := 0; i < t.NumField(); i++ {
 		tag := strings.Split(t.Field(i).Tag.Get("wit"), ",")
@@ -86,6 +96,12 @@ func planOf(t reflect.Type) *plan {
 				p.caseAt = i
 			case "payload":
 				p.payloadAt = i
+			default:
+				if cases := strings.TrimPrefix(opt, "payload="); cases != opt {
+					for _, c := range strings.Split(cases, "|") {
+						p.payloadByCase[c] = i
+					}
+				}
 			}
 		}
 		if f.wit != "" {
@@ -126,7 +142,7 @@ func (l *lowerer) lower(dst *cval, v reflect.Value, wire string, optional bool) 
 		return l.lower(*(**cval)(of), v, wire, false)
 	case isScalar && k == reflect.Bool:
 		dst.kind, *(*bool)(of) = scalar, v.Bool()
-	case isScalar && k == reflect.Int:
+	case isScalar && (k == reflect.Int || k == reflect.Int64):
 		dst.kind, *(*int64)(of) = scalar, v.Int()
 	case isScalar:
 		dst.kind, *(*uint64)(of) = scalar, v.Uint()
@@ -152,6 +168,9 @@ func (l *lowerer) lower(dst *cval, v reflect.Value, wire string, optional bool) 
 				return err
 			}
 		}
+	case v.Type() == handleType: // a resource the session opened: the C API copies it (a borrow)
+		dst.kind = C.WASMTIME_COMPONENT_RESOURCE
+		*(**C.wasmtime_component_resource_any_t)(of) = v.Interface().(resourceHandle).p
 	case v.Type() == variantType:
 		vv := (*C.wasmtime_component_valvariant_t)(of)
 		dst.kind, vv.val = C.WASMTIME_COMPONENT_VARIANT, nil
@@ -231,12 +250,16 @@ func lift(src *cval, v reflect.Value) {
 		vv := (*C.wasmtime_component_valvariant_t)(of)
 		switch t, known := errorCases[string(text(&vv.discriminant))]; {
 		case v.Type() != errorType: // a `,case` struct
-			p := planOf(v.Type())
-			if v.Field(p.caseAt).SetString(string(text(&vv.discriminant))); vv.val != nil {
-				lift(vv.val, v.Field(p.payloadAt))
+			p, name := planOf(v.Type()), string(text(&vv.discriminant))
+			at, byCase := p.payloadByCase[name]
+			if !byCase {
+				at = p.payloadAt
+			}
+			if v.Field(p.caseAt).SetString(name); vv.val != nil && at >= 0 {
+				lift(vv.val, v.Field(at))
 			}
 			finish(p, v)
-		case vv.val != nil && vv.val.kind == C.WASMTIME_COMPONENT_VARIANT: // call-error.protocol
+		case string(text(&vv.discriminant)) == "protocol" && vv.val != nil && vv.val.kind == C.WASMTIME_COMPONENT_VARIANT: // call-error.protocol
 			lift(vv.val, v)
 		case !known:
 			v.Set(reflect.ValueOf(fmt.Errorf("wxcoupon: unknown error case %q", text(&vv.discriminant))))
@@ -257,6 +280,19 @@ func lift(src *cval, v reflect.Value) {
 		}
 	}
 }
+
+// resultParts are a `result`'s case and payload (nil when none); isResult is false for another
+// value.
+func resultParts(r *cval) (ok bool, val *cval, isResult bool) {
+	if r.kind != C.WASMTIME_COMPONENT_RESULT {
+		return false, nil, false
+	}
+	res := (*C.wasmtime_component_valresult_t)(unsafe.Pointer(&r.of))
+	return bool(res.is_ok), res.val, true
+}
+
+// liftInto lifts v into out (a pointer).
+func liftInto(v *cval, out interface{}) { lift(v, reflect.ValueOf(out).Elem()) }
 
 // finish runs the afterLift of a lifted struct that has one.
 func finish(p *plan, v reflect.Value) {

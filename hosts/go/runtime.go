@@ -56,12 +56,30 @@ const (
 	v2ClientInterface = "wxpay:coupon/v2-client@0.2.0"
 )
 
-var exportNames = [exportCount]struct{ iface, name string }{
+var exportNames = append([]struct{ iface, name string }{
 	{v2Interface, "sign"}, {v2Interface, "verify"},
 	{v2Interface, "build-send-coupon"}, {v2Interface, "build-query-coupon-stock"}, {v2Interface, "build-query-coupons-info"},
 	{v2Interface, "parse-send-coupon"}, {v2Interface, "parse-query-coupon-stock"}, {v2Interface, "parse-query-coupons-info"},
 	{v2Interface, "unreadable-body"}, {v2Interface, "send-coupon-outcome-unknown"}, {v2Interface, "outcome-unknown-advice"},
 	{v2ClientInterface, "send-coupon"}, {v2ClientInterface, "query-coupon-stock"}, {v2ClientInterface, "query-coupons-info"},
+}, v3ExportNames()...)
+
+// v3Exports are the `v3` functions by name, numbered after the v2 ones.
+var v3Exports = map[string]export{}
+
+func init() {
+	for i := int(exportCount); i < len(exportNames); i++ {
+		v3Exports[exportNames[i].name] = export(i)
+	}
+}
+
+// v3Fn is the `v3` export name; it panics for a name v3ExportNames does not list (a bug here).
+func v3Fn(name string) export {
+	fn, ok := v3Exports[name]
+	if !ok {
+		panic("wxcoupon: no v3 export " + name)
+	}
+	return fn
 }
 
 func (fn export) String() string { return exportNames[fn].name }
@@ -73,7 +91,7 @@ type Runtime struct {
 	engine    *C.wasm_engine_t
 	component *C.wasmtime_component_t
 	linker    *C.wasmtime_component_linker_t
-	exports   [exportCount]*C.wasmtime_component_export_index_t
+	exports   []*C.wasmtime_component_export_index_t
 
 	// advice is `outcome-unknown-advice`, asked once at load.
 	advice string
@@ -92,12 +110,17 @@ type session struct {
 	store    *C.wasmtime_store_t
 	context  *C.wasmtime_context_t
 	instance C.wasmtime_component_instance_t
-	funcs    [exportCount]C.wasmtime_component_func_t
+	funcs    []C.wasmtime_component_func_t
 	args     arena
 	// result is C memory holding the last call's result, Wasmtime's until the next call
 	// overwrites (and frees) it.
 	result *cval
+	// handles are the v3 merchants opened in this store (merchant.open), each once.
+	handles map[*V3Merchant]*C.wasmtime_component_resource_any_t
 }
+
+// maxHandles bounds a session's open merchants (a bound, not an LRU: merchants are few).
+const maxHandles = 64
 
 // Load reads and compiles the component at path (the `wxcoupon_guest.wasm` that `wxcoupon info`
 // names).
@@ -114,7 +137,7 @@ func New(wasm []byte) (*Runtime, error) {
 	if len(wasm) == 0 {
 		return nil, errors.New("wxcoupon: the component is empty")
 	}
-	rt := &Runtime{engine: C.wasm_engine_new()}
+	rt := &Runtime{engine: C.wasm_engine_new(), exports: make([]*C.wasmtime_component_export_index_t, len(exportNames))}
 	ok := false
 	defer func() {
 		if !ok {
@@ -203,7 +226,7 @@ func (rt *Runtime) free() {
 }
 
 func (rt *Runtime) newSession() (*session, error) {
-	s := &session{store: C.wasmtime_store_new(rt.engine, nil, nil)}
+	s := &session{store: C.wasmtime_store_new(rt.engine, nil, nil), funcs: make([]C.wasmtime_component_func_t, len(exportNames))}
 	s.context = C.wasmtime_store_context(s.store)
 	s.result = (*cval)(C.calloc(1, C.size_t(unsafe.Sizeof(cval{}))))
 	// No arguments, environment, preopened directories or stdio: the component needs only
@@ -227,6 +250,10 @@ func (rt *Runtime) newSession() (*session, error) {
 }
 
 func (s *session) delete() {
+	for _, h := range s.handles {
+		C.wasmtime_component_resource_any_delete(h) // the box only: the store goes below
+	}
+	s.handles = nil
 	if s.result != nil {
 		C.wasmtime_component_val_delete(s.result)
 		C.free(unsafe.Pointer(s.result))
@@ -340,7 +367,57 @@ func readResult(fn export, result *cval, read func(*cval) error) (err error) {
 	return read(result)
 }
 
+// handle is m's resource in this session's store, opened (`merchant.open`) on first use.
+func (s *session) handle(m *V3Merchant) (h *C.wasmtime_component_resource_any_t, trapped bool, err error) {
+	if h := s.handles[m]; h != nil {
+		return h, false, nil
+	}
+	if trapped, err := s.call(v3Fn("[static]merchant.open"), []arg{{m.settings, "", false}}); err != nil {
+		return nil, trapped, err
+	}
+	r := s.result
+	if r.kind != C.WASMTIME_COMPONENT_RESULT {
+		return nil, false, fmt.Errorf("wxcoupon: merchant.open returned a value of kind %d", r.kind)
+	}
+	res := (*C.wasmtime_component_valresult_t)(unsafe.Pointer(&r.of))
+	switch {
+	case !bool(res.is_ok) && res.val != nil:
+		var e error
+		lift(res.val, reflect.ValueOf(&e).Elem())
+		return nil, false, e
+	case res.val == nil || res.val.kind != C.WASMTIME_COMPONENT_RESOURCE:
+		return nil, false, errors.New("wxcoupon: merchant.open returned no merchant")
+	}
+	// The result's own box goes with the next call's result: keep a copy.
+	h = C.wasmtime_component_resource_any_clone(*(**C.wasmtime_component_resource_any_t)(unsafe.Pointer(&res.val.of)))
+	if s.handles == nil || len(s.handles) >= maxHandles {
+		s.dropHandles()
+	}
+	s.handles[m] = h
+	return h, false, nil
+}
+
+// dropHandles drops every merchant opened in the store (the guest's destructors run).
+func (s *session) dropHandles() {
+	for _, h := range s.handles {
+		if err := C.wasmtime_component_resource_any_drop(s.context, h); err != nil {
+			C.wasmtime_error_delete(err)
+		}
+		C.wasmtime_component_resource_any_delete(h)
+	}
+	s.handles = map[*V3Merchant]*C.wasmtime_component_resource_any_t{}
+}
+
 func (s *session) call(fn export, args []arg) (trapped bool, err error) {
+	for i := range args {
+		if m, ok := args[i].value.(*V3Merchant); ok {
+			h, trapped, err := s.handle(m)
+			if err != nil {
+				return trapped, err
+			}
+			args[i].value = resourceHandle{h}
+		}
+	}
 	s.args.reset()
 	l := lowerer{arena: &s.args}
 	cargs := unsafe.Slice((*cval)(s.args.alloc(len(args)+1, unsafe.Sizeof(cval{}))), len(args)+1)

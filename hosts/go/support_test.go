@@ -98,6 +98,13 @@ type simulator struct {
 	CA           string `json:"ca"`
 	ClientCert   string `json:"client_cert"`
 	ClientKey    string `json:"client_key"`
+	// API v3: the simulator's merchant.
+	MchID              string `json:"mch_id"`
+	AppID              string `json:"appid"`
+	V3MerchantSerialNo string `json:"v3_merchant_serial_no"`
+	V3MerchantKey      string `json:"v3_merchant_key"`
+	V3PublicKeyID      string `json:"v3_public_key_id"`
+	V3PublicKey        string `json:"v3_wechatpay_public_key"`
 }
 
 func (s *simulator) rootCAs(t testing.TB) *x509.CertPool {
