@@ -180,9 +180,7 @@ def datetime(self) -> Optional[_dt.datetime]:
 const WIDTH: usize = 100;
 
 struct Wit {
-    /// The interface whose records are generated.
-    interface: &'static str,
-    /// Its records the hosts declare by hand.
+    /// The generated interface's records the hosts declare by hand.
     hand_written: &'static [(&'static str, &'static str)],
     /// Go's prefix for the names of its types.
     go_prefix: &'static str,
@@ -221,7 +219,6 @@ impl Wit {
             .map(|(name, id)| (name.clone(), *id))
             .collect();
         let mut wit = Wit {
-            interface,
             hand_written,
             go_prefix,
             json_tags,

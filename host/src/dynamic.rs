@@ -309,7 +309,7 @@ fn text(value: &Value) -> Option<String> {
 }
 
 fn unhex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
@@ -378,5 +378,89 @@ pub fn lift(ty: &Type, value: &Val) -> Value {
             Err(e) => json!({"error": opt_lift(r.err(), e.clone())}),
         },
         (_, other) => json!(format!("<{other:?}>")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn session() -> DynamicSession {
+        Runtime::new().unwrap().dynamic_session().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_call_by_name_answers_in_the_canonical_form() {
+        let mut s = session().await;
+        let ok = s
+            .call("v3.stock-status-of", &[json!("PAUSED")])
+            .await
+            .unwrap();
+        assert_eq!(ok, json!({"ok": "paused"}));
+        let refused = s
+            .call(
+                "v3.build-get-callback",
+                &[
+                    json!({"mchid": "1"}),
+                    json!(1_700_000_000),
+                    json!("not a nonce!"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            refused["error"]["invalid-input"]["field"],
+            json!("nonce"),
+            "{refused}"
+        );
+    }
+
+    #[tokio::test]
+    async fn what_cannot_be_called_says_where() {
+        let mut s = session().await;
+        assert!(matches!(
+            s.call("v3.no-such-function", &[]).await,
+            Err(DynamicError::UnknownFunction(_))
+        ));
+        match s
+            .call(
+                "v3.build-get-callback",
+                &[json!({"mchid": 1}), json!(0), json!(null)],
+            )
+            .await
+        {
+            Err(DynamicError::Argument { path, .. }) => assert_eq!(path, "args[0].mchid"),
+            other => panic!("{other:?}"),
+        }
+        match s
+            .call(
+                "v3.build-get-callback",
+                &[json!({"mchd": "1"}), json!(0), json!(null)],
+            )
+            .await
+        {
+            Err(DynamicError::Argument { problem, .. }) => assert_eq!(problem, "no field mchd"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_merchant_that_does_not_open_answers_with_its_refusal_and_no_secret() {
+        let mut s = session().await;
+        let settings = json!({"mchid": "1", "merchant_serial_no": "", "apiv3_key": "short-and-secret",
+            "platform_certificates": []});
+        let answer = s
+            .call(
+                "v3.decrypt-resource",
+                &[
+                    settings,
+                    json!({"algorithm": "AEAD_AES_256_GCM",
+                "nonce": "n", "associated_data": "", "ciphertext": ""}),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(answer["error"]["invalid-input"].is_object(), "{answer}");
+        assert!(!answer.to_string().contains("short-and-secret"), "{answer}");
     }
 }
