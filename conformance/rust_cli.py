@@ -17,6 +17,7 @@ loopback and stops it by closing its stdin.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -152,39 +153,42 @@ def run_parse(cli, doc, case):
 
 def run_live(cli, simulator, doc):
     """Runs the scenario against a fresh simulator; returns {step name: masked result}."""
+    with running_simulator(simulator) as ready:
+        m = dict(doc["merchant"], host={"custom": ready["https_base_url"]})
+        results = {}
+        for step in doc["steps"]:
+            request = resolve_refs(step["request"], results)
+            args = [CLI_API[step["call"]], "--json"] + merchant_args(m)
+            args += ["--ca-file", ready["ca"]]
+            if step.get("certificate"):
+                args += ["--cert-file", ready["client_cert"], "--key-file", ready["client_key"]]
+            if step["call"] == "send_coupon":
+                args += ["--stock-id", request["coupon_stock_id"], "--openid", request["openid"],
+                         "--partner-trade-no", request["partner_trade_no"]]
+            elif step["call"] == "query_coupon_stock":
+                args += ["--stock-id", request["coupon_stock_id"]]
+            else:
+                args += ["--coupon-id", request["coupon_id"], "--openid", request["openid"],
+                         "--stock-id", request["stock_id"]]
+            out = cli.run(args, api_key=m["api_key"])
+            if "ok" in out:
+                # `send`/`stock`/`coupon --json` print the record; the canonical form tags it.
+                out = {"ok": dict({"api": step["call"]}, **out["ok"])}
+            results[step["name"]] = out
+        return {name: mask_volatile(r, doc.get("volatile", [])) for name, r in results.items()}
+
+
+@contextlib.contextmanager
+def running_simulator(simulator):
+    """A fresh simulator on loopback (its ready line), stopped by closing its stdin."""
     with tempfile.TemporaryDirectory(prefix="wxcoupon-conformance-") as cert_dir:
-        proc = subprocess.Popen(
-            [simulator, "--exit-on-stdin-eof", "--cert-dir", cert_dir],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=dict(os.environ, RUST_LOG="warn"),
-        )
+        proc = subprocess.Popen([simulator, "--exit-on-stdin-eof", "--cert-dir", cert_dir],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, RUST_LOG="warn"))
         try:
             ready = json.loads(proc.stdout.readline().decode())
             assert ready.get("event") == "ready", ready
-            m = dict(doc["merchant"], host={"custom": ready["https_base_url"]})
-            results = {}
-            for step in doc["steps"]:
-                request = resolve_refs(step["request"], results)
-                args = [CLI_API[step["call"]], "--json"] + merchant_args(m)
-                args += ["--ca-file", ready["ca"]]
-                if step.get("certificate"):
-                    args += ["--cert-file", ready["client_cert"], "--key-file", ready["client_key"]]
-                if step["call"] == "send_coupon":
-                    args += ["--stock-id", request["coupon_stock_id"], "--openid", request["openid"],
-                             "--partner-trade-no", request["partner_trade_no"]]
-                elif step["call"] == "query_coupon_stock":
-                    args += ["--stock-id", request["coupon_stock_id"]]
-                else:
-                    args += ["--coupon-id", request["coupon_id"], "--openid", request["openid"],
-                             "--stock-id", request["stock_id"]]
-                out = cli.run(args, api_key=m["api_key"])
-                if "ok" in out:
-                    # `send`/`stock`/`coupon --json` print the record; the canonical form tags it.
-                    out = {"ok": dict({"api": step["call"]}, **out["ok"])}
-                results[step["name"]] = out
-            return {name: mask_volatile(r, doc.get("volatile", [])) for name, r in results.items()}
+            yield ready
         finally:
             proc.stdin.close()
             try:
@@ -338,32 +342,20 @@ def run_v3(cli, doc):
 
 def run_v3_live(cli, simulator, doc):
     """The steps against a fresh simulator, through the component's own wasi:http client."""
-    with tempfile.TemporaryDirectory(prefix="wxcoupon-conformance-") as cert_dir:
-        proc = subprocess.Popen([simulator, "--exit-on-stdin-eof", "--cert-dir", cert_dir],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, RUST_LOG="warn"))
+    with running_simulator(simulator) as ready:
+        merchant = v3_live_merchant(doc, ready)
+        caller = Caller(cli, ["--allow-url", ready["https_base_url"], "--ca-file", ready["ca"]])
+        refs = {"sim": {"mchid": ready["mch_id"], "appid": ready["appid"]}, "time": v3_times()}
+        items = []
         try:
-            ready = json.loads(proc.stdout.readline().decode())
-            merchant = v3_live_merchant(doc, ready)
-            caller = Caller(cli, ["--allow-url", ready["https_base_url"], "--ca-file", ready["ca"]])
-            refs = {"sim": {"mchid": ready["mch_id"], "appid": ready["appid"]}, "time": v3_times()}
-            items = []
-            try:
-                for step in doc["steps"]:
-                    request = v3_resolve(step["request"], refs)
-                    answer = caller.call("v3-client." + step["call"], [merchant, request, {}])
-                    refs[step["name"]] = answer.get("ok") or {}
-                    items.append((step, v3_mask(answer, doc.get("volatile", []))))
-            finally:
-                caller.close()
-            return items
+            for step in doc["steps"]:
+                request = v3_resolve(step["request"], refs)
+                answer = caller.call("v3-client." + step["call"], [merchant, request, {}])
+                refs[step["name"]] = answer.get("ok") or {}
+                items.append((step, v3_mask(answer, doc.get("volatile", []))))
         finally:
-            proc.stdin.close()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            caller.close()
+        return items
 
 
 # --- driver -------------------------------------------------------------------------------------
