@@ -119,6 +119,14 @@ def test_the_callback_helper():
     assert stale.value.kind == "not-verified" and stale.value.status == 401
 
 
+def test_platform_certificates_may_be_a_list():
+    m = fixture_merchant(platform_certificates=[(FIXTURES / "platform_cert.pem").read_text()])
+    assert isinstance(m.platform_certificates, tuple)
+    event = v3.read_coupon_use(m, VECTORS["notifications"][0]["headers"], VECTORS["notifications"][0]["body"],
+                               VECTORS["notifications"][0]["now"])
+    assert event.event_type == "COUPON.USE"
+
+
 def test_no_secret_in_repr_or_errors():
     m = fixture_merchant()
     text = repr(m)

@@ -85,6 +85,10 @@ class Merchant(Opened):
 
     open_with = "v3.[static]merchant.open"
 
+    def __post_init__(self) -> None:
+        # A list is welcome; a tuple keeps the merchant hashable (it keys its handles).
+        object.__setattr__(self, "platform_certificates", tuple(self.platform_certificates))
+
     def open_args(self) -> Tuple[Any, ...]:
         return ({"mchid": self.mchid, "merchant_serial_no": self.merchant_serial_no, "apiv3_key": self.apiv3_key,
                  "private_key_pem": self.private_key_pem, "wechatpay_public_key_id": self.wechatpay_public_key_id,
