@@ -22,6 +22,7 @@ Amounts are in fen (分).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
@@ -90,10 +91,8 @@ class Merchant(Opened):
         object.__setattr__(self, "platform_certificates", tuple(self.platform_certificates))
 
     def open_args(self) -> Tuple[Any, ...]:
-        return ({"mchid": self.mchid, "merchant_serial_no": self.merchant_serial_no, "apiv3_key": self.apiv3_key,
-                 "private_key_pem": self.private_key_pem, "wechatpay_public_key_id": self.wechatpay_public_key_id,
-                 "wechatpay_public_key_pem": self.wechatpay_public_key_pem,
-                 "platform_certificates": list(self.platform_certificates), "base_url": self.base_url},)
+        # The fields are the WIT's `merchant-settings`, by name; the codec takes lists as lists.
+        return (dict(dataclasses.asdict(self), platform_certificates=list(self.platform_certificates)),)
 
     def open_key(self) -> Any:
         return self
