@@ -10,10 +10,13 @@ export type Numbers<T> = T extends bigint ? number
   : T extends Array<infer E> ? Array<Numbers<E>>
   : T extends object ? { [K in keyof T]: Numbers<T[K]> } : T;
 
-/** A v3 merchant held inside the component (the WIT `merchant` resource). */
+/**
+ * A v3 merchant (the WIT `merchant` resource): the component holds its settings and WeChat's
+ * keys; Node holds its private key.
+ */
 export interface Merchant {
   mchid(): string;
-  /** Whether it holds the private key. */
+  /** Whether it signs requests (it was opened with its private key). */
   signs(): boolean;
   /** The serials answers are verified by. */
   serials(): string[];
@@ -31,26 +34,70 @@ export interface V3Options {
   nonce?: string;
 }
 
-/** Opens a merchant inside the component; its keys stay there. */
+/**
+ * Opens a merchant: the component reads everything but the private key, which Node reads once
+ * and signs with (it never enters the component). Nothing secret can be read back.
+ */
 export function openMerchant(settings: Numbers<Omit<W.MerchantSettings, 'platformCertificates'>> & { platformCertificates?: string[] }): Merchant;
 
-type Call<Req, Ans> = (merchant: Merchant, request: Numbers<Req>, options?: V3Options) => Promise<Numbers<Ans>>;
-export const issueCoupon: Call<W.IssueCouponRequest, W.IssuedCoupon>;
-export const queryStock: Call<W.QueryStockRequest, W.Stock>;
-export const queryCoupon: Call<W.QueryCouponRequest, W.Coupon>;
-export const createStock: Call<W.CreateStockRequest, W.CreatedStock>;
-export const startStock: Call<W.StockChangeRequest, W.StockChanged>;
-export const pauseStock: Call<W.StockChangeRequest, W.StockChanged>;
-export const restartStock: Call<W.StockChangeRequest, W.StockChanged>;
-export const stopStock: Call<W.StockChangeRequest, W.StockChanged>;
-export const listStocks: Call<W.ListStocksRequest, W.StockPage>;
-export const listStockMerchants: Call<W.StockListingRequest, W.IdPage>;
-export const listStockItems: Call<W.StockListingRequest, W.IdPage>;
-export const downloadUseFlow: Call<W.FlowRequest, W.FlowFile>;
-export const downloadRefundFlow: Call<W.FlowRequest, W.FlowFile>;
-export const listUserCoupons: Call<W.ListUserCouponsRequest, W.CouponPage>;
-export const setCallback: Call<W.SetCallbackRequest, W.CallbackUpdated>;
-export const getCallback: Call<W.GetCallbackRequest, W.CallbackSetting>;
+/** Each call's request and answer, by the call's name. */
+export interface Calls {
+  issueCoupon: [W.IssueCouponRequest, W.IssuedCoupon];
+  queryStock: [W.QueryStockRequest, W.Stock];
+  queryCoupon: [W.QueryCouponRequest, W.Coupon];
+  createStock: [W.CreateStockRequest, W.CreatedStock];
+  startStock: [W.StockChangeRequest, W.StockChanged];
+  pauseStock: [W.StockChangeRequest, W.StockChanged];
+  restartStock: [W.StockChangeRequest, W.StockChanged];
+  stopStock: [W.StockChangeRequest, W.StockChanged];
+  listStocks: [W.ListStocksRequest, W.StockPage];
+  listStockMerchants: [W.StockListingRequest, W.IdPage];
+  listStockItems: [W.StockListingRequest, W.IdPage];
+  downloadUseFlow: [W.FlowRequest, W.FlowFile];
+  downloadRefundFlow: [W.FlowRequest, W.FlowFile];
+  listUserCoupons: [W.ListUserCouponsRequest, W.CouponPage];
+  setCallback: [W.SetCallbackRequest, W.CallbackUpdated];
+  getCallback: [W.GetCallbackRequest, W.CallbackSetting];
+}
+/** The name of a call (`'issueCoupon'` …). */
+export type CallName = keyof Calls;
+
+type Call<C extends CallName> = (merchant: Merchant, request: Numbers<Calls[C][0]>, options?: V3Options) => Promise<Numbers<Calls[C][1]>>;
+export const issueCoupon: Call<'issueCoupon'>;
+export const queryStock: Call<'queryStock'>;
+export const queryCoupon: Call<'queryCoupon'>;
+export const createStock: Call<'createStock'>;
+export const startStock: Call<'startStock'>;
+export const pauseStock: Call<'pauseStock'>;
+export const restartStock: Call<'restartStock'>;
+export const stopStock: Call<'stopStock'>;
+export const listStocks: Call<'listStocks'>;
+export const listStockMerchants: Call<'listStockMerchants'>;
+export const listStockItems: Call<'listStockItems'>;
+export const downloadUseFlow: Call<'downloadUseFlow'>;
+export const downloadRefundFlow: Call<'downloadRefundFlow'>;
+export const listUserCoupons: Call<'listUserCoupons'>;
+export const setCallback: Call<'setCallback'>;
+export const getCallback: Call<'getCallback'>;
+
+/** A request built and signed, ready for any HTTP client (no `host` or `content-length`). */
+export interface SignedRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+/** Step one of a call without the HTTP; `timestamp` (Unix seconds) defaults to now, `nonce` to random. */
+export function buildRequest<C extends CallName>(call: C, merchant: Merchant, request: Numbers<Calls[C][0]>, at?: { timestamp?: number; nonce?: string }): SignedRequest;
+
+/** Step two without the HTTP: an answer received elsewhere, verified and read; `now` in Unix seconds. */
+export function parseResponse<C extends CallName>(
+  call: C,
+  merchant: Merchant,
+  answer: { status: number; headers: Record<string, string | string[]> | Array<[string, string]>; body: string | Uint8Array },
+  now?: number,
+): Numbers<Calls[C][1]>;
 
 /** A flow file's rows, fetched unsigned and its SHA1 checked. */
 export function fetchFlowRows(file: Numbers<W.FlowFile>, options?: V3Options): Promise<Array<Numbers<W.FlowRow>>>;

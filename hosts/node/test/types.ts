@@ -65,6 +65,8 @@ async function v3Usage(settings: { mchid: string; merchantSerialNo: string; apiv
   } catch (e) {
     if (e instanceof v3.NotificationError) console.log(e.status, e.failureBody);
   }
-  return [issued, total];
+  const signed: { method: 'GET' | 'POST'; url: string; headers: Array<[string, string]> } = v3.buildRequest('issueCoupon', m, { openid: 'o', stockId: '1', outRequestNo: 'n', appid: 'a', stockCreatorMchid: '1' }, { timestamp: 1700000000 });
+  const read: { couponId: string } = v3.parseResponse('issueCoupon', m, { status: 200, headers: { 'wechatpay-serial': 'x' }, body: '{}' }, 1700000003);
+  return [issued, total, signed, read];
 }
 void v3Usage;

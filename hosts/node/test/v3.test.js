@@ -1,13 +1,16 @@
 // API v3 in the Node package: the calls against the simulator over TLS (its CA as `ca`: the
-// trust store is the caller's), signed in the component, the answers verified there; the
-// errors as classes, an issue's unknown outcome judged by the component's rule; and the
-// COUPON.USE callback helper over the shared vectors (test keys only), the flipped tag included.
+// trust store is the caller's), built by the component and signed by Node, the answers checked
+// by the component and their signatures verified by Node; the errors as classes, an issue's
+// unknown outcome judged by the component's rule; the native signing and verification over the
+// shared vectors (the vector's exact signature, a tampered answer refused); and the COUPON.USE
+// callback helper over the vectors (test keys only), the flipped tag included.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as wx from 'wxcoupon';
+import { v3 } from '../src/component.js';
 import { ROOT } from './support/conformance.js';
 import { startSimulator } from './support/simulator.js';
 
@@ -108,6 +111,85 @@ describe('v3 against the simulator', () => {
     const e = await wx.v3.issueCoupon(m, { openid: 'o', stockId: '1', outRequestNo: 'n-1', appid: APPID, stockCreatorMchid: '1900000001' }).catch((x) => x);
     assert.ok(e instanceof wx.TransportError, String(e));
     assert.equal(e.outcomeUnknown, false, 'never connected: nothing sent');
+  });
+});
+
+describe('v3 signed natively, over the vectors', () => {
+  const keys = vectors.keys;
+  const settings = {
+    mchid: keys.merchant.mchid,
+    merchantSerialNo: keys.merchant.certificate_serial_no,
+    apiv3Key: keys.apiv3_key,
+    privateKeyPem: fixture('merchant_key.pem'),
+    wechatpayPublicKeyId: keys.platform.public_key_id,
+    wechatpayPublicKeyPem: fixture('platform_pub.pem'),
+  };
+  const m = wx.v3.openMerchant(settings);
+  const sent = vectors.request_signatures.find((v) => v.name === 'send_coupon');
+  const answered = vectors.response_signatures.find((v) => v.name === 'send_coupon-200');
+  const tampered = vectors.response_negative.find((v) => v.name === 'tampered-body');
+
+  test("the request: the vector's message, signed by Node to the vector's signature", () => {
+    assert.equal(m.signs(), true);
+    const body = JSON.parse(sent.body);
+    const openid = sent.canonical_url.split('/')[5];
+    const signed = wx.v3.buildRequest('issueCoupon', m, { openid, stockId: body.stock_id, outRequestNo: body.out_request_no, appid: body.appid, stockCreatorMchid: body.stock_creator_mchid }, { timestamp: Number(sent.timestamp), nonce: sent.nonce_str });
+    assert.equal(signed.method, 'POST');
+    assert.equal(signed.url, sent.full_url);
+    assert.equal(signed.body, sent.body);
+    const authorization = new Map(signed.headers).get('authorization');
+    assert.ok(authorization.includes(`signature="${sent.signature}"`), authorization);
+  });
+
+  test('the answer: verified by Node and read; a tampered one refused as the component refuses it', () => {
+    const answer = (v) => ({ status: v.status, headers: v.headers, body: v.body });
+    assert.equal(wx.v3.parseResponse('issueCoupon', m, answer(answered), answered.now).couponId, JSON.parse(answered.body).coupon_id);
+    // Every check but the signature passes (the serial, the clock): only Node's verification fails.
+    const e = (() => {
+      try {
+        wx.v3.parseResponse('issueCoupon', m, answer(tampered), tampered.now);
+      } catch (x) {
+        return x;
+      }
+      return null;
+    })();
+    assert.ok(e instanceof wx.v3.AnswerNotVerifiedError, String(e));
+    assert.deepEqual(e.refusal, { tag: 'signature' });
+    assert.equal(e.kind, 'answer-not-verified');
+    // The component's own verification of the same answer says the same.
+    assert.throws(() => v3.parseIssueCoupon(m, { ...answer(tampered), headers: Object.entries(tampered.headers) }, BigInt(tampered.now)), (x) => x.payload.tag === 'answer-not-verified' && x.payload.val.tag === 'signature');
+  });
+
+  test('the private key: read by Node, refused with the component\'s rule, never in a message', () => {
+    const bad = (privateKeyPem) => {
+      try {
+        wx.v3.openMerchant({ ...settings, privateKeyPem });
+      } catch (x) {
+        return x;
+      }
+      return null;
+    };
+    for (const pem of ['not a key', fixture('platform_pub.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n']) {
+      const e = bad(pem);
+      assert.ok(e instanceof wx.InvalidInputError, String(e));
+      assert.equal(e.field, 'merchant.private_key');
+      assert.ok(!e.message.includes('PRIVATE KEY-----'), e.message);
+    }
+    // A setting the component reads before the key is named first, as when it read the key.
+    assert.equal(bad(undefined) ?? 'opened', 'opened');
+    const both = (() => {
+      try {
+        wx.v3.openMerchant({ ...settings, mchid: 'x', privateKeyPem: 'not a key' });
+      } catch (x) {
+        return x;
+      }
+      return null;
+    })();
+    assert.equal(both.field, 'merchant.mchid');
+    // Without a key: the calls refuse to sign.
+    const reader = wx.v3.openMerchant({ ...settings, privateKeyPem: undefined });
+    assert.equal(reader.signs(), false);
+    assert.throws(() => wx.v3.buildRequest('issueCoupon', reader, { openid: 'o', stockId: '1', outRequestNo: 'n', appid: 'a', stockCreatorMchid: '1' }), (x) => x instanceof wx.InvalidInputError && x.field === 'merchant.private_key');
   });
 });
 
