@@ -72,6 +72,21 @@ def simulator(faults: Optional[Dict[str, Any]] = None) -> Iterator[Dict[str, Any
             proc.stderr.close()
 
 
+@pytest.fixture(params=["native", "in-component"])
+def rsa_path(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both places a v3 call's RSA runs (wxcoupon.v3.NATIVE_RSA): in Python with `cryptography`,
+    and inside the component. Without `cryptography` the native case is skipped (a failure in
+    CI, which installs it from requirements.txt)."""
+    from wxcoupon import _rsa, v3
+
+    if request.param == "native" and not _rsa.AVAILABLE:
+        if os.environ.get("CI") == "true":
+            pytest.fail("cryptography is not importable: requirements.txt installs it")
+        pytest.skip("cryptography is not importable")
+    monkeypatch.setattr(v3, "NATIVE_RSA", request.param == "native")
+    return request.param
+
+
 @pytest.fixture
 def sim() -> Iterator[Dict[str, Any]]:
     with simulator() as ready:

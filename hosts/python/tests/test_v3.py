@@ -27,7 +27,7 @@ def test_v3_case(case):
     assert stable(run_case(V3, case)) == stable(case["expected"])
 
 
-def test_v3_live_scenario():
+def test_v3_live_scenario(rsa_path):
     with simulator() as sim:
         got = run_live(V3_LIVE, sim)
     for step, answer in got:
@@ -127,7 +127,7 @@ def test_platform_certificates_may_be_a_list():
     assert event.event_type == "COUPON.USE"
 
 
-def test_no_secret_in_repr_or_errors():
+def test_no_secret_in_repr_or_errors(rsa_path):
     m = fixture_merchant()
     text = repr(m)
     assert m.apiv3_key not in text and "PRIVATE KEY" not in text

@@ -1,10 +1,14 @@
 """API v3 (``marketing/favor``) for Python: every cash-coupon call and the COUPON.USE callback,
 through the component's sans-IO ``v3`` interface.
 
-The component checks and builds each request, signs it with the merchant's private key (held
-inside the component, never read back), verifies WeChat's signed answer and reads it; Python's
-``http.client`` + ``ssl`` carries it (``CallOptions``: timeouts, limits, ``ca_file`` for a private
-CA). v3 needs no client certificate.
+The component checks and builds each request and checks and reads WeChat's signed answer;
+Python's ``http.client`` + ``ssl`` carries it (``CallOptions``: timeouts, limits, ``ca_file`` for a
+private CA). v3 needs no client certificate. The two RSA operations run where they are cheap: with
+the ``cryptography`` package importable (``NATIVE_RSA``), Python signs the message the component
+built (``v3.build-*`` → OpenSSL → ``v3.authorize``; the private key never enters the component) and
+verifies the signature the component checked everything else of (``v3.check-answer`` → OpenSSL →
+``v3.read-*``); without it the component signs (``v3.sign``, with the key held inside it, never read
+back) and verifies (``v3.parse-*``) itself, about 25 times slower (RSA in wasm).
 
     from wxcoupon import v3
     merchant = v3.Merchant(mchid="1900000001", merchant_serial_no="…", apiv3_key=os.environ["WXPAY_APIV3_KEY"],
@@ -25,8 +29,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
+from . import _rsa
 from ._component import Opened, runtime
 from ._http import exchange_with_headers
 from .errors import (
@@ -39,6 +44,7 @@ from .errors import (
 from .models import CallOptions, HttpRequest
 
 __all__ = [
+    "NATIVE_RSA",
     "Merchant",
     "RefusedError",
     "AnswerNotVerifiedError",
@@ -61,10 +67,17 @@ __all__ = [
     "get_callback",
     "fetch_flow_rows",
     "read_coupon_use",
+    "signed_request",
+    "read_answer",
     "issue_outcome_unknown",
     "from_v3_error",
     "to_v3_error",
 ]
+
+NATIVE_RSA: bool = _rsa.AVAILABLE
+"""Whether requests are signed and answers verified in Python (``cryptography``, OpenSSL) rather
+than inside the component: true when ``cryptography`` is importable. Set it to False to keep both
+in the component (each call reads it)."""
 
 
 @dataclass(frozen=True)
@@ -204,13 +217,87 @@ def _run(name: str, *args: Any) -> Any:
     return value
 
 
+class _HostSigned(Opened):
+    """A merchant as the component holds it when Python signs: its settings without the private
+    key (the key never enters wasm memory, as with the Rust host's ``SignWith::Host``), and the
+    key parsed natively on first use. One per equal :class:`Merchant` (``_HOST_SIGNED``)."""
+
+    open_with = Merchant.open_with
+
+    def __init__(self, merchant: Merchant) -> None:
+        self.merchant = merchant
+        self.key: Any = None
+
+    def open_args(self) -> Tuple[Any, ...]:
+        (settings,) = self.merchant.open_args()
+        return (dict(settings, private_key_pem=None),)
+
+    def open_key(self) -> Any:
+        return self  # one object per merchant: its identity is the merchant's
+
+    def refused(self, error: Any) -> Exception:
+        return from_v3_error(error)
+
+    def signing_key(self) -> Any:
+        """The parsed private key; on first use the component reads the other settings before
+        (its own order: a bad ``mchid`` is named before a bad key)."""
+        if self.key is None:
+            runtime().call_result("v3.[method]merchant.mchid", self)  # opens it, or raises its error
+            pem = self.merchant.private_key_pem
+            if pem is None:
+                raise InvalidInputError(_rsa.PRIVATE_KEY_FIELD, _rsa.RULE_NOT_HELD)
+            self.key = _rsa.private_key(pem)
+        return self.key
+
+
+_HOST_SIGNED: Dict[Merchant, _HostSigned] = {}
+
+
+def _host_signed(merchant: Merchant) -> _HostSigned:
+    held = _HOST_SIGNED.get(merchant)
+    if held is None:
+        if len(_HOST_SIGNED) >= _rsa.MAX_KEYS:  # a bound, not an LRU: merchants are few
+            _HOST_SIGNED.clear()
+        held = _HOST_SIGNED.setdefault(merchant, _HostSigned(merchant))
+    return held
+
+
+def signed_request(call: str, merchant: Merchant, request: Any, now: Optional[int] = None,
+                   nonce: Optional[str] = None) -> Any:
+    """Sans-IO step one of ``call`` (its WIT stem: ``"issue-coupon"``, ``"query-stock"``, …): the
+    request checked, built and signed (``SignedRequest``: ``method``, ``url``, ``headers``,
+    ``body``), for any HTTP client. ``now`` is the Unix time it is signed at (default: now);
+    ``nonce`` none draws 32 characters in the component."""
+    now = int(time.time()) if now is None else now
+    to_sign = _run(f"v3.build-{call}", request, now, nonce)
+    if not NATIVE_RSA:
+        return _run("v3.sign", merchant, to_sign)
+    held = _host_signed(merchant)
+    return _run("v3.authorize", held, to_sign, _rsa.sign(held.signing_key(), to_sign.message))
+
+
+def read_answer(call: str, merchant: Merchant, status: int, headers: Iterable[Tuple[str, str]], body: str,
+                now: Optional[int] = None) -> Any:
+    """Sans-IO step two of ``call``: WeChat's answer (status, every header, the body as text)
+    verified and read into its dataclass, or the exception it stands for. ``now`` is the
+    verifier's Unix time (default: now): an answer more than 5 minutes off is stale."""
+    now = int(time.time()) if now is None else now
+    answer = {"status": status, "headers": headers, "body": body}
+    if not NATIVE_RSA:
+        return _run(f"v3.parse-{call}", merchant, answer, now)
+    checked = _run("v3.check-answer", _host_signed(merchant), answer, now)
+    # The component's error for a signature that does not hold, so both paths raise the same.
+    if not _rsa.verify(checked.public_key_der, checked.message, checked.signature):
+        raise AnswerNotVerifiedError("signature")
+    return _run(f"v3.read-{call}", body)  # only a verified body reaches read-*
+
+
 def _call(stem: str, merchant: Merchant, request: Any, options: Optional[CallOptions]) -> Any:
-    """One call: built and signed in the component, sent by Python, verified and read by the
-    component."""
+    """One call: built and signed (:func:`signed_request`), sent by Python, verified and read
+    (:func:`read_answer`)."""
     options = options or CallOptions()
     now = int(time.time())
-    to_sign = _run(f"v3.build-{stem}", request, now, getattr(options, "nonce", None))
-    signed = _run("v3.sign", merchant, to_sign)
+    signed = signed_request(stem, merchant, request, now, getattr(options, "nonce", None))
     status, headers, body = exchange_with_headers(
         HttpRequest(method=signed.method.upper(), url=signed.url, headers=list(signed.headers),
                     body=signed.body.encode("utf-8"), needs_client_certificate=False), options)
@@ -218,7 +305,7 @@ def _call(stem: str, merchant: Merchant, request: Any, options: Optional[CallOpt
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedResponseError(None, "the body is not UTF-8") from None
-    return _run(f"v3.parse-{stem}", merchant, {"status": status, "headers": headers, "body": text}, now)
+    return read_answer(stem, merchant, status, headers, text, now)
 
 
 def issue_outcome_unknown(error: BaseException) -> bool:
