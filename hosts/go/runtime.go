@@ -397,6 +397,19 @@ func (s *session) handle(m *V3Merchant) (h *C.wasmtime_component_resource_any_t,
 	return h, false, nil
 }
 
+// forget drops m's resource from the store (a merchant that did not open after all).
+func (s *session) forget(m *V3Merchant) {
+	h := s.handles[m]
+	if h == nil {
+		return
+	}
+	if err := C.wasmtime_component_resource_any_drop(s.context, h); err != nil {
+		C.wasmtime_error_delete(err)
+	}
+	C.wasmtime_component_resource_any_delete(h)
+	delete(s.handles, m)
+}
+
 // dropHandles drops every merchant opened in the store (the guest's destructors run).
 func (s *session) dropHandles() {
 	for _, h := range s.handles {

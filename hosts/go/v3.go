@@ -1,13 +1,16 @@
 package wxcoupon
 
 // API v3 (`marketing/favor`): every cash-coupon call and the COUPON.USE callback, through the
-// component's sans-IO `v3` interface. The component checks and builds each request, signs it
-// with the merchant's private key (held inside the component, never read back), verifies
-// WeChat's signed answer and reads it; Go's net/http carries it (ClientOptions: timeouts, limits,
-// RootCAs for a private CA). v3 needs no client certificate.
+// component's sans-IO `v3` interface. The component checks and builds each request and the
+// message to sign; Go signs it with the merchant's private key (crypto/rsa, v3native.go: the key
+// stays in Go, never in wasm memory) and the component puts the signature in (`authorize`). For
+// the answer the component runs every check but the signature (`check-answer`), Go verifies the
+// signature and the component reads the verified body (`read-*`). Go's net/http carries it
+// (ClientOptions: timeouts, limits, RootCAs for a private CA). v3 needs no client certificate.
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -24,7 +27,7 @@ var v3Stems = []string{"issue-coupon", "query-stock", "query-coupon", "create-st
 
 // v3ExportNames are the `v3` functions this package calls, after the v2 ones.
 func v3ExportNames() []struct{ iface, name string } {
-	names := []string{"[static]merchant.open", "sign", "check-answer", "build-download-certificates",
+	names := []string{"[static]merchant.open", "sign", "authorize", "check-answer", "build-download-certificates",
 		"issue-outcome-unknown", "issue-outcome-unknown-advice", "read-flow-rows", "read-coupon-use",
 		"check-notification", "open-coupon-use", "notification-failure-body", "notification-http-status",
 		"stock-status-of", "coupon-status-of", "decrypt-resource"}
@@ -62,9 +65,20 @@ func (s V3MerchantSettings) Format(f fmt.State, verb rune) {
 }
 
 // V3Merchant is a v3 merchant the component has read: each store opens it once
-// (`merchant.open`) and keeps the keys inside. Make it with Runtime.OpenV3Merchant.
+// (`merchant.open`) and keeps the public keys and the APIv3 key inside; the private key is
+// parsed once, here, and signs in Go. Make it with Runtime.OpenV3Merchant.
 type V3Merchant struct {
+	// settings are what merchant.open receives: without the private key unless inComponent.
 	settings V3MerchantSettings
+	// signer signs the requests; nil without a private key (the component's `sign` then refuses
+	// by name) or when inComponent.
+	signer *rsa.PrivateKey
+	// inComponent: the component signs (`sign`) and verifies (`parse-*`) with the keys it holds,
+	// the private key included (the shared cases call its exports by name; the benchmarks
+	// compare).
+	inComponent bool
+	// answerKeys are the keys check-answer names, parsed once each.
+	answerKeys publicKeys
 }
 
 // Format prints the merchant id only.
@@ -72,18 +86,34 @@ func (m *V3Merchant) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "V3Merchant{MchID:%s}", m.settings.MchID)
 }
 
-// OpenV3Merchant checks the settings by opening them in the component (a problem names its
-// setting, never a value).
+// OpenV3Merchant checks the settings by opening them in the component, all but the private key,
+// which Go reads (a problem names its setting, never a value). When the key and a later setting
+// (a public key, a certificate) are both wrong, the later one is named.
 func (rt *Runtime) OpenV3Merchant(settings V3MerchantSettings) (*V3Merchant, error) {
+	return rt.openV3Merchant(settings, false)
+}
+
+// openV3Merchant opens a merchant; inComponent hands the component the private key too, for
+// `sign` and `parse-*`.
+func (rt *Runtime) openV3Merchant(settings V3MerchantSettings, inComponent bool) (*V3Merchant, error) {
 	if settings.PlatformCertificates == nil {
 		settings.PlatformCertificates = []string{}
 	}
-	m := &V3Merchant{settings: settings}
+	m := &V3Merchant{settings: settings, inComponent: inComponent}
+	var keyErr error
+	if !inComponent && settings.PrivateKeyPEM != "" {
+		m.signer, keyErr = parseMerchantKey(settings.PrivateKeyPEM)
+		m.settings.PrivateKeyPEM = ""
+	}
 	s, err := rt.acquire()
 	if err != nil {
 		return nil, err
 	}
 	_, trapped, err := s.handle(m)
+	if err == nil && keyErr != nil {
+		s.forget(m)
+		err = keyErr
+	}
 	rt.release(s, !trapped)
 	if err != nil {
 		return nil, err
@@ -242,19 +272,15 @@ func (rt *Runtime) NewV3Client(merchant *V3Merchant, opts ClientOptions) (*V3Cli
 	return &V3Client{c: c, merchant: merchant}, nil
 }
 
-// call makes one call: built and signed in the component, sent by net/http, verified and read
-// by the component into out.
+// call makes one call: built by the component and signed, sent by net/http, verified and read
+// into out.
 func (v *V3Client) call(ctx context.Context, stem string, request, out interface{}) error {
-	rt, now := v.c.rt, time.Now().Unix()
-	var toSign V3ToSign
-	if err := rt.call(v3Fn("build-"+stem), &toSign, arg{request, "", false}, arg{now, "timestamp", false}, arg{(*string)(nil), "nonce", false}); err != nil {
+	now := time.Now().Unix()
+	signed, err := v.signedRequest(stem, request, now, nil)
+	if err != nil {
 		return err
 	}
-	var signed V3SignedRequest
-	if err := rt.call(v3Fn("sign"), &signed, arg{v.merchant, "merchant.", false}, arg{toSign, "", false}); err != nil {
-		return err
-	}
-	status, headers, body, err := v.c.exchange(ctx, &HTTPRequest{Method: strings.ToUpper(string(signed.Method)), URL: signed.URL, Headers: signed.Headers, Body: []byte(signed.Body)})
+	status, headers, body, err := v.c.exchange(ctx, signed)
 	if err != nil {
 		return err
 	}
@@ -264,7 +290,49 @@ func (v *V3Client) call(ctx context.Context, stem string, request, out interface
 			answer.Headers = append(answer.Headers, [2]string{name, value})
 		}
 	}
-	return rt.call(v3Fn("parse-"+stem), out, arg{v.merchant, "merchant.", false}, arg{answer, "", false}, arg{now, "now", false})
+	return v.readAnswer(stem, answer, now, out)
+}
+
+// signedRequest builds the request (`build-<stem>`, nonce nil: the component draws one) and
+// signs it: in Go and `authorize`, or the component's `sign` (inComponent, or no private key:
+// then its refusal).
+func (v *V3Client) signedRequest(stem string, request interface{}, now int64, nonce *string) (*HTTPRequest, error) {
+	rt, m := v.c.rt, v.merchant
+	var toSign V3ToSign
+	if err := rt.call(v3Fn("build-"+stem), &toSign, arg{request, "", false}, arg{now, "timestamp", false}, arg{nonce, "nonce", false}); err != nil {
+		return nil, err
+	}
+	var signed V3SignedRequest
+	if m.signer != nil {
+		signature, err := signMessage(m.signer, toSign.Message)
+		if err != nil {
+			return nil, fmt.Errorf("wxcoupon: signing the request: %w", err)
+		}
+		if err := rt.call(v3Fn("authorize"), &signed, arg{m, "merchant.", false}, arg{toSign, "", false}, arg{signature, "signature", false}); err != nil {
+			return nil, err
+		}
+	} else if err := rt.call(v3Fn("sign"), &signed, arg{m, "merchant.", false}, arg{toSign, "", false}); err != nil {
+		return nil, err
+	}
+	return &HTTPRequest{Method: strings.ToUpper(string(signed.Method)), URL: signed.URL, Headers: signed.Headers, Body: []byte(signed.Body)}, nil
+}
+
+// readAnswer verifies answer and reads it into out: `check-answer` (a refusal, headers, clock,
+// serial), the signature in Go, then `read-<stem>` of the verified body; or all of it in the
+// component's `parse-<stem>` (inComponent).
+func (v *V3Client) readAnswer(stem string, answer V3Answer, now int64, out interface{}) error {
+	rt, m := v.c.rt, v.merchant
+	if m.inComponent {
+		return rt.call(v3Fn("parse-"+stem), out, arg{m, "merchant.", false}, arg{answer, "", false}, arg{now, "now", false})
+	}
+	var checked V3AnswerSignature
+	if err := rt.call(v3Fn("check-answer"), &checked, arg{m, "merchant.", false}, arg{answer, "", false}, arg{now, "now", false}); err != nil {
+		return err
+	}
+	if !m.answerKeys.verifies(&checked) {
+		return &AnswerNotVerifiedError{Reason: "signature"} // what `parse-*` answers
+	}
+	return rt.call(v3Fn("read-"+stem), out, arg{answer.Body, "body", false})
 }
 
 // IssueCoupon issues one coupon. Every typed error carries its Outcome: when OutcomeUnknown the

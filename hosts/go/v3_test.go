@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-func v3Vectors(t *testing.T) map[string]interface{} {
+func v3Vectors(t testing.TB) map[string]interface{} {
 	raw, err := os.ReadFile(filepath.Join(repoRoot(), "tests", "fixtures", "v3", "vectors.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func v3Vectors(t *testing.T) map[string]interface{} {
 	return v
 }
 
-func fixtureV3Settings(t *testing.T) V3MerchantSettings {
+func fixtureV3Settings(t testing.TB) V3MerchantSettings {
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join(repoRoot(), "tests", "fixtures", "v3", name))
 		if err != nil {
@@ -227,5 +227,182 @@ func TestV3NoKeyInPrintsOrErrors(t *testing.T) {
 	var invalid *InvalidInputError
 	if !errors.As(err, &invalid) || invalid.Field != "merchant.private_key" || strings.Contains(err.Error(), "AAAA") {
 		t.Fatalf("a bad key must be refused by name only: %v", err)
+	}
+}
+
+// v3IssueCycle is the vectors' issue-coupon exchange (tests/fixtures/v3/vectors.json): the
+// request WeChat's documentation example makes, with its timestamp and nonce, and the signed
+// answer to it with the time it is verified at.
+type v3IssueCycle struct {
+	request   V3IssueCouponRequest
+	timestamp int64
+	nonce     string
+	message   string // what is signed
+	// authorization is the vector's header: PKCS#1 v1.5 is deterministic, so a right signature
+	// is this one.
+	authorization string
+	answer        V3Answer
+	now           int64
+}
+
+func v3IssueCycleVector(tb testing.TB) v3IssueCycle {
+	raw, err := os.ReadFile(filepath.Join(repoRoot(), "tests", "fixtures", "v3", "vectors.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var doc struct {
+		Requests []struct {
+			Name          string `json:"name"`
+			Timestamp     string `json:"timestamp"`
+			Nonce         string `json:"nonce_str"`
+			Body          string `json:"body"`
+			CanonicalURL  string `json:"canonical_url"`
+			Message       string `json:"signature_message"`
+			Authorization string `json:"authorization"`
+		} `json:"request_signatures"`
+		Responses []struct {
+			Name    string            `json:"name"`
+			Status  uint16            `json:"status"`
+			Now     int64             `json:"now"`
+			Headers map[string]string `json:"headers"`
+			Body    string            `json:"body"`
+		} `json:"response_signatures"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		tb.Fatal(err)
+	}
+	var c v3IssueCycle
+	for _, r := range doc.Requests {
+		if r.Name != "send_coupon" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(r.Body), &c.request); err != nil {
+			tb.Fatal(err)
+		}
+		const prefix = "/v3/marketing/favor/users/"
+		c.request.OpenID = r.CanonicalURL[len(prefix) : len(r.CanonicalURL)-len("/coupons")]
+		if err := json.Unmarshal([]byte(r.Timestamp), &c.timestamp); err != nil {
+			tb.Fatal(err)
+		}
+		c.nonce, c.message, c.authorization = r.Nonce, r.Message, r.Authorization
+	}
+	for _, r := range doc.Responses {
+		if r.Name != "send_coupon-200" {
+			continue
+		}
+		c.answer = V3Answer{Status: r.Status, Body: r.Body, Headers: [][2]string{}}
+		for name, value := range r.Headers {
+			c.answer.Headers = append(c.answer.Headers, [2]string{name, value})
+		}
+		c.now = r.Now
+	}
+	if c.message == "" || c.now == 0 {
+		tb.Fatal("the vectors have no send_coupon request and answer")
+	}
+	return c
+}
+
+// run is one cycle through the client, without HTTP: build, sign, authorize; verify, read.
+func (c *v3IssueCycle) run(tb testing.TB, v *V3Client) {
+	signed, err := v.signedRequest("issue-coupon", c.request, c.timestamp, &c.nonce)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var issued V3IssuedCoupon
+	if err := v.readAnswer("issue-coupon", c.answer, c.now, &issued); err != nil {
+		tb.Fatal(err)
+	}
+	if issued.CouponID != "9867041" || len(signed.Headers) == 0 {
+		tb.Fatalf("unexpected cycle: %+v %+v", signed, issued)
+	}
+}
+
+// The request is signed in Go and the answer verified in Go: the vectors' signature comes out,
+// a changed answer is refused as the component refuses it, and the private key never reaches
+// the component.
+func TestV3NativeRSA(t *testing.T) {
+	rt, c, settings := testRuntime(t), v3IssueCycleVector(t), fixtureV3Settings
+	native, err := rt.OpenV3Merchant(settings(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if native.signer == nil || native.settings.PrivateKeyPEM != "" {
+		t.Fatal("the private key must be parsed in Go and left out of merchant.open")
+	}
+	inComponent, err := rt.openV3Merchant(settings(t), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := map[string]*V3Client{}
+	for name, m := range map[string]*V3Merchant{"native": native, "in component": inComponent} {
+		if clients[name], err = rt.NewV3Client(m, ClientOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, v := range clients {
+		signed, err := v.signedRequest("issue-coupon", c.request, c.timestamp, &c.nonce)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		authorization := ""
+		for _, h := range signed.Headers {
+			if strings.EqualFold(h[0], "authorization") {
+				authorization = h[1]
+			}
+		}
+		if authorization != c.authorization {
+			t.Errorf("%s: authorization %q, want the vector's %q", name, authorization, c.authorization)
+		}
+		c.run(t, v)
+	}
+
+	tampered := c.answer
+	tampered.Body = strings.Replace(c.answer.Body, "9867041", "9867042", 1)
+	// The component's checks pass (headers, clock, serial): only the signature is wrong.
+	var checked V3AnswerSignature
+	if err := rt.call(v3Fn("check-answer"), &checked, arg{native, "merchant.", false}, arg{tampered, "", false}, arg{c.now, "now", false}); err != nil {
+		t.Fatalf("check-answer: %v", err)
+	}
+	badSignature := c.answer
+	badSignature.Headers = [][2]string{}
+	for _, h := range c.answer.Headers {
+		if h[0] == "Wechatpay-Signature" {
+			h[1] = "A" + h[1][1:]
+		}
+		badSignature.Headers = append(badSignature.Headers, h)
+	}
+	for name, v := range clients {
+		for what, answer := range map[string]V3Answer{"a changed body": tampered, "a changed signature": badSignature} {
+			var issued V3IssuedCoupon
+			var refused *AnswerNotVerifiedError
+			if err := v.readAnswer("issue-coupon", answer, c.now, &issued); !errors.As(err, &refused) || refused.Reason != "signature" || issued.CouponID != "" {
+				t.Errorf("%s: %s must be refused as signature: %v %+v", name, what, err, issued)
+			}
+		}
+	}
+
+	// A key Go refuses is refused as the component refuses it.
+	for _, bad := range []string{"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", settings(t).WechatpayPublicKeyPEM, "no PEM"} {
+		s := settings(t)
+		s.PrivateKeyPEM = bad
+		_, goErr := rt.OpenV3Merchant(s)
+		_, componentErr := rt.openV3Merchant(s, true)
+		var a, b *InvalidInputError
+		if !errors.As(goErr, &a) || !errors.As(componentErr, &b) || *a != *b {
+			t.Errorf("Go: %v, the component: %v", goErr, componentErr)
+		}
+	}
+
+	// Without a private key the component refuses to sign, by name.
+	keylessSettings := settings(t)
+	keylessSettings.PrivateKeyPEM = ""
+	keyless, err := rt.OpenV3Merchant(keylessSettings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := rt.NewV3Client(keyless, ClientOptions{})
+	var invalid *InvalidInputError
+	if _, err := v.signedRequest("issue-coupon", c.request, c.timestamp, &c.nonce); !errors.As(err, &invalid) || invalid.Field != "merchant.private_key" {
+		t.Fatalf("a merchant without its key cannot sign: %v", err)
 	}
 }
