@@ -57,6 +57,7 @@ K = {name: getattr(ffi, "WASMTIME_COMPONENT_" + name).value for name in (
 VALUE = struct.Struct("<B7xQQQ")   # kind, word, word, word
 WORDS = struct.Struct("<8xQQQ")    # a value's union
 TEXT_PAIR = struct.Struct("<8xQQ8x8xQQ8x")  # tuple<string, string>: (size, pointer) twice
+TEXT_PAIR_VALUES = struct.Struct("<B7xQQ8xB7xQQ8x")  # the same, written: kind, size, pointer twice
 # (kind name, struct code, bits) of the scalars; their payload is the union's first word.
 SCALARS = {wt.Bool: ("BOOL", "?", 8), wt.S8: ("S8", "b", 8), wt.U8: ("U8", "B", 8), wt.S16: ("S16", "h", 16),
            wt.U16: ("U16", "H", 16), wt.S32: ("S32", "i", 32), wt.U32: ("U32", "I", 32), wt.S64: ("S64", "q", 64),
@@ -226,6 +227,8 @@ def _list(element: Tuple[Lower, Lift]) -> Tuple[Lower, Lift]:
         VALUE.pack_into(buf, pos, K["LIST"], len(v), base + arr, 0)
         return top
 
+    if lower_e is _lower_text_pair:  # list<tuple<string, string>>, headers and fields: inlined
+        lower = _lower_text_pairs
     if lift_e is _lift_text_pair:  # list<tuple<string, string>>, the fields: the hot path, inlined
         def lift(w1: int, w2: int, w3: int) -> List[Any]:
             pairs = []
@@ -254,13 +257,47 @@ def _tuple(elements: List[Tuple[Lower, Lift]]) -> Tuple[Lower, Lift]:
         return top
 
     if n == 2 and lifts == [_text, _text]:
-        return lower, _lift_text_pair
+        return _lower_text_pair, _lift_text_pair
 
     def lift(w1: int, w2: int, w3: int) -> Tuple[Any, ...]:
         w = fmt.unpack_from(MEM, w2)
         return tuple([f(w[3 * i], w[3 * i + 1], w[3 * i + 2]) for i, f in enumerate(lifts)])
 
     return lower, lift
+
+
+def _lower_text_pair(buf: bytearray, base: int, v: Any, pos: int, top: int) -> int:
+    return _lower_text_pairs(buf, base, [v], pos, top, one=True)
+
+
+def _lower_text_pairs(buf: bytearray, base: int, v: Any, pos: int, top: int, one: bool = False) -> int:
+    """A ``list<tuple<string, string>>`` (or, with ``one``, a single tuple) in one loop: each
+    pair's tuple slot, its two string values and their bytes, without a call per value."""
+    if not one and not isinstance(v, list):
+        raise TypeError(f"expected list, got {type(v).__name__}")
+    string, tup = K["STRING"], K["TUPLE"]
+    arr = top
+    if not one:
+        top = _reserve(buf, top, VAL * len(v))
+    for i, pair in enumerate(v):
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError("expected a tuple of 2")
+        first, second = pair
+        if not isinstance(first, str) or not isinstance(second, str):
+            raise TypeError(f"expected str, got {type(first if not isinstance(first, str) else second).__name__}")
+        raw1, raw2 = first.encode("utf-8"), second.encode("utf-8")
+        values = top
+        at1 = values + 2 * VAL
+        at2 = (at1 + len(raw1) + 7) & ~7
+        end = _reserve(buf, at2, len(raw2))
+        buf[at1 : at1 + len(raw1)] = raw1
+        buf[at2:end] = raw2
+        TEXT_PAIR_VALUES.pack_into(buf, values, string, len(raw1), base + at1, string, len(raw2), base + at2)
+        VALUE.pack_into(buf, pos if one else arr + VAL * i, tup, 2, base + values, 0)
+        top = (end + 7) & ~7
+    if not one:
+        VALUE.pack_into(buf, pos, K["LIST"], len(v), base + arr, 0)
+    return top
 
 
 def _lift_text_pair(w1: int, w2: int, w3: int) -> Tuple[str, str]:
