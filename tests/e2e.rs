@@ -320,6 +320,26 @@ async fn sequential_calls_reuse_connections() {
     assert_eq!(h.outbound.requests_sent(), N);
 }
 
+#[tokio::test]
+async fn without_connection_reuse_every_call_has_its_own_handshake() {
+    let h = Harness::start(HarnessOptions {
+        new_connection_per_call: true,
+        ..Default::default()
+    })
+    .await;
+    let m = h.merchant();
+    const N: u64 = 5;
+    for _ in 0..N {
+        let mut s = h.runtime.session().await.unwrap();
+        s.query_coupon_stock(&m, &stock("1757"), &CallOptions::default())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(h.sim.handshakes(), N, "one TLS handshake per call");
+    assert_eq!(h.outbound.requests_sent(), N);
+}
+
 #[test]
 fn the_api_key_never_appears_in_logs_or_errors() {
     // Every log line of the test (all levels), to search it.

@@ -109,31 +109,44 @@ fn end_to_end(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let harness = rt.block_on(Harness::start(HarnessOptions::default()));
-    let m = harness.merchant();
     let request = core::QueryCouponStockRequest {
         coupon_stock_id: "1757".into(),
         options: Default::default(),
     };
     let options = CallOptions::default();
     let mut g = c.benchmark_group("end_to_end");
-    g.bench_function("query_coupon_stock, fresh instance, pooled mTLS", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let mut s = harness.runtime.session().await.unwrap();
-                s.query_coupon_stock(&m, &request, &options)
-                    .await
-                    .unwrap()
-                    .unwrap()
+    // The same call over the pool, then with a new connection (TCP + mutual-TLS handshake) per
+    // call: what connection reuse saves.
+    for (name, new_connection_per_call) in [
+        ("query_coupon_stock, fresh instance, pooled mTLS", false),
+        (
+            "query_coupon_stock, fresh instance, new mTLS connection per call",
+            true,
+        ),
+    ] {
+        let harness = rt.block_on(Harness::start(HarnessOptions {
+            new_connection_per_call,
+            ..Default::default()
+        }));
+        let m = harness.merchant();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut s = harness.runtime.session().await.unwrap();
+                    s.query_coupon_stock(&m, &request, &options)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                })
             })
-        })
-    });
+        });
+        println!(
+            "end_to_end ({name}): {} requests over {} TLS handshake(s)",
+            harness.outbound.requests_sent(),
+            harness.sim.handshakes()
+        );
+    }
     g.finish();
-    println!(
-        "end_to_end: {} requests over {} TLS handshake(s)",
-        harness.outbound.requests_sent(),
-        harness.sim.handshakes()
-    );
 }
 
 criterion_group!(benches, native, component, end_to_end);

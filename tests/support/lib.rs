@@ -80,6 +80,8 @@ pub struct HarnessOptions {
     pub without_identity: bool,
     /// Have the simulator sign its answers.
     pub sign_responses: bool,
+    /// A new TLS connection for every request instead of the pool (`OutboundConfig::reuse_connections`).
+    pub new_connection_per_call: bool,
 }
 
 impl Harness {
@@ -108,6 +110,7 @@ impl Harness {
                     .expect("allow the simulator"),
                 extra_ca_pem: Some(sim.ca_pem().as_bytes().to_vec()),
                 use_system_roots: false,
+                reuse_connections: !options.new_connection_per_call,
                 ..Default::default()
             })
             .expect("build the outbound client");

@@ -290,6 +290,7 @@ fn outbound_config(
         max_response_bytes,
         timeouts,
         pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+        reuse_connections: true,
         forward_dedup: None,
     }
 }

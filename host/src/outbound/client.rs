@@ -88,6 +88,12 @@ impl OutboundClient {
             Ok(Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .pool_idle_timeout(config.pool_idle_timeout)
+                // hyper-util's way to turn the pool off: no idle connection is ever kept.
+                .pool_max_idle_per_host(if config.reuse_connections {
+                    usize::MAX
+                } else {
+                    0
+                })
                 .build(connector))
         };
         let with_identity = match &config.identity {

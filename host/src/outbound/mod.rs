@@ -129,6 +129,10 @@ pub struct OutboundConfig {
     pub timeouts: Timeouts,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
+    /// Keep connections open for the next request (the default). `false` opens a new
+    /// connection — DNS, TCP and the TLS handshake — for every request: for egress proxies that
+    /// mishandle keep-alive, and to measure what the pool saves (`bench/`).
+    pub reuse_connections: bool,
     /// Forwards delivered once ([`dedup`]): the gateway's notification forwards.
     pub forward_dedup: Option<dedup::ForwardDedup>,
 }
@@ -143,6 +147,7 @@ impl Default for OutboundConfig {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             timeouts: Timeouts::default(),
             pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            reuse_connections: true,
             forward_dedup: None,
         }
     }
@@ -164,6 +169,7 @@ impl fmt::Debug for OutboundConfig {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("timeouts", &self.timeouts)
             .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("reuse_connections", &self.reuse_connections)
             .field("forward_dedup", &self.forward_dedup)
             .finish()
     }
