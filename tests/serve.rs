@@ -243,6 +243,40 @@ async fn issues_and_queries_over_mutual_tls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_serves_as_many_requests_as_instance_reuse_allows() {
+    let sim = simulator().await;
+    // Fresh per request (the default), then up to 3 requests per instance.
+    for (reuse, expected_instances) in [(1, 7), (3, 3)] {
+        let gateway = Gateway::start(ServeConfig {
+            instance_reuse: reuse,
+            ..config(&sim, &sim.https_base_url(), &[])
+        })
+        .await;
+        for i in 0..7 {
+            let stock = get(gateway.addr, "/v1/stocks/1757").await;
+            assert_eq!(stock.status, 200, "request {i}: {}", stock.json);
+            assert_eq!(stock.field("coupon_stock_id"), "1757");
+            // The instance goes back after its guest returns, a moment after the client has
+            // the answer: wait for that, so the count below is exact.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // A refusal is an answer too: the instance that gave it is still reusable.
+        let missing = get(gateway.addr, "/v1/stocks/404404").await;
+        assert!(missing.status >= 400, "{}", missing.json);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stats = gateway.stop().await;
+        assert_eq!(stats.failed, 0, "{stats:?}");
+        assert_eq!(stats.requests, 8, "{stats:?}");
+        let expected = if reuse == 1 { 8 } else { expected_instances };
+        assert_eq!(
+            stats.instances, expected,
+            "instance_reuse {reuse}: {stats:?}"
+        );
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_bad_requests() {
     let sim = simulator().await;
     let gateway = Gateway::start(config(&sim, &sim.https_base_url(), &[])).await;

@@ -3,7 +3,8 @@
 //!
 //! - One [`Engine`] with the **pooling allocator** and one [`ProxyPre`] (the component compiled
 //!   and linked once); a **fresh store and instance per request**, so requests share no guest
-//!   state.
+//!   state — unless [`ServeConfig::instance_reuse`] lets an instance serve several requests one
+//!   after another (it is dropped after a trap, a deadline or its last allowed request).
 //! - **Concurrency limit**: at most [`ServeConfig::max_concurrency`] requests run in the component
 //!   at once (a tokio [`Semaphore`]; the pool is sized to match). A request that waits longer
 //!   than [`ServeConfig::queue_timeout`] for a slot gets `503 OVERLOADED` with `retry-after`.
@@ -57,7 +58,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
@@ -105,6 +106,12 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// The most linear memory one instance may use.
     pub max_instance_memory_bytes: usize,
+    /// Requests one instance serves, one after another, before it is dropped. `1` (the
+    /// default): a fresh instance for every request, so no request can see what another left
+    /// in the guest's memory. More saves the instantiation (`bench/`: the calls/s either way);
+    /// an instance that trapped or ran out of time is never reused, and `GET /healthz` always
+    /// gets a fresh one.
+    pub instance_reuse: u32,
     /// Let the component write to the host's stderr (panic messages); stdout is discarded.
     pub inherit_stderr: bool,
     /// Who may call `/v1/*` (bearer tokens as SHA-256 hashes, see
@@ -136,6 +143,7 @@ impl Default for ServeConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             max_instance_memory_bytes: 64 * 1024 * 1024,
+            instance_reuse: 1,
             inherit_stderr: true,
             callers: CallerTokens::none(),
             host_names: Vec::new(),
@@ -157,6 +165,7 @@ impl fmt::Debug for ServeConfig {
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("max_instance_memory_bytes", &self.max_instance_memory_bytes)
+            .field("instance_reuse", &self.instance_reuse)
             .field("inherit_stderr", &self.inherit_stderr)
             .field("callers (names only)", &self.callers)
             .field("host_names", &self.host_names)
@@ -334,6 +343,10 @@ impl ServeConfig {
             "max_concurrency must be at least 1",
         )?;
         ensure(
+            self.instance_reuse > 0,
+            "instance_reuse must be at least 1 (1: a fresh instance per request)",
+        )?;
+        ensure(
             self.max_connections > 0 && self.max_connections_per_peer > 0,
             "max_connections and max_connections_per_peer must be at least 1",
         )?;
@@ -382,6 +395,8 @@ pub struct ServeStats {
     pub overloaded: u64,
     /// Requests the component failed to answer (trap, no response, deadline).
     pub failed: u64,
+    /// Instances created: one per request unless [`ServeConfig::instance_reuse`] is above 1.
+    pub instances: u64,
 }
 
 #[derive(Default)]
@@ -389,6 +404,15 @@ struct Counters {
     requests: AtomicU64,
     overloaded: AtomicU64,
     failed: AtomicU64,
+    instances: AtomicU64,
+}
+
+/// An instance that answered and may serve another request ([`ServeConfig::instance_reuse`]).
+struct IdleInstance {
+    store: Store<HostState>,
+    proxy: Proxy,
+    /// Requests it has served.
+    served: u32,
 }
 
 /// `Err(Setting(rule))` unless `ok`.
@@ -409,6 +433,7 @@ pub async fn serve(config: ServeConfig) -> HostResult<()> {
         requests = stats.requests,
         overloaded = stats.overloaded,
         failed = stats.failed,
+        instances = stats.instances,
         "wxcoupon gateway stopped"
     );
     Ok(())
@@ -463,6 +488,9 @@ struct Shared {
     host_names: Option<Vec<String>>,
     counters: Counters,
     next_id: AtomicU64,
+    /// Instances waiting for their next request; never more than `max_concurrency` (one is
+    /// created only when none waits, so instances never outnumber the permits).
+    idle: std::sync::Mutex<Vec<IdleInstance>>,
 }
 
 impl Shared {
@@ -539,6 +567,7 @@ impl Server {
                 host_names,
                 counters: Counters::default(),
                 next_id: AtomicU64::new(1),
+                idle: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -594,6 +623,7 @@ impl Server {
             requests: c.requests.load(Ordering::Relaxed),
             overloaded: c.overloaded.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
+            instances: c.instances.load(Ordering::Relaxed),
         })
     }
 }
@@ -893,9 +923,24 @@ async fn run_guest(
         .map_err(|_| Failure::Overloaded)?
         .map_err(|_| Failure::Overloaded)?;
 
-    let mut store = Store::new(&shared.engine, serve_state(config));
+    let reuse = !admitted.health && config.instance_reuse > 1;
+    let waiting = match reuse {
+        true => shared
+            .idle
+            .lock()
+            .map(|mut idle| idle.pop())
+            .unwrap_or(None),
+        false => None,
+    };
+    let (mut store, kept, served) = match waiting {
+        Some(idle) => (idle.store, Some(idle.proxy), idle.served),
+        None => {
+            let mut store = Store::new(&shared.engine, serve_state(config));
+            store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+            (store, None, 0)
+        }
+    };
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
 
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let (req, out) = {
@@ -909,25 +954,45 @@ async fn run_guest(
         (req, out)
     };
 
-    let pre = shared.pre.clone();
+    let task_shared = shared.clone();
     // A little past the deadline: whoever waits for the answer sees the deadline (504) first
     // and aborts the task; the task's own bound is for when nobody waits any more.
     let lifetime = config.request_timeout + INSTANCE_GRACE;
     let task = tokio::spawn(async move {
         let _permit = permit;
+        let shared = task_shared;
         // The instance lives at most `request_timeout` (plus the grace), even when the client
         // has gone away and nobody waits for its answer any more.
         let run = async {
-            let proxy = pre.instantiate_async(&mut store).await?;
+            let proxy = match kept {
+                Some(proxy) => proxy,
+                None => {
+                    shared.counters.instances.fetch_add(1, Ordering::Relaxed);
+                    shared.pre.instantiate_async(&mut store).await?
+                }
+            };
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
-                .await
+                .await?;
+            Ok::<_, wasmtime::Error>(proxy)
         };
-        match tokio::time::timeout(lifetime, run).await {
-            Ok(result) => result,
-            Err(_) => Err(wasmtime::format_err!("the instance ran out of time")),
+        let proxy = match tokio::time::timeout(lifetime, run).await {
+            Ok(result) => result?,
+            Err(_) => return Err(wasmtime::format_err!("the instance ran out of time")),
+        };
+        // Only an instance that answered goes back: a trap or a deadline drops it above.
+        let served = served + 1;
+        if reuse && served < shared.config.instance_reuse {
+            if let Ok(mut idle) = shared.idle.lock() {
+                idle.push(IdleInstance {
+                    store,
+                    proxy,
+                    served,
+                });
+            }
         }
+        Ok(())
     });
     let abort = task.abort_handle();
 

@@ -194,6 +194,10 @@ pub(crate) enum Command {
         /// Most requests served at once; more wait briefly, then get 503.
         #[arg(long, default_value_t = 64)]
         max_concurrency: u32,
+        /// Requests one instance serves, one after another, before it is dropped (1: a fresh
+        /// instance per request, so requests share no guest memory).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        instance_reuse: u32,
         /// A caller of /v1/*: NAME:SHA256HEX, the hex SHA-256 of its bearer token (`printf %s
         /// "$TOKEN" | sha256sum`); repeat it, or give a comma-separated list. Required on an
         /// address other than loopback [WXPAY_GATEWAY_TOKENS].

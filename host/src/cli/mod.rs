@@ -40,6 +40,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
             config,
             listen,
             max_concurrency,
+            instance_reuse,
             caller_tokens,
             host_names,
             request_timeout_ms,
@@ -83,6 +84,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
                 )?;
             }
             serve.max_concurrency = max_concurrency;
+            serve.instance_reuse = instance_reuse;
             serve.callers =
                 wxcoupon_api::CallerTokens::parse(&caller_tokens.join(",")).map_err(|rule| {
                     Failure::Config(ConfigErrors(vec![core::FieldError::new(
@@ -108,6 +110,7 @@ async fn execute(command: Command) -> Result<String, Failure> {
                 requests = stats.requests,
                 overloaded = stats.overloaded,
                 failed = stats.failed,
+                instances = stats.instances,
                 "wxcoupon gateway stopped"
             );
             Ok(String::new())
