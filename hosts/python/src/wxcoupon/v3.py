@@ -8,7 +8,7 @@ the ``cryptography`` package importable (``NATIVE_RSA``), Python signs the messa
 built (``v3.build-*`` → OpenSSL → ``v3.authorize``; the private key never enters the component) and
 verifies the signature the component checked everything else of (``v3.check-answer`` → OpenSSL →
 ``v3.read-*``); without it the component signs (``v3.sign``, with the key held inside it, never read
-back) and verifies (``v3.parse-*``) itself, about 25 times slower (RSA in wasm).
+back) and verifies (``v3.parse-*``) itself: a whole call about 13 times slower (RSA in wasm).
 
     from wxcoupon import v3
     merchant = v3.Merchant(mchid="1900000001", merchant_serial_no="…", apiv3_key=os.environ["WXPAY_APIV3_KEY"],
@@ -83,7 +83,9 @@ in the component (each call reads it)."""
 @dataclass(frozen=True)
 class Merchant(Opened):
     """A v3 merchant. The component reads it once per thread (``merchant.open``) and keeps the
-    keys inside; a problem names its setting, never a value. ``repr`` shows no secret."""
+    keys inside — all but the private key when Python signs (``NATIVE_RSA``: the key is parsed
+    once in Python instead); a problem names its setting, never a value. ``repr`` shows no
+    secret."""
 
     mchid: str
     merchant_serial_no: str
