@@ -82,7 +82,7 @@ fn component(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    // The cycle the Python and Go hosts measure (bench/python_cycle.py, BenchmarkSendCouponCycle).
+    // The cycle the Python and Go hosts measure (bench/python_cycles.py, bench/node_cycles.mjs, BenchmarkSendCouponCycle).
     let signed = fixture("responses/send_coupon_success_signed.xml");
     g.bench_function("send_coupon cycle (build + parse the signed answer)", |b| {
         b.iter(|| {
