@@ -16,6 +16,21 @@ from wxcoupon._component import wt  # the WIT type classes the runtime reflected
 from conftest import ROOT
 
 
+FIXTURES = ROOT / "tests" / "fixtures" / "v3"
+VECTORS = json.loads((FIXTURES / "vectors.json").read_text(encoding="utf-8"))
+
+
+def fixture_merchant(**changes: Any) -> v3.Merchant:
+    """The vectors' merchant (test keys, the WeChat Pay public key), with `changes` applied."""
+    k = VECTORS["keys"]
+    settings = dict(mchid=k["merchant"]["mchid"], merchant_serial_no=k["merchant"]["certificate_serial_no"],
+                    apiv3_key=k["apiv3_key"], private_key_pem=(FIXTURES / "merchant_key.pem").read_text(),
+                    wechatpay_public_key_id=k["platform"]["public_key_id"],
+                    wechatpay_public_key_pem=(FIXTURES / "platform_pub.pem").read_text())
+    settings.update(changes)
+    return v3.Merchant(**settings)
+
+
 def load(name: str) -> Dict[str, Any]:
     return json.loads((ROOT / "conformance" / "cases" / f"{name}.json").read_text(encoding="utf-8"))
 

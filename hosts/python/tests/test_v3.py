@@ -14,12 +14,10 @@ import pytest
 import wxcoupon
 from wxcoupon import v3
 
-from conformance_v3 import live_merchant, load, run_case, run_live, stable, times
-from conftest import ROOT, simulator
+from conformance_v3 import FIXTURES, VECTORS, fixture_merchant, live_merchant, load, run_case, run_live, stable, times
+from conftest import simulator
 
 V3, V3_LIVE = load("v3"), load("v3-live")
-FIXTURES = ROOT / "tests" / "fixtures" / "v3"
-VECTORS = json.loads((FIXTURES / "vectors.json").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("case", V3["cases"], ids=lambda c: c["name"])
@@ -33,15 +31,6 @@ def test_v3_live_scenario(rsa_path):
     for step, answer in got:
         assert stable(answer) == stable(step["expected"]), step["name"]
 
-
-def fixture_merchant(**changes):
-    k = VECTORS["keys"]
-    settings = dict(mchid=k["merchant"]["mchid"], merchant_serial_no=k["merchant"]["certificate_serial_no"],
-                    apiv3_key=k["apiv3_key"], private_key_pem=(FIXTURES / "merchant_key.pem").read_text(),
-                    wechatpay_public_key_id=k["platform"]["public_key_id"],
-                    wechatpay_public_key_pem=(FIXTURES / "platform_pub.pem").read_text())
-    settings.update(changes)
-    return v3.Merchant(**settings)
 
 
 def test_calls_answer_dataclasses_and_errors_are_classes():

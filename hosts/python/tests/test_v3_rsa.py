@@ -14,24 +14,12 @@ import wxcoupon
 from wxcoupon import _rsa, v3
 from wxcoupon._component import runtime
 
-from conformance_v3 import live_merchant, load
-from conftest import ROOT, simulator
+from conformance_v3 import FIXTURES, VECTORS, fixture_merchant, live_merchant, load
+from conftest import simulator
 
-FIXTURES = ROOT / "tests" / "fixtures" / "v3"
-VECTORS = json.loads((FIXTURES / "vectors.json").read_text(encoding="utf-8"))
 REQUEST = next(r for r in VECTORS["request_signatures"] if r["name"] == "send_coupon")
 ANSWER = next(r for r in VECTORS["response_signatures"] if r["name"] == "send_coupon-200")
 NEGATIVE = {r["name"]: r for r in VECTORS["response_negative"]}
-
-
-def merchant(**changes):
-    k = VECTORS["keys"]
-    settings = dict(mchid=k["merchant"]["mchid"], merchant_serial_no=k["merchant"]["certificate_serial_no"],
-                    apiv3_key=k["apiv3_key"], private_key_pem=(FIXTURES / "merchant_key.pem").read_text(),
-                    wechatpay_public_key_id=k["platform"]["public_key_id"],
-                    wechatpay_public_key_pem=(FIXTURES / "platform_pub.pem").read_text())
-    settings.update(changes)
-    return v3.Merchant(**settings)
 
 
 def issue_request():
@@ -44,7 +32,7 @@ def read_vector(m, vector):
 
 
 def test_the_request_is_the_vectors(rsa_path):
-    signed = v3.signed_request("issue-coupon", merchant(), issue_request(), int(REQUEST["timestamp"]),
+    signed = v3.signed_request("issue-coupon", fixture_merchant(), issue_request(), int(REQUEST["timestamp"]),
                                REQUEST["nonce_str"])
     assert signed.url == REQUEST["full_url"] and signed.body == REQUEST["body"]
     authorization = dict(signed.headers)["authorization"]
@@ -53,7 +41,7 @@ def test_the_request_is_the_vectors(rsa_path):
 
 
 def test_the_answer_is_read_and_a_tampered_one_refused(rsa_path):
-    m = merchant()
+    m = fixture_merchant()
     assert read_vector(m, ANSWER).coupon_id == json.loads(ANSWER["body"])["coupon_id"]
     with pytest.raises(v3.AnswerNotVerifiedError) as e:
         read_vector(m, NEGATIVE["tampered-body"])  # body changed after signing: only RSA can tell
@@ -82,7 +70,7 @@ def test_the_native_path_keeps_the_private_key_out_of_the_component(monkeypatch)
     if not _rsa.AVAILABLE:
         pytest.skip("cryptography is not importable")
     monkeypatch.setattr(v3, "NATIVE_RSA", True)
-    m = merchant()
+    m = fixture_merchant()
     v3.signed_request("issue-coupon", m, issue_request(), int(REQUEST["timestamp"]), REQUEST["nonce_str"])
     held = v3._host_signed(m)
     assert held.open_args()[0]["private_key_pem"] is None
@@ -103,7 +91,7 @@ def test_key_problems_are_the_components_on_both_paths(rsa_path):
     seen = {}
     for name, change in cases.items():
         with pytest.raises(wxcoupon.InvalidInputError) as e:
-            v3.signed_request("issue-coupon", merchant(**change), request, ts, nonce)
+            v3.signed_request("issue-coupon", fixture_merchant(**change), request, ts, nonce)
         assert e.value.field == "merchant.private_key", name
         seen[name] = e.value.rule
     # The rules are the component's own words (asserted on the in-component run too).
@@ -111,5 +99,5 @@ def test_key_problems_are_the_components_on_both_paths(rsa_path):
                     "PKCS#1 block": _rsa.RULE_PEM}
     # A setting the component reads first is named first, as in the component.
     with pytest.raises(wxcoupon.InvalidInputError) as e:
-        v3.signed_request("issue-coupon", merchant(mchid="x", private_key_pem="apiclient_key"), request, ts, nonce)
+        v3.signed_request("issue-coupon", fixture_merchant(mchid="x", private_key_pem="apiclient_key"), request, ts, nonce)
     assert e.value.field == "merchant.mchid"
