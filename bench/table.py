@@ -12,55 +12,61 @@ target that does not hold is marked, never hidden. Exits 0 either way: the table
 import json
 import sys
 
-# (section, row, ours, theirs, kind, target): theirs may be a list (the best of them is taken:
+# Per section, rows of (label, ours, theirs, kind, target): theirs may be a list (the best of them is taken:
 # the fastest peer). kind: "faster" = theirs/ours (time), "slower" = ours/theirs (time),
 # "throughput" = ours/theirs (calls/s). target: the ratio's bound (≥ for faster/throughput,
 # ≤ for slower), or None for a figure shown for reference.
 V2_PEERS = ["python.v2.wechatpy", "node.v2.tenpay"]
 V3_PEERS = ["python.v3.wechatpayv3", "node.v3.wechatpay-axios-plugin"]
-ROWS = [
-    ("native core vs the component (Rust host)", "v2 sign send_coupon (MD5)",
-     "rust.v2.sign.component", "rust.v2.sign.native", "slower", 1.5),
-    ("native core vs the component (Rust host)", "v2 build a signed send_coupon",
-     "rust.v2.build.component", "rust.v2.build.native", "slower", 1.5),
-    ("native core vs the component (Rust host)", "v2 parse the real stock answer",
-     "rust.v2.parse.component", "rust.v2.parse.native", "slower", 1.5),
-    ("native core vs the component (Rust host)", "v2 send_coupon cycle (build + parse signed answer)",
-     "rust.v2.cycle.component", "rust.v2.cycle.native", "slower", 1.5),
-    ("native core vs the component (Rust host)", "v3 issue cycle, RSA in the host (sign + build + verify + parse)",
-     "rust.v3.cycle.component", "rust.v3.cycle.native", "slower", 1.5),
-    ("native core vs the component (Rust host)", "v3 issue cycle, RSA inside the component",
-     "rust.v3.cycle.in-component", "rust.v3.cycle.native", "slower", None),
-    ("native core vs the component (Rust host)", "a fresh instance vs one v2 cycle",
-     "rust.instantiate", "rust.v2.cycle.component", "slower", None),
-
-    ("same cycle, same process, vs the best peer", "Rust host v2 vs the fastest v2 peer",
-     "rust.v2.cycle.component", V2_PEERS, "faster", 3.0),
-    ("same cycle, same process, vs the best peer", "Node host v2 vs tenpay",
-     "node.v2.wxcoupon", "node.v2.tenpay", "faster", 3.0),
-    ("same cycle, same process, vs the best peer", "Python host v2 vs wechatpy",
-     "python.v2.wxcoupon", "python.v2.wechatpy", "faster", 1.0),
-    ("same cycle, same process, vs the best peer", "Go host v2 vs the Rust host",
-     "go.v2.wxcoupon", "rust.v2.cycle.component", "faster", None),
-    ("same cycle, same process, vs the best peer", "Rust host v3 vs the fastest v3 peer",
-     "rust.v3.cycle.component", V3_PEERS, "faster", 3.0),
-    ("same cycle, same process, vs the best peer", "Node host v3 vs wechatpay-axios-plugin",
-     "node.v3.wxcoupon", "node.v3.wechatpay-axios-plugin", "faster", 3.0),
-    ("same cycle, same process, vs the best peer", "Python host v3 vs wechatpayv3",
-     "python.v3.wxcoupon", "python.v3.wechatpayv3", "faster", 1.0),
-    ("same cycle, same process, vs the best peer", "Go host v3 vs Go's crypto/rsa alone",
-     "go.v3.wxcoupon", "go.v3.crypto-rsa", "faster", 1.0),
-
-    ("gateway under load (wrk, GET /v1/stocks/1757 via the simulator)", "wxcoupon serve: instance per request vs long-lived",
-     "gateway.serve.fresh.calls_per_s", "gateway.serve.reused.calls_per_s", "throughput", 0.8),
-    ("gateway under load (wrk, GET /v1/stocks/1757 via the simulator)", "wxcoupon serve vs wechatpy behind ThreadingHTTPServer",
-     "gateway.serve.fresh.calls_per_s", "gateway.peer.wechatpy.calls_per_s", "throughput", 3.0),
-    ("gateway under load (wrk, GET /v1/stocks/1757 via the simulator)", "wxcoupon serve vs tenpay behind node:http",
-     "gateway.serve.fresh.calls_per_s", "gateway.peer.tenpay.calls_per_s", "throughput", 3.0),
-
-    ("connections", "query_coupon_stock end to end: pooled vs a new mutual-TLS connection per call",
-     "rust.e2e.new-connection", "rust.e2e.pooled", "slower-is-better", 5.0),
+SECTIONS = [
+    ("native core vs the component (Rust host)", [
+        ("v2 sign send_coupon (MD5)",
+         "rust.v2.sign.component", "rust.v2.sign.native", "slower", 1.5),
+        ("v2 build a signed send_coupon",
+         "rust.v2.build.component", "rust.v2.build.native", "slower", 1.5),
+        ("v2 parse the real stock answer",
+         "rust.v2.parse.component", "rust.v2.parse.native", "slower", 1.5),
+        ("v2 send_coupon cycle (build + parse signed answer)",
+         "rust.v2.cycle.component", "rust.v2.cycle.native", "slower", 1.5),
+        ("v3 issue cycle, RSA in the host (sign + build + verify + parse)",
+         "rust.v3.cycle.component", "rust.v3.cycle.native", "slower", 1.5),
+        ("v3 issue cycle, RSA inside the component",
+         "rust.v3.cycle.in-component", "rust.v3.cycle.native", "slower", None),
+        ("a fresh instance vs one v2 cycle",
+         "rust.instantiate", "rust.v2.cycle.component", "slower", None),
+    ]),
+    ("same cycle, same process, vs the best peer", [
+        ("Rust host v2 vs the fastest v2 peer",
+         "rust.v2.cycle.component", V2_PEERS, "faster", 3.0),
+        ("Node host v2 vs tenpay",
+         "node.v2.wxcoupon", "node.v2.tenpay", "faster", 3.0),
+        ("Python host v2 vs wechatpy",
+         "python.v2.wxcoupon", "python.v2.wechatpy", "faster", 1.0),
+        ("Go host v2 vs the Rust host",
+         "go.v2.wxcoupon", "rust.v2.cycle.component", "faster", None),
+        ("Rust host v3 vs the fastest v3 peer",
+         "rust.v3.cycle.component", V3_PEERS, "faster", 3.0),
+        ("Node host v3 vs wechatpay-axios-plugin",
+         "node.v3.wxcoupon", "node.v3.wechatpay-axios-plugin", "faster", 3.0),
+        ("Python host v3 vs wechatpayv3",
+         "python.v3.wxcoupon", "python.v3.wechatpayv3", "faster", 1.0),
+        ("Go host v3 vs Go's crypto/rsa alone",
+         "go.v3.wxcoupon", "go.v3.crypto-rsa", "faster", 1.0),
+    ]),
+    ("gateway under load (wrk, GET /v1/stocks/1757 via the simulator)", [
+        ("wxcoupon serve: instance per request vs long-lived",
+         "gateway.serve.fresh.calls_per_s", "gateway.serve.reused.calls_per_s", "throughput", 0.8),
+        ("wxcoupon serve vs wechatpy behind ThreadingHTTPServer",
+         "gateway.serve.fresh.calls_per_s", "gateway.peer.wechatpy.calls_per_s", "throughput", 3.0),
+        ("wxcoupon serve vs tenpay behind node:http",
+         "gateway.serve.fresh.calls_per_s", "gateway.peer.tenpay.calls_per_s", "throughput", 3.0),
+    ]),
+    ("connections", [
+        ("query_coupon_stock end to end: pooled vs a new mutual-TLS connection per call",
+         "rust.e2e.new-connection", "rust.e2e.pooled", "slower-is-better", 5.0),
+    ]),
 ]
+ROWS = [(section, *row) for section, rows in SECTIONS for row in rows]
 
 
 def load(path):
