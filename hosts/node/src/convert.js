@@ -4,8 +4,19 @@
 // conversions are generic over the records, and a field added to the WIT needs no code here.
 import { InvalidInputError, MalformedResponseError } from './errors.js';
 
-/** The wire (snake_case) name of a camelCase key: what errors and the canonical form call it. */
-export const snake = (key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const SNAKE = new Map();
+/**
+ * The wire (snake_case) name of a camelCase key: what errors and the canonical form call it. Kept per key: every
+ * call converts the same few dozen keys (the regular expression was 9 % of the v2 cycle's CPU profile).
+ */
+export function snake(key) {
+  let name = SNAKE.get(key);
+  if (name === undefined) {
+    name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    if (SNAKE.size < 1024) SNAKE.set(key, name); // bounded all the same: the keys come from tables and the WIT
+  }
+  return name;
+}
 
 const STOCK_CODES = { inactive: 1, 'under-review': 2, active: 4, voided: 8, 'sending-stopped': 16 };
 
@@ -101,7 +112,8 @@ function liftValue(value, field) {
   return value;
 }
 
+const UTF8 = new TextEncoder();
 /** The WIT `http-request` → the package's, whose body is the UTF-8 bytes it promised. */
 export function httpRequest(h) {
-  return { ...h, body: new TextEncoder().encode(h.body) };
+  return { ...h, body: UTF8.encode(h.body) };
 }
